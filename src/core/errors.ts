@@ -1,0 +1,104 @@
+/**
+ * Every error Kairos throws on purpose is a {@link KairosError}; each subclass names one kind of
+ * failure so callers can branch with `instanceof` (or the exported guards) instead of parsing text.
+ */
+
+/** Base class of every error Kairos throws deliberately. */
+export class KairosError extends Error {
+  override name = 'KairosError';
+  /** A stable, machine-readable code (e.g. `KAIROS_VALIDATION`). */
+  readonly code: string;
+
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'KAIROS_ERROR';
+  }
+}
+
+/** Bad input refused at the API: nothing was written. `field` names the offending option. */
+export class KairosValidationError extends KairosError {
+  override name = 'KairosValidationError';
+  /** The option or argument that was wrong, e.g. `cron` or `payload.to`. */
+  readonly field: string;
+
+  constructor(field: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_VALIDATION' });
+    this.field = field;
+  }
+}
+
+/** A job key or name collided with an existing one under the `raise` conflict policy. */
+export class KairosConflictError extends KairosError {
+  override name = 'KairosConflictError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_CONFLICT' });
+  }
+}
+
+/** A job, run or task that was asked for does not exist. */
+export class KairosNotFoundError extends KairosError {
+  override name = 'KairosNotFoundError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_NOT_FOUND' });
+  }
+}
+
+/** An operation that needs a started instance (or a stopped one) was called in the wrong state. */
+export class KairosStateError extends KairosError {
+  override name = 'KairosStateError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_STATE' });
+  }
+}
+
+/** The database failed or could not be reached; `cause` holds the driver's error. */
+export class KairosDatabaseError extends KairosError {
+  override name = 'KairosDatabaseError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_DATABASE' });
+  }
+}
+
+/** A run exceeded its timeout; handlers see this as the abort reason of their signal. */
+export class KairosTimeoutError extends KairosError {
+  override name = 'KairosTimeoutError';
+
+  constructor(message: string) {
+    super(message, { code: 'KAIROS_TIMEOUT' });
+  }
+}
+
+/** A run was cancelled (by `cancel()`, a `replace` overlap policy or shutdown). */
+export class KairosCancelledError extends KairosError {
+  override name = 'KairosCancelledError';
+
+  constructor(message: string) {
+    super(message, { code: 'KAIROS_CANCELLED' });
+  }
+}
+
+/** True when `error` is any {@link KairosError}. */
+export function isKairosError(error: unknown): error is KairosError {
+  return error instanceof KairosError;
+}
+
+/** Describe any JavaScript value for an "Expected …, got …" message without dumping huge objects. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return JSON.stringify(shown);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return `${typeof value} ${String(value)}`;
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : `Date ${value.toISOString()}`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'function') return 'a function';
+  return `an object`;
+}
