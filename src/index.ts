@@ -1,1 +1,27 @@
-export const version = "0.1.0";
+/**
+ * Kairos: a PostgreSQL-native job scheduler. The public API.
+ */
+export { Kairos, VERSION, type PeriodicOptions, type Services } from './api/kairos.js';
+export type { KairosOptions, RetentionOptions, ResolvedOptions } from './api/options.js';
+export { defineTask, type TaskContext, type TaskHandler, type TaskDefinition, type TaskOptions, type TaskMap, type PayloadOf } from './api/tasks.js';
+export type { EnqueueOptions, EnqueueItem, EnqueueResult } from './api/enqueue.js';
+export type { ScheduleOptions } from './api/schedules.js';
+export type { JobFilter, RunFilter, HistoryFilter } from './api/jobs.js';
+export { Priority, type Job, type Run, type RunLog, type NodeInfo, type StatusChange, type RunState, type RunStatus, type LogStatus, type CatchUpPolicy, type OverlapPolicy, type ConflictPolicy } from './core/types.js';
+export {
+  KairosError,
+  KairosValidationError,
+  KairosConflictError,
+  KairosNotFoundError,
+  KairosStateError,
+  KairosDatabaseError,
+  KairosTimeoutError,
+  KairosCancelledError,
+  isKairosError,
+} from './core/errors.js';
+export { parseCron, type CronSchedule } from './core/cron.js';
+export { nextOccurrences, compileSchedule } from './core/schedule.js';
+export { parseDuration } from './core/duration.js';
+export { migrate, type MigrateResult } from './store/migrate.js';
+export type { Clock } from './core/clock.js';
+export type { Logger } from './core/logger.js';

@@ -1,0 +1,162 @@
+-- Named queries on job definitions and their occurrences.
+
+-- name: lockJobByName
+SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, coalesce($2::timestamptz, now()) AS db_now
+  FROM {{schema}}.jobs j WHERE j.job_name = $1 FOR UPDATE;
+
+-- name: insertJob
+-- $1 is the definition as JSON (keys named after the columns).
+INSERT INTO {{schema}}.jobs AS j
+  (job_name, job_type, command, description, schedule_kind, cron, timezone, schedule_interval, schedule_time,
+   end_time, max_runs, catch_up, max_lateness_ms, misfire_grace_ms, overlap, payload, queue, priority, max_retries,
+   backoff_ms, backoff_max_ms, timeout_ms, lock_key, max_attempts, enabled, next_run, planned, labels)
+SELECT x.job_name, x.job_type, x.command, x.description, x.schedule_kind, x.cron, x.timezone,
+       x.interval_ms * interval '1 millisecond', x.schedule_time, x.end_time, x.max_runs, x.catch_up,
+       x.max_lateness_ms, x.misfire_grace_ms, x.overlap, x.payload, x.queue, x.priority, x.max_retries,
+       x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key, x.max_attempts, x.enabled, x.next_run, true,
+       x.labels
+  FROM jsonb_to_record($1::jsonb) AS x(job_name text, job_type text, command text, description text,
+       schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
+       end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
+       overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
+       timeout_ms int, lock_key text, max_attempts int, enabled boolean, next_run timestamptz, labels text[])
+RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
+
+-- name: updateJob
+-- Replace a definition (by job_id $2). When the schedule changed ($3), next_run and the run count
+-- start afresh; otherwise the stored next_run is kept so that replicas re-declaring the same
+-- schedule at start-up never move it.
+UPDATE {{schema}}.jobs AS j
+   SET job_type = x.job_type, command = x.command, description = x.description, schedule_kind = x.schedule_kind,
+       cron = x.cron, timezone = x.timezone, schedule_interval = x.interval_ms * interval '1 millisecond',
+       schedule_time = x.schedule_time, end_time = x.end_time, max_runs = x.max_runs, catch_up = x.catch_up,
+       max_lateness_ms = x.max_lateness_ms, misfire_grace_ms = x.misfire_grace_ms, overlap = x.overlap,
+       payload = x.payload, queue = x.queue, priority = x.priority, max_retries = x.max_retries,
+       backoff_ms = x.backoff_ms, backoff_max_ms = x.backoff_max_ms, timeout_ms = x.timeout_ms,
+       lock_key = x.lock_key, max_attempts = x.max_attempts, labels = x.labels, updated_at = now(),
+       next_run = CASE WHEN $3::boolean THEN x.next_run ELSE j.next_run END,
+       run_count = CASE WHEN $3::boolean THEN 0 ELSE j.run_count END,
+       planned = true
+  FROM jsonb_to_record($1::jsonb) AS x(job_type text, command text, description text,
+       schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
+       end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
+       overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
+       timeout_ms int, lock_key text, max_attempts int, next_run timestamptz, labels text[])
+ WHERE j.job_id = $2
+RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
+
+-- name: getJob
+SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms,
+       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
+       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending
+  FROM {{schema}}.jobs j WHERE j.job_name = $1;
+
+-- name: listJobs
+-- $1 enabled filter, $2 task (command of task jobs), $3 name search (substring), $4 limit.
+SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms
+  FROM {{schema}}.jobs j
+ WHERE ($1::boolean IS NULL OR j.enabled = $1) AND ($2::text IS NULL OR (j.job_type = 'task' AND j.command = $2))
+   AND ($3::text IS NULL OR strpos(lower(j.job_name), lower($3)) > 0)
+ ORDER BY j.next_run NULLS LAST, j.job_name LIMIT $4;
+
+-- name: setJobEnabled
+-- Enabling resets the consecutive-failure count (a job disabled after failures starts clean) and
+-- recomputes next_run from now ($3), so a job paused for a week does not replay its backlog.
+UPDATE {{schema}}.jobs
+   SET enabled = $2, updated_at = now(),
+       current_attempts = CASE WHEN $2 THEN 0 ELSE current_attempts END,
+       next_run = CASE WHEN $2 THEN $3::timestamptz ELSE next_run END,
+       planned = CASE WHEN $2 THEN $3::timestamptz IS NOT NULL OR schedule_kind IN ('manual', 'once') ELSE planned END
+ WHERE job_name = $1
+RETURNING job_id, job_name, enabled, next_run;
+
+-- name: deleteJob
+-- Deleting a job removes its queued runs, occurrences and logs (ON DELETE CASCADE); runs already
+-- executing finish on their nodes but their completion then records nothing.
+DELETE FROM {{schema}}.jobs WHERE job_name = $1 RETURNING job_id;
+
+-- name: triggerJob
+-- Run a job now, outside its schedule (like pg_scheduler's execute_job): one ad-hoc run that
+-- carries the job's settings. $2 overrides the payload when not null.
+INSERT INTO {{schema}}.runs (job_id, task, job_type, queue, priority, payload, run_at, max_retries, backoff_ms,
+                             backoff_max_ms, timeout_ms, lock_key, serial)
+SELECT j.job_id, CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END, j.job_type, j.queue,
+       j.priority, coalesce($2::jsonb, j.payload), coalesce($3::timestamptz, now()), j.max_retries, j.backoff_ms,
+       j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow'
+  FROM {{schema}}.jobs j WHERE j.job_name = $1
+RETURNING run_id;
+
+-- name: lockDueJobs
+-- The ticker's batch: enabled jobs whose next occurrence is due (or that no node has planned yet),
+-- locked so that exactly one node materialises each. $2 lists the custom schedules this node can
+-- compute (a next-run function lives in code, so only nodes that have it may plan its job).
+SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.timezone,
+       EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, j.schedule_time, j.end_time, j.max_runs,
+       j.run_count, j.planned, j.next_run, j.created_at, j.catch_up, j.max_lateness_ms, j.misfire_grace_ms, j.overlap,
+       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
+       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending,
+       coalesce($1::timestamptz, now()) AS db_now
+  FROM {{schema}}.jobs j
+ WHERE j.enabled
+   AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now())) OR NOT j.planned)
+   AND (j.schedule_kind <> 'custom' OR j.job_name = ANY($2::text[]))
+ ORDER BY j.next_run NULLS FIRST
+ LIMIT $3
+   FOR UPDATE SKIP LOCKED;
+
+-- name: applyPlans
+-- Write the ticker's decisions in one statement: the new cursor of each job ($1), the occurrences
+-- ($2; the primary key makes each exactly-once: a conflicting one inserts nothing and so creates
+-- no run), the runs of the occurrences that fire, and for 'replace' the pending runs dropped and
+-- running ones told to stop ($3 job ids).
+WITH plan AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(job_id int, next_run timestamptz, fired int)
+), moved AS (
+  UPDATE {{schema}}.jobs j SET next_run = p.next_run, run_count = j.run_count + p.fired, planned = true
+    FROM plan p WHERE j.job_id = p.job_id
+  RETURNING j.job_id
+), occ_input AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(job_id int, scheduled_at timestamptz, outcome text)
+), occ AS (
+  INSERT INTO {{schema}}.occurrences (job_id, scheduled_at, outcome, node_id)
+  SELECT o.job_id, o.scheduled_at, o.outcome, $4 FROM occ_input o
+  ON CONFLICT (job_id, scheduled_at) DO NOTHING
+  RETURNING job_id, scheduled_at, outcome
+), replaced AS (
+  DELETE FROM {{schema}}.runs r WHERE r.job_id = ANY($3::int[]) AND r.status = 'pending'
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload
+), replaced_log AS (
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+  SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'cancelled', x.scheduled_at, coalesce($5::timestamptz, now()),
+         'replaced by a newer occurrence (overlap policy replace)', x.payload
+    FROM replaced x
+), stopping AS (
+  UPDATE {{schema}}.runs r SET cancel_requested = true
+   WHERE r.job_id = ANY($3::int[]) AND r.status = 'running'
+  RETURNING r.run_id, r.node_id
+), stop_notified AS (
+  SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', s.run_id, 'node', s.node_id)::text) FROM stopping s
+), inserted AS (
+  INSERT INTO {{schema}}.runs (job_id, task, job_type, queue, priority, payload, scheduled_at, run_at, expires_at,
+                               max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key, serial)
+  SELECT j.job_id, CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END, j.job_type, j.queue,
+         j.priority, j.payload, o.scheduled_at, o.scheduled_at,
+         CASE WHEN j.misfire_grace_ms IS NULL THEN NULL
+              ELSE greatest(o.scheduled_at, coalesce($5::timestamptz, now())) + j.misfire_grace_ms * interval '1 millisecond' END,
+         j.max_retries, j.backoff_ms, j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow'
+    FROM occ o JOIN {{schema}}.jobs j ON j.job_id = o.job_id
+   WHERE o.outcome = 'run'
+   ORDER BY o.scheduled_at
+  RETURNING run_id, job_id, task, key, scheduled_at, queue
+)
+SELECT i.run_id, i.job_id, i.task, i.key, i.scheduled_at, i.queue,
+       (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM stop_notified) AS stopped,
+       (SELECT count(*) FROM replaced_log) AS replaced
+  FROM inserted i;
+
+-- name: nextJobDue
+-- When must the ticker wake next? The earliest next_run of an enabled job, whether any job waits
+-- to be planned, and the database clock (to convert a due time into a local timer).
+SELECT (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1) AS next_run,
+       EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND schedule_kind <> 'custom') AS unplanned,
+       clock_timestamp() AS db_time;

@@ -1,0 +1,305 @@
+-- Named queries on the run queue. $now parameters are `coalesce($n, now())`: null means the
+-- database clock; tests pass a fixed time.
+
+-- name: insertRuns
+-- Batch insert of ad-hoc runs from a JSON array. With conflict 'raise' a duplicate key fails the
+-- whole statement (unique violation), so a batch is all or nothing.
+INSERT INTO {{schema}}.runs AS r
+  (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+SELECT x.task, x.queue, x.priority, x.payload, x.key,
+       coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
+       CASE WHEN x.grace_ms IS NULL THEN NULL
+            ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
+       x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
+  FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
+       run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
+       timeout_ms int, lock_key text)
+RETURNING r.run_id, r.key, r.run_at;
+
+-- name: insertRunsIgnore
+-- Same, but a duplicate (task, key) keeps the existing run and returns its id.
+WITH input AS (
+  SELECT row_number() OVER () AS ord, x.*
+    FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
+         run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
+         timeout_ms int, lock_key text)
+), inserted AS (
+  INSERT INTO {{schema}}.runs AS r
+    (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+  SELECT x.task, x.queue, x.priority, x.payload, x.key,
+         coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
+         CASE WHEN x.grace_ms IS NULL THEN NULL
+              ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
+         x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
+    FROM input x ORDER BY x.ord
+  ON CONFLICT (task, key) WHERE key IS NOT NULL DO NOTHING
+  RETURNING r.run_id, r.task, r.key, r.run_at
+)
+SELECT i.ord, coalesce(ins.run_id, existing.run_id) AS run_id, ins.run_id IS NOT NULL AS inserted,
+       coalesce(ins.run_at, existing.run_at) AS run_at
+  FROM input i
+  LEFT JOIN inserted ins ON ins.task = i.task AND ins.key IS NOT DISTINCT FROM i.key
+  LEFT JOIN {{schema}}.runs existing ON ins.run_id IS NULL AND existing.task = i.task AND existing.key = i.key
+ ORDER BY i.ord;
+
+-- name: replaceRun
+-- conflict 'replace': a pending run with the same (task, key) takes the new payload, time and
+-- options; a running one cannot be replaced (returns no row, the caller raises).
+INSERT INTO {{schema}}.runs AS r
+  (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+SELECT x.task, x.queue, x.priority, x.payload, x.key,
+       coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
+       CASE WHEN x.grace_ms IS NULL THEN NULL
+            ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
+       x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
+  FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
+       run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
+       timeout_ms int, lock_key text)
+ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
+   SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
+       expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
+       backoff_max_ms = excluded.backoff_max_ms, timeout_ms = excluded.timeout_ms, lock_key = excluded.lock_key
+ WHERE r.status = 'pending'
+RETURNING r.run_id, r.key, r.run_at;
+
+-- name: claimRuns
+-- Claim up to $3 due runs of the given queues and tasks for node $1, highest priority (lowest
+-- number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
+-- each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
+-- schedule) waits while another run of its job is running.
+WITH candidates AS (
+  SELECT r.run_id
+    FROM {{schema}}.runs r
+   WHERE r.status = 'pending'
+     AND r.queue = ANY($2::text[])
+     AND r.task = ANY($4::text[])
+     AND r.run_at <= coalesce($5::timestamptz, now())
+     AND (r.expires_at IS NULL OR r.expires_at >= coalesce($5::timestamptz, now()))
+     AND (NOT r.serial OR NOT EXISTS (
+           SELECT 1 FROM {{schema}}.runs o WHERE o.job_id = r.job_id AND o.status = 'running'))
+   ORDER BY r.priority, r.run_at, r.run_id
+   LIMIT $3
+   FOR UPDATE SKIP LOCKED
+)
+UPDATE {{schema}}.runs r
+   SET status = 'running', attempt = r.attempt + 1, node_id = $1,
+       started_at = coalesce($5::timestamptz, now()),
+       lease_until = coalesce($5::timestamptz, now()) + $6::bigint * interval '1 millisecond'
+  FROM candidates c
+ WHERE r.run_id = c.run_id
+RETURNING r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.payload, r.key, r.scheduled_at, r.run_at,
+          r.attempt, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key, r.started_at,
+          r.rescues, r.cancel_requested,
+          (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = r.job_id) AS job_name;
+
+-- name: nextDue
+-- When is the next pending run of these queues due? (sets the producer's timer)
+SELECT run_at FROM {{schema}}.runs
+ WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+ ORDER BY run_at LIMIT 1;
+
+-- name: completeRuns
+-- Record a batch of successful attempts of node $2. Fencing: only a run still running on this
+-- node with this attempt number is completed; a late write from a node whose run was rescued
+-- matches nothing. The run leaves the queue and its record goes to job_logs.
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id bigint, attempt int, duration_ms double precision, output jsonb)
+), done AS (
+  DELETE FROM {{schema}}.runs r USING input i
+   WHERE r.run_id = i.run_id AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
+            i.duration_ms, i.output
+), jobs_done AS (
+  UPDATE {{schema}}.jobs j
+     SET last_run = d.started_at, last_status = true, last_message = NULL, current_attempts = 0
+    FROM (SELECT DISTINCT ON (job_id) job_id, started_at FROM done WHERE job_id IS NOT NULL
+           ORDER BY job_id, started_at DESC) d
+   WHERE j.job_id = d.job_id
+), logged AS (
+  INSERT INTO {{schema}}.job_logs
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, node_id, payload, output)
+  SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'completed', d.scheduled_at, d.started_at,
+         coalesce($3::timestamptz, now()), d.duration_ms * interval '1 millisecond', $2, d.payload, d.output
+    FROM done d
+)
+SELECT d.run_id, d.job_id, d.task, d.key FROM done d;
+
+-- name: failRuns
+-- Record a batch of failed attempts of node $2. Each input row says how the attempt ended
+-- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
+-- retried while it has retries left, was not cancelled, and its job is not being disabled by this
+-- failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS x(run_id bigint, attempt int, outcome text, message text, delay_ms bigint, duration_ms double precision, output jsonb)
+), decided AS (
+  SELECT i.*, r.job_id,
+         (j.job_id IS NOT NULL AND i.outcome <> 'cancelled' AND j.enabled AND j.max_attempts IS NOT NULL
+            AND j.current_attempts + 1 >= j.max_attempts) AS disables,
+         (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries) AS has_retries
+    FROM input i
+    JOIN {{schema}}.runs r ON r.run_id = i.run_id AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
+    LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
+), retried AS (
+  UPDATE {{schema}}.runs r
+     SET status = 'pending', node_id = NULL, lease_until = NULL, last_error = d.message, cancel_requested = false,
+         run_at = coalesce($3::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
+    FROM decided d
+   WHERE r.run_id = d.run_id AND d.has_retries AND NOT d.disables
+     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
+            d.outcome, d.message, d.duration_ms, d.output, 'retrying'::text AS final_status
+), finished AS (
+  DELETE FROM {{schema}}.runs r USING decided d
+   WHERE r.run_id = d.run_id AND NOT (d.has_retries AND NOT d.disables)
+     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
+            d.outcome, d.message, d.duration_ms, d.output,
+            CASE WHEN d.outcome = 'cancelled' THEN 'cancelled' ELSE 'failed' END AS final_status
+), affected AS (
+  SELECT * FROM retried UNION ALL SELECT * FROM finished
+), jobs_failed AS (
+  UPDATE {{schema}}.jobs j
+     SET last_run = a.started_at,
+         last_status = CASE WHEN a.cancelled THEN j.last_status ELSE false END,
+         last_message = CASE WHEN a.cancelled THEN j.last_message ELSE a.message END,
+         current_attempts = j.current_attempts + a.failures,
+         enabled = j.enabled AND NOT (j.max_attempts IS NOT NULL AND j.current_attempts + a.failures >= j.max_attempts)
+    FROM (SELECT job_id, max(started_at) AS started_at, count(*) FILTER (WHERE outcome <> 'cancelled')::int AS failures,
+                 bool_and(outcome = 'cancelled') AS cancelled, (array_agg(message ORDER BY started_at DESC))[1] AS message
+            FROM affected WHERE job_id IS NOT NULL GROUP BY job_id) a
+   WHERE j.job_id = a.job_id
+  RETURNING j.job_id, j.job_name, j.enabled
+), logged AS (
+  INSERT INTO {{schema}}.job_logs
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, output)
+  SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.final_status, a.scheduled_at, a.started_at,
+         coalesce($3::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, $2, a.payload, a.output
+    FROM affected a
+)
+SELECT a.run_id, a.job_id, a.task, a.key, a.final_status AS status, a.run_at,
+       (SELECT NOT jf.enabled FROM jobs_failed jf WHERE jf.job_id = a.job_id) AS job_disabled,
+       (SELECT jf.job_name FROM jobs_failed jf WHERE jf.job_id = a.job_id) AS job_name
+  FROM affected a;
+
+-- name: releaseRuns
+-- Hand runs of node $1 back to the queue at once (graceful shutdown, exclusive lock busy). The
+-- attempt does not count: the next claim bumps the attempt number, which fences off this node.
+WITH released AS (
+  UPDATE {{schema}}.runs r
+     SET status = 'pending', node_id = NULL, lease_until = NULL,
+         run_at = coalesce($4::timestamptz, now()) + coalesce($5::bigint, 0) * interval '1 millisecond',
+         attempt = r.attempt - CASE WHEN $6::boolean THEN 1 ELSE 0 END
+   WHERE r.node_id = $1 AND r.status = 'running' AND r.run_id = ANY($2::bigint[])
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at
+), logged AS (
+  INSERT INTO {{schema}}.job_logs
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload)
+  SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'released', x.scheduled_at, x.started_at,
+         coalesce($4::timestamptz, now()), coalesce($4::timestamptz, now()) - x.started_at, $3, $1, x.payload
+    FROM released x WHERE $3::text IS NOT NULL
+), notified AS (
+  SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
+    FROM released GROUP BY queue
+)
+SELECT x.run_id, x.task, x.key, (SELECT count(*) FROM notified) AS notified FROM released x;
+
+-- name: rescueRuns
+-- Runs whose lease ran out belong to a node that stopped heartbeating (crashed, frozen, cut off).
+-- Hand them back to the queue, or fail them once they have been rescued $2 times (a run that
+-- kills every node that takes it must not loop forever). The next claim bumps the attempt, so a
+-- late completion from the old node is fenced off.
+WITH expired AS (
+  SELECT r.run_id FROM {{schema}}.runs r
+   WHERE r.status = 'running' AND r.lease_until < coalesce($1::timestamptz, now())
+   ORDER BY r.lease_until LIMIT 1000
+   FOR UPDATE SKIP LOCKED
+), requeued AS (
+  UPDATE {{schema}}.runs r
+     SET status = 'pending', node_id = NULL, lease_until = NULL, rescues = r.rescues + 1,
+         run_at = coalesce($1::timestamptz, now()), last_error = 'lease expired on node ' || r.node_id
+    FROM expired e
+   WHERE r.run_id = e.run_id AND r.rescues < $2
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
+            r.run_at, r.last_error AS message, 'rescued'::text AS status
+), abandoned AS (
+  DELETE FROM {{schema}}.runs r USING expired e
+   WHERE r.run_id = e.run_id AND r.rescues >= $2
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
+            r.run_at, 'abandoned after ' || r.rescues || ' rescues; lease expired on node ' || r.node_id AS message,
+            'failed'::text AS status
+), affected AS (
+  SELECT * FROM requeued UNION ALL SELECT * FROM abandoned
+), logged AS (
+  INSERT INTO {{schema}}.job_logs
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload)
+  SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.status, a.scheduled_at, a.started_at,
+         coalesce($1::timestamptz, now()), coalesce($1::timestamptz, now()) - a.started_at, a.message, NULL, a.payload
+    FROM affected a
+), notified AS (
+  SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
+    FROM requeued GROUP BY queue
+)
+SELECT a.run_id, a.task, a.key, a.status, (SELECT count(*) FROM notified) AS notified FROM affected a;
+
+-- name: expireRuns
+-- Pending runs not started within their misfire grace time are dropped as 'expired', not run.
+WITH gone AS (
+  DELETE FROM {{schema}}.runs r
+   WHERE r.run_id IN (SELECT run_id FROM {{schema}}.runs
+                       WHERE status = 'pending' AND expires_at < coalesce($1::timestamptz, now())
+                       ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.run_at, r.expires_at
+), logged AS (
+  INSERT INTO {{schema}}.job_logs
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+  SELECT g.job_id, g.run_id, g.task, g.queue, g.key, g.attempt, 'expired', g.scheduled_at, coalesce($1::timestamptz, now()),
+         'not started within its misfire grace time (due ' || g.run_at || ', expired ' || g.expires_at || ')', g.payload
+    FROM gone g
+)
+SELECT g.run_id, g.task, g.key FROM gone g;
+
+-- name: cancelRun
+-- Cancel one run: a pending run leaves the queue as 'cancelled' at once; a running one is flagged
+-- and its node is told through NOTIFY (the node's heartbeat also sees the flag, if NOTIFY is lost).
+WITH target AS (
+  SELECT r.run_id, r.status, r.node_id FROM {{schema}}.runs r WHERE r.run_id = $1 FOR UPDATE
+), dropped AS (
+  DELETE FROM {{schema}}.runs r USING target t WHERE r.run_id = t.run_id AND t.status = 'pending'
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload
+), flagged AS (
+  UPDATE {{schema}}.runs r SET cancel_requested = true FROM target t
+   WHERE r.run_id = t.run_id AND t.status = 'running'
+  RETURNING r.run_id, r.node_id
+), logged AS (
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+  SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'cancelled', d.scheduled_at, coalesce($2::timestamptz, now()),
+         coalesce($3, 'cancelled before it started'), d.payload
+    FROM dropped d
+), notified AS (
+  SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', f.run_id, 'node', f.node_id)::text) FROM flagged f
+)
+SELECT t.run_id, t.status AS previous, (SELECT count(*) FROM notified) AS notified,
+       (SELECT d.task FROM dropped d) AS task, (SELECT d.key FROM dropped d) AS key
+  FROM target t;
+
+-- name: getRun
+SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = $1;
+
+-- name: lastLogOfRun
+SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+ WHERE l.run_id = $1 ORDER BY l.log_id DESC LIMIT 1;
+
+-- name: listRuns
+-- Live runs (pending and running), filtered; $1 status, $2 task, $3 queue, $4 job name, $5 limit.
+SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
+ WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.task = $2)
+   AND ($3::text IS NULL OR r.queue = $3) AND ($4::text IS NULL OR j.job_name = $4)
+ ORDER BY r.run_at, r.run_id LIMIT $5;
+
+-- name: listLogs
+-- The attempt history, newest first; $1 job name, $2 run id, $3 status, $4 task, $5 limit.
+SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+ WHERE ($1::text IS NULL OR j.job_name = $1) AND ($2::bigint IS NULL OR l.run_id = $2)
+   AND ($3::text IS NULL OR l.status = $3) AND ($4::text IS NULL OR l.task = $4)
+ ORDER BY l.log_id DESC LIMIT $5;

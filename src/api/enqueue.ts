@@ -1,0 +1,120 @@
+/**
+ * Turning enqueue calls into rows: options checked and merged with the task's defaults, payloads
+ * checked to survive jsonb, then one INSERT for the whole batch.
+ */
+import type { Queryable } from '../store/db.js';
+import type { NewRun, Store } from '../store/store.js';
+import { KairosConflictError, KairosValidationError, describeValue } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { assertDate, assertInteger, assertKey, assertName, assertOneOf, serializePayload } from '../core/validate.js';
+import type { ConflictPolicy } from '../core/types.js';
+import type { TaskDefinition } from './tasks.js';
+
+/** Options of one enqueued run. */
+export interface EnqueueOptions {
+  /** Run at this time (by the database clock). @default now */
+  runAt?: Date | string;
+  /** Run this long from now (ms or '10m'); added to `runAt` when both are given. */
+  delay?: number | string;
+  /** Lower runs first. @default the task's, else 5 */
+  priority?: number;
+  /** @default the task's, else 'default' */
+  queue?: string;
+  /** Deduplication key: at most one pending or running run per (task, key). */
+  key?: string;
+  /** What to do when `key` is taken. @default 'raise' */
+  conflict?: ConflictPolicy;
+  /** Retries after a failed attempt. @default the task's, else 3 */
+  retries?: number;
+  /** First retry delay; doubles each retry with jitter. @default the task's, else '1s' */
+  backoff?: number | string;
+  /** Longest retry delay. @default the task's, else '1h' */
+  maxBackoff?: number | string;
+  /** Abort an attempt after this long. @default the task's, else none */
+  timeout?: number | string;
+  /** Expire the run if not started within this long after it is due. @default never */
+  misfireGrace?: number | string;
+  /** Run the INSERT on this client (inside the caller's transaction). */
+  client?: Queryable;
+}
+
+/** One item of `enqueueMany`. */
+export interface EnqueueItem<N extends string = string, P = unknown> extends Omit<EnqueueOptions, 'client'> {
+  task: N;
+  payload: P;
+}
+
+/** What enqueue returns for each run. */
+export interface EnqueueResult {
+  /** The run's id (the existing run's under conflict 'ignore'). */
+  id: number;
+  /** False when conflict 'ignore' kept an existing run. */
+  inserted: boolean;
+  /** When the run is due. */
+  runAt: Date;
+}
+
+const optionalDuration = (v: unknown, field: string, minMs = 0): number | null => (v === undefined ? null : parseDuration(v, field, { minMs }));
+
+/** Build the row of one run, checking everything. `field` prefixes error fields in batches. */
+export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = ''): NewRun {
+  const f = (name: string): string => (field ? `${field}.${name}` : name);
+  assertName(task, f('task'));
+  if (options === null || typeof options !== 'object') throw new KairosValidationError(f('options'), `Expected options to be an object, got ${describeValue(options)}`);
+  const checked = definition?.validate ? validatePayload(definition, payload, f('payload')) : payload;
+  const text = serializePayload(checked === undefined ? null : checked, f('payload'));
+  return {
+    task,
+    queue: assertName(options.queue ?? definition?.queue ?? 'default', f('queue')),
+    priority: assertInteger(options.priority ?? definition?.priority ?? 5, f('priority'), -1000, 1000),
+    payload: JSON.parse(text) as unknown,
+    key: assertKey(options.key, f('key')),
+    run_at: options.runAt === undefined ? null : assertDate(options.runAt, f('runAt')).toISOString(),
+    delay_ms: optionalDuration(options.delay, f('delay')),
+    grace_ms: optionalDuration(options.misfireGrace, f('misfireGrace')),
+    max_retries: assertInteger(options.retries ?? definition?.retries ?? 3, f('retries'), 0, 1000),
+    backoff_ms: parseDuration(options.backoff ?? definition?.backoff ?? 1000, f('backoff'), { minMs: 0, maxMs: 2 ** 31 - 1 }),
+    backoff_max_ms: parseDuration(options.maxBackoff ?? definition?.maxBackoff ?? 3_600_000, f('maxBackoff'), { minMs: 0, maxMs: 2 ** 31 - 1 }),
+    timeout_ms: optionalDuration(options.timeout ?? definition?.timeout, f('timeout'), 1),
+    lock_key: lockKey(definition?.exclusive, task),
+  };
+}
+
+/** The advisory lock name of an exclusive task, or null. */
+export function lockKey(exclusive: boolean | string | undefined, task: string): string | null {
+  if (exclusive === undefined || exclusive === false) return null;
+  return exclusive === true ? `task:${task}` : `lock:${exclusive}`;
+}
+
+function validatePayload(definition: TaskDefinition, payload: unknown, field: string): unknown {
+  try {
+    return definition.validate!(payload);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new KairosValidationError(field, `Expected \`${field}\` to pass the task's validation: ${detail}`, { cause: error });
+  }
+}
+
+/** Insert runs; all share one conflict policy. Returns results in input order. */
+export async function insertRuns(store: Store, runs: NewRun[], conflict: ConflictPolicy, now: Date | null, client?: Queryable): Promise<EnqueueResult[]> {
+  assertOneOf(conflict, 'conflict', ['raise', 'ignore', 'replace'] as const);
+  if (runs.length === 0) return [];
+  if (conflict === 'replace' && runs.some((r) => r.key === null)) {
+    throw new KairosValidationError('conflict', "Expected a `key` with conflict 'replace' (it replaces the pending run with the same key), got none");
+  }
+  try {
+    const rows = await store.insertRuns(runs, conflict, now, client);
+    if (conflict === 'replace' && rows.length < runs.length) {
+      const found = new Set(rows.map((r) => r.key));
+      const busy = runs.find((r) => !found.has(r.key));
+      throw new KairosConflictError(`A run of task "${busy?.task}" with key "${busy?.key}" is already running; 'replace' only replaces pending runs`);
+    }
+    return rows.map((row) => ({ id: Number(row.run_id), inserted: row.inserted === undefined ? true : Boolean(row.inserted), runAt: row.run_at as Date }));
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      const detail = (error as { detail?: string }).detail ?? '';
+      throw new KairosConflictError(`A pending or running run already has this task and key ${detail.replace(/^Key /, '')} (use conflict 'ignore' or 'replace')`, { cause: error });
+    }
+    throw error;
+  }
+}

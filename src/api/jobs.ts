@@ -1,0 +1,160 @@
+/**
+ * Job-level operations shared by the Kairos class: upsert a schedule, enable/disable, trigger,
+ * delete, and the read side (jobs, runs, history, nodes).
+ */
+import type { Store } from '../store/store.js';
+import { inTransaction } from '../store/db.js';
+import { toJob, toRun, toRunLog, toNode, type Row } from '../store/rows.js';
+import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
+import { KairosNotFoundError } from '../core/errors.js';
+import { assertInteger, assertName, serializePayload } from '../core/validate.js';
+import { firstNextRun, scheduleChanged, type JobDefinition } from './schedules.js';
+import { planJob, type DueJob } from '../core/planner.js';
+
+/** Insert or update a job by name; concurrent declarations of the same job are safe. */
+export async function upsertJob(store: Store, def: JobDefinition, now: Date | null): Promise<Job> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await inTransaction(store.pool, async (client) => {
+        const [clock] = await store.run<{ db_time: Date }>('dbNow', [], client);
+        const dbNow = now ?? clock!.db_time;
+        const [existing] = await store.run('lockJobByName', [def.row.job_name, now], client);
+        const row = { ...def.row };
+        if (row.schedule_kind === 'interval' && !def.anchorGiven) {
+          row.schedule_time = existing && !scheduleChanged(existing, def) ? existing.schedule_time : dbNow;
+        }
+        if (!existing) {
+          const [inserted] = await store.run('insertJob', [JSON.stringify({ ...row, next_run: firstNextRun(def, dbNow) })], client);
+          return toJob(inserted!);
+        }
+        const changed = scheduleChanged(existing, def);
+        const nextRun = changed ? firstNextRun(def, dbNow) : null;
+        const [updated] = await store.run('updateJob', [JSON.stringify({ ...row, next_run: nextRun }), existing.job_id, changed], client);
+        return toJob(updated!);
+      });
+    } catch (error) {
+      // Two nodes inserting the same new name at once: the loser retries and takes the update path.
+      if ((error as { code?: string }).code === '23505' && attempt === 0) continue;
+      throw error;
+    }
+  }
+}
+
+/** Enable or disable a job. Enabling resets the failure count and plans the next run from now. */
+export async function setEnabled(store: Store, name: string, enabled: boolean, now: Date | null, custom?: (after: Date) => Date | null): Promise<Job> {
+  assertName(name, 'name');
+  await inTransaction(store.pool, async (client) => {
+    const [row] = await store.run('lockJobByName', [name, now], client);
+    if (!row) throw new KairosNotFoundError(`No job named "${name}"`);
+    let next: Date | null = null;
+    if (enabled) {
+      const job: DueJob = { ...dueJobOf(row), planned: false, nextRun: null };
+      next = planJob(job, row.db_now as Date, custom).nextRun;
+    }
+    await store.run('setJobEnabled', [name, enabled, next], client);
+  });
+  return (await getJob(store, name))!;
+}
+
+function dueJobOf(row: Row): DueJob {
+  return {
+    jobId: Number(row.job_id),
+    name: String(row.job_name),
+    kind: row.schedule_kind as DueJob['kind'],
+    cron: (row.cron as string | null) ?? null,
+    timezone: String(row.timezone),
+    intervalMs: row.interval_ms == null ? null : Number(row.interval_ms),
+    scheduleTime: (row.schedule_time as Date | null) ?? null,
+    createdAt: row.created_at as Date,
+    endAt: (row.end_time as Date | null) ?? null,
+    maxRuns: row.max_runs == null ? null : Number(row.max_runs),
+    runCount: Number(row.run_count),
+    planned: Boolean(row.planned),
+    nextRun: (row.next_run as Date | null) ?? null,
+    catchUp: row.catch_up as DueJob['catchUp'],
+    maxLatenessMs: Number(row.max_lateness_ms),
+    misfireGraceMs: row.misfire_grace_ms == null ? null : Number(row.misfire_grace_ms),
+    overlap: row.overlap as DueJob['overlap'],
+    running: 0,
+    pending: 0,
+  };
+}
+
+/** Run a job now, outside its schedule. Returns the new run's id. */
+export async function triggerJob(store: Store, name: string, payload: unknown, now: Date | null): Promise<number> {
+  assertName(name, 'name');
+  const text = payload === undefined ? null : serializePayload(payload);
+  const [row] = await store.run('triggerJob', [name, text, now]);
+  if (!row) throw new KairosNotFoundError(`No job named "${name}"`);
+  return Number(row.run_id);
+}
+
+/** Delete a job with its queued runs, occurrences and history. Returns false if there was none. */
+export async function deleteJob(store: Store, name: string): Promise<boolean> {
+  assertName(name, 'name');
+  return (await store.run('deleteJob', [name])).length > 0;
+}
+
+/** One job by name, or null. */
+export async function getJob(store: Store, name: string): Promise<(Job & { running: number; pending: number }) | null> {
+  assertName(name, 'name');
+  const [row] = await store.run('getJob', [name]);
+  return row ? { ...toJob(row), running: Number(row.running), pending: Number(row.pending) } : null;
+}
+
+/** Filters of listJobs. */
+export interface JobFilter {
+  enabled?: boolean;
+  task?: string;
+  search?: string;
+  limit?: number;
+}
+
+/** Jobs, soonest next run first. */
+export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Job[]> {
+  const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
+  return (await store.run('listJobs', [filter.enabled ?? null, filter.task ?? null, filter.search ?? null, limit])).map(toJob);
+}
+
+/** A run by id: live (pending/running) or, once finished, its last recorded attempt. */
+export async function getRun(store: Store, id: number): Promise<{ live: Run | null; last: RunLog | null }> {
+  assertInteger(id, 'runId', 1, Number.MAX_SAFE_INTEGER);
+  const [live] = await store.run('getRun', [id]);
+  const [last] = await store.run('lastLogOfRun', [id]);
+  return { live: live ? toRun(live) : null, last: last ? toRunLog(last) : null };
+}
+
+/** Filters of listRuns. */
+export interface RunFilter {
+  status?: RunStatus;
+  task?: string;
+  queue?: string;
+  job?: string;
+  limit?: number;
+}
+
+/** Live runs (pending and running), soonest first. */
+export async function listRuns(store: Store, filter: RunFilter = {}): Promise<Run[]> {
+  const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
+  return (await store.run('listRuns', [filter.status ?? null, filter.task ?? null, filter.queue ?? null, filter.job ?? null, limit])).map(toRun);
+}
+
+/** Filters of history. */
+export interface HistoryFilter {
+  job?: string;
+  runId?: number;
+  status?: LogStatus;
+  task?: string;
+  limit?: number;
+}
+
+/** Recorded attempts, newest first. */
+export async function history(store: Store, filter: HistoryFilter = {}): Promise<RunLog[]> {
+  const limit = assertInteger(filter.limit ?? 100, 'limit', 1, 100_000);
+  return (await store.run('listLogs', [filter.job ?? null, filter.runId ?? null, filter.status ?? null, filter.task ?? null, limit])).map(toRunLog);
+}
+
+/** Registered nodes, newest first. */
+export async function listNodes(store: Store): Promise<NodeInfo[]> {
+  return (await store.run('listNodes', [])).map(toNode);
+}

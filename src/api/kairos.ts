@@ -1,0 +1,295 @@
+/**
+ * The Kairos class: one node of a scheduler cluster and the API to define and inspect work.
+ * It wires the engine services (ticker, producer, executor, heartbeat, rescuer, pruner, notifier)
+ * to one pool and one schema; everything else lives in the modules it calls.
+ */
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { resolveOptions, taskDefinitions, type KairosOptions, type ResolvedOptions } from './options.js';
+import { toDefinition, type PayloadOf, type TaskDefinition, type TaskHandler, type TaskMap, type TaskOptions } from './tasks.js';
+import { buildRun, insertRuns, type EnqueueItem, type EnqueueOptions, type EnqueueResult } from './enqueue.js';
+import { buildJob, type ScheduleOptions } from './schedules.js';
+import * as jobs from './jobs.js';
+import { Store } from '../store/store.js';
+import { createPool, inTransaction } from '../store/db.js';
+import { migrate, type MigrateResult } from '../store/migrate.js';
+import { defaultLogger, type Logger } from '../core/logger.js';
+import { databaseClock, type Clock } from '../core/clock.js';
+import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
+import { assertInteger, assertName } from '../core/validate.js';
+import type { ConflictPolicy, Job, StatusChange } from '../core/types.js';
+import type { EngineContext } from '../engine/context.js';
+import { Notifier, type Notice } from '../engine/notifier.js';
+import { Completer } from '../engine/completer.js';
+import { Executor } from '../engine/executor.js';
+import { Producer } from '../engine/producer.js';
+import { Ticker } from '../engine/ticker.js';
+import { Heartbeat } from '../engine/heartbeat.js';
+import { Rescuer } from '../engine/rescuer.js';
+import { Pruner } from '../engine/pruner.js';
+import { TaskExecutor } from '../executors/task/index.js';
+
+/** The package version, recorded in the node registry. */
+export const VERSION = '0.1.0';
+
+/** `periodic()` options: a schedule (every or cron) plus task options. */
+export type PeriodicOptions = Omit<ScheduleOptions, 'name' | 'task' | 'at' | 'nextRun'> & TaskOptions & { name?: string };
+
+/** The engine services, exposed for tests and advanced use (each has runOnce()). */
+export interface Services {
+  producer: Producer;
+  ticker: Ticker;
+  heartbeat: Heartbeat;
+  rescuer: Rescuer;
+  pruner: Pruner;
+  executor: Executor;
+  completer: Completer;
+}
+
+/** A Kairos node. `T` maps task names to definitions so payloads are type-checked. */
+export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
+  /** Resolved options. */
+  readonly options: ResolvedOptions;
+  /** This node's id in the node registry (name plus a random suffix). */
+  readonly nodeId: string;
+  readonly pool: pg.Pool;
+  readonly store: Store;
+  readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly ownsPool: boolean;
+  private readonly ctx: EngineContext;
+  private readonly notifier: Notifier;
+  private readonly completer: Completer;
+  /** Engine services (for tests: call runOnce() instead of waiting). */
+  readonly services: Services;
+  private readonly periodicJobs: ScheduleOptions[] = [];
+  private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
+  private statusBuffer: StatusChange[] = [];
+
+  constructor(options: KairosOptions<T>) {
+    super();
+    this.options = resolveOptions(options as KairosOptions);
+    this.logger = options.logger ?? defaultLogger();
+    this.clock = options.clock ?? databaseClock;
+    this.nodeId = `${this.options.nodeName}-${randomBytes(3).toString('hex')}`;
+    this.ownsPool = !options.pool;
+    this.pool = options.pool ?? createPool(options.connectionString!, this.options.maxConnections, (error) => this.logger.warn({ err: error }, 'idle database connection failed'));
+    this.store = new Store(this.pool, this.options.schema);
+    this.ctx = {
+      store: this.store,
+      nodeId: this.nodeId,
+      options: this.options,
+      clock: this.clock,
+      logger: this.logger,
+      events: this,
+      tasks: new Map(),
+      customSchedules: new Map(),
+      offsetMs: 0,
+      publish: (changes) => this.publish(changes),
+    };
+    for (const [name, task] of taskDefinitions(options.tasks as Record<string, TaskDefinition | TaskHandler> | undefined)) this.addTask(name, task);
+    this.completer = new Completer(this.ctx);
+    const producer = new Producer(this.ctx);
+    const executor = new Executor(this.ctx, this.completer, { task: new TaskExecutor(this.ctx.tasks) }, () => producer.slotFreed());
+    producer.executor = executor;
+    const ticker = new Ticker(this.ctx);
+    ticker.onRunsCreated = (queues) => {
+      if (queues.some((q) => this.options.queues.includes(q))) producer.wake();
+    };
+    const heartbeat = new Heartbeat(this.ctx, executor);
+    heartbeat.onNodeMissing = () => this.register();
+    this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
+    const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
+    this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger);
+    this.listen();
+  }
+
+  /** Register a task handler on this node (before or after start()). */
+  task<N extends string>(name: N, handler: TaskHandler<N extends keyof T ? PayloadOf<T[N]> : unknown> | TaskDefinition<N extends keyof T ? PayloadOf<T[N]> : unknown>): this {
+    this.addTask(name, handler as TaskHandler | TaskDefinition);
+    return this;
+  }
+
+  private addTask(name: string, handler: TaskHandler | TaskDefinition): void {
+    assertName(name, 'task');
+    this.ctx.tasks.set(name, toDefinition(handler, name));
+    if (this.state === 'started') this.services.producer.wake();
+  }
+
+  /** Install or upgrade the schema (idempotent; safe from many processes at once). */
+  migrate(): Promise<MigrateResult> {
+    return migrate(this.pool, this.options.schema);
+  }
+
+  /** Connect, migrate (unless disabled), register this node and start working. */
+  async start(): Promise<this> {
+    if (this.state !== 'new') throw new KairosStateError(`start() can only be called once (state: ${this.state})`);
+    this.state = 'starting';
+    try {
+      if (this.options.migrate) await this.migrate();
+      await this.register();
+      await this.notifier.start();
+      for (const periodic of this.periodicJobs) await this.upsertSchedule(periodic);
+      this.state = 'started';
+      const { heartbeat, rescuer, pruner, ticker, producer } = this.services;
+      for (const service of [heartbeat, rescuer, pruner, ticker, producer]) service.start();
+      this.logger.info({ node: this.nodeId, schema: this.options.schema }, 'kairos node started');
+      return this;
+    } catch (error) {
+      this.state = 'stopped';
+      await this.notifier.stop();
+      if (this.ownsPool) await this.pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Stop gracefully: stop claiming, let running attempts finish for up to `timeout` (default the
+   * shutdownTimeout option), then abort the rest and hand them back to the queue at once.
+   */
+  async stop(options: { timeout?: number } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    const wasStarted = this.state === 'started';
+    this.state = 'stopping';
+    const { producer, ticker, heartbeat, rescuer, pruner, executor } = this.services;
+    await Promise.all([producer.stop(), ticker.stop()]);
+    if (wasStarted) {
+      const idle = await executor.waitForIdle(options.timeout ?? this.options.shutdownTimeoutMs);
+      if (!idle) this.logger.warn({ released: await executor.abandonAll() }, 'shutdown timeout: aborted running attempts and handed them back');
+      await this.completer.drain();
+      await this.flushStatus();
+    }
+    await Promise.all([heartbeat.stop(), rescuer.stop(), pruner.stop()]);
+    if (wasStarted) await this.store.run('deregisterNode', [this.nodeId]).catch((error: unknown) => this.logger.warn({ err: error }, 'deregistering failed'));
+    await this.notifier.stop();
+    if (this.ownsPool) await this.pool.end();
+    this.state = 'stopped';
+  }
+
+  /** Queue one run of `task`. */
+  async enqueue<N extends keyof T & string>(task: N, payload: PayloadOf<T[N]>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const [result] = await this.enqueueMany([{ ...options, task, payload }], { client: options.client, conflict: options.conflict });
+    return result!;
+  }
+
+  /** Queue many runs in one statement (all or nothing). */
+  async enqueueMany<N extends keyof T & string>(items: Array<EnqueueItem<N, PayloadOf<T[N]>>>, options: { client?: EnqueueOptions['client']; conflict?: ConflictPolicy } = {}): Promise<EnqueueResult[]> {
+    if (!Array.isArray(items)) throw new KairosValidationError('items', 'Expected `items` to be an array of { task, payload, ...options }');
+    const conflict = options.conflict ?? items[0]?.conflict ?? 'raise';
+    if (items.some((i) => (i.conflict ?? conflict) !== conflict)) throw new KairosValidationError('conflict', 'Expected every item of one enqueueMany call to use the same `conflict` policy');
+    const rows = items.map((item, i) => buildRun(item.task, item.payload, item, this.ctx.tasks.get(item.task), items.length > 1 ? `items[${i}]` : ''));
+    const now = this.clock.now();
+    if (conflict === 'replace' && !options.client) return inTransaction(this.pool, (client) => insertRuns(this.store, rows, conflict, now, client));
+    return insertRuns(this.store, rows, conflict, now, options.client);
+  }
+
+  /** Create or update a schedule by name (replicas declaring the same schedule converge on one). */
+  schedule<N extends keyof T & string>(options: ScheduleOptions<N, PayloadOf<T[N]>>): Promise<Job> {
+    return this.upsertSchedule(options as ScheduleOptions);
+  }
+
+  private async upsertSchedule(options: ScheduleOptions): Promise<Job> {
+    const def = buildJob(options, this.ctx.tasks.get(options.task));
+    if (def.custom) this.ctx.customSchedules.set(def.row.job_name, def.custom);
+    return jobs.upsertJob(this.store, def, this.clock.now());
+  }
+
+  /** Define a task and its recurring schedule in one call (`@periodic`): upserted at start(). */
+  periodic(options: PeriodicOptions, handler: TaskHandler): string {
+    const name = options.name ?? (handler.name || undefined);
+    if (!name) throw new KairosValidationError('name', 'Expected `name` (or a named handler function) for periodic(), got none');
+    if (options.every === undefined && options.cron === undefined) throw new KairosValidationError('every', 'Expected `every` or `cron` for periodic(), got neither');
+    const { retries, backoff, maxBackoff, timeout, queue, priority, exclusive, validate, ...schedule } = options;
+    this.addTask(name, { handler, retries, backoff, maxBackoff, timeout, queue, priority, exclusive, validate });
+    const declaration: ScheduleOptions = { ...schedule, retries, backoff, maxBackoff, timeout, queue, priority, name, task: name };
+    buildJob(declaration, this.ctx.tasks.get(name)); // refuse bad input now, not at start()
+    if (this.state === 'started') void this.upsertSchedule(declaration).catch((error: unknown) => this.logger.error({ err: error }, 'periodic schedule failed'));
+    else this.periodicJobs.push(declaration);
+    return name;
+  }
+
+  /** Enable a job (resets its failure count; the next run is planned from now). */
+  enable(name: string): Promise<Job> {
+    return jobs.setEnabled(this.store, name, true, this.clock.now(), this.ctx.customSchedules.get(name));
+  }
+
+  /** Disable a job: no new occurrences; runs already queued still run. */
+  disable(name: string): Promise<Job> {
+    return jobs.setEnabled(this.store, name, false, this.clock.now());
+  }
+
+  /** Run a job now, outside its schedule; returns the run id. */
+  trigger(name: string, options: { payload?: unknown } = {}): Promise<number> {
+    return jobs.triggerJob(this.store, name, options.payload, this.clock.now());
+  }
+
+  /** Delete a job, its queued runs, occurrences and history. */
+  unschedule(name: string): Promise<boolean> {
+    this.ctx.customSchedules.delete(name);
+    return jobs.deleteJob(this.store, name);
+  }
+
+  /** Cancel a run: a pending one at once, a running one on whichever node runs it. */
+  async cancel(runId: number, reason?: string): Promise<'cancelled' | 'cancelling'> {
+    assertInteger(runId, 'runId', 1, Number.MAX_SAFE_INTEGER);
+    const [row] = await this.store.run('cancelRun', [runId, this.clock.now(), reason ?? null]);
+    if (!row) throw new KairosNotFoundError(`No pending or running run ${runId}`);
+    if (row.previous === 'pending') {
+      this.publish([{ runId, job: String(row.task), task: String(row.task), key: (row.key as string | null) ?? null, previous: 'pending', next: 'cancelled' }]);
+      return 'cancelled';
+    }
+    this.services.executor.cancel(runId, reason);
+    return 'cancelling';
+  }
+
+  getJob(name: string): ReturnType<typeof jobs.getJob> { return jobs.getJob(this.store, name); }
+  listJobs(filter?: jobs.JobFilter): ReturnType<typeof jobs.listJobs> { return jobs.listJobs(this.store, filter); }
+  getRun(id: number): ReturnType<typeof jobs.getRun> { return jobs.getRun(this.store, id); }
+  listRuns(filter?: jobs.RunFilter): ReturnType<typeof jobs.listRuns> { return jobs.listRuns(this.store, filter); }
+  history(filter?: jobs.HistoryFilter): ReturnType<typeof jobs.history> { return jobs.history(this.store, filter); }
+  nodes(): ReturnType<typeof jobs.listNodes> { return jobs.listNodes(this.store); }
+
+  private async register(): Promise<void> {
+    const [row] = await this.store.run<{ db_time: Date }>('registerNode', [
+      this.nodeId, this.options.nodeName, os.hostname(), process.pid, this.options.nodeTags, this.options.queues, this.options.concurrency, VERSION,
+    ]);
+    if (row) this.ctx.offsetMs = row.db_time.getTime() - Date.now();
+  }
+
+  private listen(): void {
+    const { producer, ticker, heartbeat, executor } = this.services;
+    this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null, this.ctx.offsetMs));
+    this.notifier.on('jobs', (n: Notice) => ticker.hint(n.at ? new Date(String(n.at)) : null, Boolean(n.plan)));
+    this.notifier.on('cancel', (n: Notice) => {
+      if (n.node === this.nodeId) executor.cancel(Number(n.run));
+    });
+    this.notifier.on('status', (n: Notice) => {
+      if (n.node === this.nodeId) return;
+      for (const change of n.events as StatusChange[]) this.emit('status', change);
+    });
+    this.notifier.onReconnect(() => {
+      producer.wake();
+      ticker.wake();
+      heartbeat.wake();
+    });
+  }
+
+  /** Emit status changes here, and to the other nodes when clusterEvents is on. */
+  private publish(changes: StatusChange[]): void {
+    if (this.listenerCount('status') > 0) for (const change of changes) this.emit('status', change);
+    if (!this.options.clusterEvents) return;
+    this.statusBuffer.push(...changes);
+    if (this.statusBuffer.length === changes.length) setImmediate(() => void this.flushStatus());
+  }
+
+  private async flushStatus(): Promise<void> {
+    while (this.statusBuffer.length > 0) {
+      // NOTIFY payloads must stay under 8000 bytes: ~60 events each.
+      const chunk = this.statusBuffer.splice(0, 60);
+      const payload = JSON.stringify({ t: 'status', node: this.nodeId, events: chunk });
+      await this.store.run('publish', [this.store.channel, payload]).catch((error: unknown) => this.logger.warn({ err: error }, 'publishing status changes failed'));
+    }
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Options of a Kairos instance, resolved in one place: defaults applied, every value checked with
+ * an "Expected `x` …, got …" error before anything connects.
+ */
+import os from 'node:os';
+import type pg from 'pg';
+import { KairosValidationError, describeValue } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { assertInteger, assertName } from '../core/validate.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { assertSchemaName } from '../store/sql.js';
+import type { TaskDefinition, TaskHandler, TaskMap } from './tasks.js';
+
+/** Retention ("vacuum policy") of the attempt history. Durations are ms or strings like '7d'. */
+export interface RetentionOptions {
+  /** Keep completed attempts this long. @default '7d' */
+  completed?: number | string;
+  /** Keep failed, expired, rescued and retried attempts this long. @default '30d' */
+  failed?: number | string;
+  /** Keep cancelled attempts this long. @default '7d' */
+  cancelled?: number | string;
+  /** Forget nodes that stopped heartbeating this long ago. @default '7d' */
+  nodes?: number | string;
+  /** How often a pruning pass runs (one node at a time). @default '1h' */
+  interval?: number | string;
+}
+
+/** Options of `new Kairos(options)`. */
+export interface KairosOptions<T extends TaskMap = TaskMap> {
+  /** PostgreSQL connection string. One of `connectionString` or `pool` is required. */
+  connectionString?: string;
+  /** An existing pool (Kairos does not end it on stop()). */
+  pool?: pg.Pool;
+  /** Schema of this installation; several installations can share a database. @default 'kairos' */
+  schema?: string;
+  /** Task handlers, by name. */
+  tasks?: T;
+  /** Queues this node takes runs from. @default ['default'] */
+  queues?: string[];
+  /** Attempts this node runs at once. @default 10 */
+  concurrency?: number;
+  /** Most runs claimed per round trip. @default max(concurrency, 1) capped at 500 */
+  batchSize?: number;
+  /** This node's name (shown in history and the node registry). @default `${hostname}-${pid}` */
+  nodeName?: string;
+  /** Tags of this node (for pinning jobs to nodes). @default [] */
+  nodeTags?: string[];
+  /** Polling fallback when no NOTIFY arrives. @default '5s' */
+  pollInterval?: number | string;
+  /** How often the node proves it is alive and extends its leases. @default '10s' */
+  heartbeatInterval?: number | string;
+  /** How long a run stays claimed without a heartbeat before it is rescued. @default '60s' */
+  lease?: number | string;
+  /** How often to look for runs of dead nodes and expired runs. @default '15s' */
+  rescueInterval?: number | string;
+  /** A run rescued this many times is failed instead (it keeps killing nodes). @default 3 */
+  maxRescues?: number;
+  /** How long stop() waits for running attempts before aborting and handing them back. @default '30s' */
+  shutdownTimeout?: number | string;
+  /** Retention of the history. */
+  retention?: RetentionOptions;
+  /** Run migrations in start(). @default true */
+  migrate?: boolean;
+  /** Also deliver status changes of other nodes (through NOTIFY; one extra query per batch). @default false */
+  clusterEvents?: boolean;
+  /** Pino-compatible logger. @default JSON on stderr at KAIROS_LOG_LEVEL (warn) */
+  logger?: Logger;
+  /** A fixed clock for tests (see `kairos/testing`). @default the database clock */
+  clock?: Clock;
+  /** Maximum pool size when Kairos creates the pool. @default concurrency + 5 */
+  maxConnections?: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  schema: string;
+  queues: string[];
+  concurrency: number;
+  batchSize: number;
+  nodeName: string;
+  nodeTags: string[];
+  pollIntervalMs: number;
+  heartbeatIntervalMs: number;
+  leaseMs: number;
+  rescueIntervalMs: number;
+  maxRescues: number;
+  shutdownTimeoutMs: number;
+  exclusiveRetryMs: number;
+  retention: { completedMs: number; failedMs: number; cancelledMs: number; nodesMs: number; intervalMs: number };
+  migrate: boolean;
+  clusterEvents: boolean;
+  maxConnections: number;
+}
+
+const DAY = 86_400_000;
+
+function duration(value: unknown, field: string, fallback: number, minMs = 1): number {
+  return value === undefined ? fallback : parseDuration(value, field, { minMs });
+}
+
+function nameList(value: unknown, field: string, fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value)) throw new KairosValidationError(field, `Expected \`${field}\` to be an array of names, got ${describeValue(value)}`);
+  return value.map((v, i) => assertName(v, `${field}[${i}]`));
+}
+
+/** Apply defaults and check every option. */
+export function resolveOptions(options: KairosOptions): ResolvedOptions {
+  if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected options to be an object, got ${describeValue(options)}`);
+  if (!options.connectionString && !options.pool) {
+    throw new KairosValidationError('connectionString', 'Expected `connectionString` or `pool`, got neither');
+  }
+  const concurrency = options.concurrency === undefined ? 10 : assertInteger(options.concurrency, 'concurrency', 1, 10_000);
+  const queues = nameList(options.queues, 'queues', ['default']);
+  if (queues.length === 0) throw new KairosValidationError('queues', 'Expected `queues` to name at least one queue, got []');
+  const leaseMs = duration(options.lease, 'lease', 60_000, 1000);
+  const heartbeatIntervalMs = duration(options.heartbeatInterval, 'heartbeatInterval', Math.min(10_000, leaseMs / 3), 100);
+  if (heartbeatIntervalMs >= leaseMs) {
+    throw new KairosValidationError('heartbeatInterval', `Expected \`heartbeatInterval\` to be shorter than \`lease\` (${leaseMs} ms), got ${heartbeatIntervalMs} ms`);
+  }
+  const r = options.retention ?? {};
+  return {
+    schema: assertSchemaName(options.schema ?? 'kairos'),
+    queues,
+    concurrency,
+    batchSize: options.batchSize === undefined ? Math.min(concurrency, 500) : assertInteger(options.batchSize, 'batchSize', 1, 5000),
+    nodeName: options.nodeName === undefined ? `${os.hostname()}-${process.pid}` : assertName(options.nodeName, 'nodeName'),
+    nodeTags: nameList(options.nodeTags, 'nodeTags', []),
+    pollIntervalMs: duration(options.pollInterval, 'pollInterval', 5000, 10),
+    heartbeatIntervalMs,
+    leaseMs,
+    rescueIntervalMs: duration(options.rescueInterval, 'rescueInterval', 15_000, 10),
+    maxRescues: options.maxRescues === undefined ? 3 : assertInteger(options.maxRescues, 'maxRescues', 0, 1000),
+    shutdownTimeoutMs: options.shutdownTimeout === undefined ? 30_000 : parseDuration(options.shutdownTimeout, 'shutdownTimeout', { minMs: 0 }),
+    exclusiveRetryMs: 1000,
+    retention: {
+      completedMs: duration(r.completed, 'retention.completed', 7 * DAY),
+      failedMs: duration(r.failed, 'retention.failed', 30 * DAY),
+      cancelledMs: duration(r.cancelled, 'retention.cancelled', 7 * DAY),
+      nodesMs: duration(r.nodes, 'retention.nodes', 7 * DAY),
+      intervalMs: duration(r.interval, 'retention.interval', 3_600_000, 10),
+    },
+    migrate: options.migrate ?? true,
+    clusterEvents: options.clusterEvents ?? false,
+    maxConnections: options.maxConnections === undefined ? concurrency + 5 : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
+  };
+}
+
+/** Normalise the `tasks` option into definitions. */
+export function taskDefinitions(tasks: Record<string, TaskDefinition | TaskHandler> | undefined): Array<[string, TaskDefinition | TaskHandler]> {
+  if (tasks === undefined) return [];
+  if (!tasks || typeof tasks !== 'object') throw new KairosValidationError('tasks', `Expected \`tasks\` to be an object of handlers, got ${describeValue(tasks)}`);
+  return Object.entries(tasks);
+}

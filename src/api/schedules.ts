@@ -1,0 +1,163 @@
+/**
+ * Turning schedule() calls into job rows: one of cron / every / at / nextRun (or none: a job that
+ * runs only when triggered), its policies and run options, all checked; the first next_run is
+ * computed from the database clock.
+ */
+import { KairosValidationError, describeValue } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { assertTimeZone } from '../core/timezone.js';
+import { compileSchedule, type Schedule } from '../core/schedule.js';
+import { assertDate, assertInteger, assertName, assertOneOf, serializePayload } from '../core/validate.js';
+import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
+import type { TaskDefinition } from './tasks.js';
+import { lockKey } from './enqueue.js';
+import type { Row } from '../store/rows.js';
+
+/** Options of `schedule()`. Give one of `cron`, `every`, `at` or `nextRun`; none makes a manual job. */
+export interface ScheduleOptions<N extends string = string, P = unknown> {
+  /** Unique name of the schedule: schedule() upserts by it. */
+  name: string;
+  /** The task that runs. */
+  task: N;
+  /** Payload of every run. @default {} */
+  payload?: P;
+  /** Cron expression (5 or 6 fields, names, L, W, #, @daily…). */
+  cron?: string;
+  /** IANA time zone of `cron`. @default 'UTC' */
+  timezone?: string;
+  /** Fixed interval (ms or '15m'), on a grid anchored at `startAt`; never drifts with run time. */
+  every?: number | string;
+  /** Anchor of `every`; for cron, no occurrence before it. @default now (intervals) */
+  startAt?: Date | string;
+  /** One-time schedule at this timestamp. */
+  at?: Date | string;
+  /** Custom next-run function: the first occurrence strictly after `after`, or null when done. */
+  nextRun?: (after: Date) => Date | null;
+  /** No occurrence after this time. */
+  endAt?: Date | string;
+  /** Stop after this many runs. */
+  maxRuns?: number;
+  /** Occurrences missed while no node ran: 'skip', 'latest' (one run) or 'all'. @default 'latest' */
+  catchUp?: CatchUpPolicy;
+  /** With catchUp 'all': occurrences later than this are dropped. @default '1d' */
+  maxLateness?: number | string;
+  /** A run not started this long after its occurrence expires; also the lateness 'skip' tolerates. @default none ('skip' tolerates 1m) */
+  misfireGrace?: number | string;
+  /** When an occurrence fires while the previous run is active. @default 'skip' */
+  overlap?: OverlapPolicy;
+  /** Fire the first occurrence now, then follow the schedule. @default false */
+  runImmediately?: boolean;
+  /** Disable the job after this many consecutive failed attempts. @default never */
+  disableAfterFailures?: number;
+  /** @default true */
+  enabled?: boolean;
+  queue?: string;
+  priority?: number;
+  /** Retries of a failed run (before the next occurrence). @default 0 */
+  retries?: number;
+  backoff?: number | string;
+  maxBackoff?: number | string;
+  timeout?: number | string;
+  description?: string;
+  labels?: string[];
+}
+
+/** A checked schedule definition: the job row's columns plus what's needed to plan it. */
+export interface JobDefinition {
+  row: Record<string, unknown> & { job_name: string; schedule_kind: string };
+  /** Compiled schedule (null for manual and custom jobs). */
+  schedule: Pick<Schedule, 'next'> | null;
+  custom: ((after: Date) => Date | null) | null;
+  startAt: Date | null;
+  runImmediately: boolean;
+  /** Whether `startAt` was given (an interval's anchor defaults to now and then is kept). */
+  anchorGiven: boolean;
+}
+
+const optionalDuration = (v: unknown, field: string, minMs = 0): number | null => (v === undefined ? null : parseDuration(v, field, { minMs }));
+
+function scheduleKind(options: ScheduleOptions): 'cron' | 'interval' | 'once' | 'custom' | 'manual' {
+  const given = (['cron', 'every', 'at', 'nextRun'] as const).filter((k) => options[k] !== undefined);
+  if (given.length > 1) {
+    throw new KairosValidationError(given[1]!, `Expected one of \`cron\`, \`every\`, \`at\` or \`nextRun\`, got ${given.map((g) => `\`${g}\``).join(' and ')}`);
+  }
+  return ({ cron: 'cron', every: 'interval', at: 'once', nextRun: 'custom' } as const)[given[0]!] ?? 'manual';
+}
+
+/** Check a schedule() call and build its job definition. */
+export function buildJob(options: ScheduleOptions, definition: TaskDefinition | undefined): JobDefinition {
+  if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected schedule options to be an object, got ${describeValue(options)}`);
+  const kind = scheduleKind(options);
+  const timezone = assertTimeZone(options.timezone ?? 'UTC');
+  const startAt = options.startAt === undefined ? null : assertDate(options.startAt, 'startAt');
+  const everyMs = kind === 'interval' ? parseDuration(options.every, 'every', { minMs: 1000 }) : null;
+  const at = kind === 'once' ? assertDate(options.at, 'at') : null;
+  if (kind === 'custom' && typeof options.nextRun !== 'function') {
+    throw new KairosValidationError('nextRun', `Expected \`nextRun\` to be a function (after: Date) => Date | null, got ${describeValue(options.nextRun)}`);
+  }
+  const schedule =
+    kind === 'cron' ? compileSchedule({ kind: 'cron', cron: options.cron as string, timezone })
+    : kind === 'interval' ? compileSchedule({ kind: 'interval', everyMs: everyMs!, anchor: startAt ?? new Date(0) })
+    : kind === 'once' ? compileSchedule({ kind: 'once', at: at! })
+    : null;
+  const payloadText = serializePayload(options.payload === undefined ? {} : definition?.validate ? definition.validate(options.payload) : options.payload);
+  const row = {
+    job_name: assertName(options.name, 'name'),
+    job_type: 'task',
+    command: assertName(options.task, 'task'),
+    description: options.description === undefined ? null : String(options.description),
+    schedule_kind: kind,
+    cron: kind === 'cron' ? String(options.cron).trim() : null,
+    timezone,
+    interval_ms: everyMs,
+    schedule_time: kind === 'once' ? at : kind === 'interval' ? startAt : null,
+    end_time: options.endAt === undefined ? null : assertDate(options.endAt, 'endAt'),
+    max_runs: options.maxRuns === undefined ? null : assertInteger(options.maxRuns, 'maxRuns', 1, 2 ** 31 - 1),
+    catch_up: assertOneOf(options.catchUp ?? 'latest', 'catchUp', ['skip', 'latest', 'all'] as const),
+    max_lateness_ms: optionalDuration(options.maxLateness, 'maxLateness') ?? 86_400_000,
+    misfire_grace_ms: optionalDuration(options.misfireGrace, 'misfireGrace'),
+    overlap: assertOneOf(options.overlap ?? 'skip', 'overlap', ['allow', 'skip', 'queue', 'replace'] as const),
+    payload: JSON.parse(payloadText) as unknown,
+    queue: assertName(options.queue ?? definition?.queue ?? 'default', 'queue'),
+    priority: assertInteger(options.priority ?? definition?.priority ?? 5, 'priority', -1000, 1000),
+    max_retries: assertInteger(options.retries ?? 0, 'retries', 0, 1000),
+    backoff_ms: parseDuration(options.backoff ?? definition?.backoff ?? 1000, 'backoff', { minMs: 0, maxMs: 2 ** 31 - 1 }),
+    backoff_max_ms: parseDuration(options.maxBackoff ?? definition?.maxBackoff ?? 3_600_000, 'maxBackoff', { minMs: 0, maxMs: 2 ** 31 - 1 }),
+    timeout_ms: optionalDuration(options.timeout ?? definition?.timeout, 'timeout', 1),
+    lock_key: lockKey(definition?.exclusive, String(options.task)),
+    max_attempts: options.disableAfterFailures === undefined ? null : assertInteger(options.disableAfterFailures, 'disableAfterFailures', 1, 1_000_000),
+    enabled: options.enabled === undefined ? true : Boolean(options.enabled),
+    labels: (options.labels ?? []).map((l, i) => assertName(l, `labels[${i}]`)),
+  };
+  if (row.end_time && startAt && row.end_time < startAt) {
+    throw new KairosValidationError('endAt', `Expected \`endAt\` (${row.end_time.toISOString()}) to be after \`startAt\` (${startAt.toISOString()})`);
+  }
+  return { row, schedule, custom: kind === 'custom' ? options.nextRun! : null, startAt, runImmediately: Boolean(options.runImmediately), anchorGiven: startAt !== null };
+}
+
+/** Whether a stored job's timing differs from a new definition (then next_run starts afresh). */
+export function scheduleChanged(existing: Row, def: JobDefinition): boolean {
+  const r = def.row;
+  const time = (v: unknown): number | null => (v instanceof Date ? v.getTime() : v == null ? null : new Date(String(v)).getTime());
+  if (existing.schedule_kind !== r.schedule_kind || existing.cron !== r.cron || existing.timezone !== r.timezone) return true;
+  if ((existing.interval_ms == null ? null : Number(existing.interval_ms)) !== r.interval_ms) return true;
+  if (time(existing.end_time) !== time(r.end_time) || (existing.max_runs ?? null) !== r.max_runs) return true;
+  // An interval declared without startAt keeps the anchor it got when first created.
+  if (r.schedule_kind === 'interval' && !def.anchorGiven) return false;
+  return time(existing.schedule_time) !== time(r.schedule_time);
+}
+
+/** The first next_run of a new or changed schedule, at database time `now`. */
+export function firstNextRun(def: JobDefinition, now: Date): Date | null {
+  const r = def.row;
+  if (r.schedule_kind === 'manual') return null;
+  if (def.runImmediately) return now;
+  const notBefore = def.startAt && def.startAt > now ? def.startAt : now;
+  let first: Date | null;
+  if (r.schedule_kind === 'once') first = r.schedule_time as Date;
+  else if (r.schedule_kind === 'custom') first = def.custom!(new Date(notBefore.getTime() - 1));
+  else if (r.schedule_kind === 'interval' && !def.anchorGiven) first = new Date(now.getTime() + Number(r.interval_ms));
+  else first = def.schedule!.next(new Date(notBefore.getTime() - 1));
+  if (first && r.end_time instanceof Date && first > r.end_time) return null;
+  return first;
+}

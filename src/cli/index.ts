@@ -1,0 +1,48 @@
+/**
+ * The `kairos` command line: `demo` and `migrate` (the agent and job commands join later).
+ */
+import { Command, Option } from 'commander';
+import { migrateCommand } from './migrate.js';
+import { demoCommand } from './demo.js';
+import { VERSION } from '../api/kairos.js';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Build the command tree (exported for tests). */
+export function program(): Command {
+  const cli = new Command('kairos').version(VERSION).description('Kairos: a PostgreSQL-native job scheduler');
+  cli.exitOverride();
+  const databaseUrl = (): Option => new Option('--database-url <url>', 'PostgreSQL connection string').env('DATABASE_URL');
+  const schema = (): Option => new Option('--schema <name>', 'schema of the installation').env('KAIROS_SCHEMA').default('kairos');
+  cli
+    .command('migrate')
+    .description('install or upgrade the Kairos schema')
+    .addOption(databaseUrl())
+    .addOption(schema())
+    .action(migrateCommand);
+  cli
+    .command('demo')
+    .description('run a demo: recurring and one-off jobs firing, retried and recorded (embedded PostgreSQL unless --database-url)')
+    .addOption(databaseUrl())
+    .addOption(new Option('--schema <name>', 'schema of the demo installation').default('kairos_demo'))
+    .addOption(new Option('--duration <seconds>', 'stop by itself after this many seconds').argParser((v) => Number(v)))
+    .addOption(new Option('--data-dir <dir>', 'embedded PostgreSQL data directory').default('.kairos/demo-pg'))
+    .action(demoCommand);
+  return cli;
+}
+
+/** Run the CLI with `argv` (as process.argv). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (error) {
+    const code = (error as { code?: string; exitCode?: number }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      process.exitCode = (error as { exitCode?: number }).exitCode ?? EXIT.usage;
+      return;
+    }
+    console.error(`kairos: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = EXIT.failure;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The ticker's decisions for one due job, as a pure function: which occurrences fire, which are
+ * skipped by the overlap policy, where the job's cursor (next_run) moves, and whether running
+ * runs must be replaced. No I/O: the ticker feeds it a locked job row and writes the result.
+ */
+import { compileSchedule, planCatchUp, type Schedule } from './schedule.js';
+import type { CatchUpPolicy, OverlapPolicy } from './types.js';
+
+/** What the planner needs to know about a job (read under its row lock). */
+export interface DueJob {
+  jobId: number;
+  name: string;
+  kind: 'cron' | 'interval' | 'once' | 'custom' | 'manual';
+  cron: string | null;
+  timezone: string;
+  intervalMs: number | null;
+  /** Interval anchor, or the one-time timestamp. */
+  scheduleTime: Date | null;
+  createdAt?: Date;
+  endAt: Date | null;
+  maxRuns: number | null;
+  runCount: number;
+  planned: boolean;
+  nextRun: Date | null;
+  catchUp: CatchUpPolicy;
+  maxLatenessMs: number;
+  misfireGraceMs: number | null;
+  overlap: OverlapPolicy;
+  running: number;
+  pending: number;
+}
+
+/** The planner's output for one job. */
+export interface JobPlan {
+  jobId: number;
+  /** The new cursor: the first occurrence not yet handled; null when the schedule is finished. */
+  nextRun: Date | null;
+  /** How many occurrences fire (counted towards maxRuns). */
+  fired: number;
+  occurrences: Array<{ scheduledAt: Date; outcome: 'run' | 'skipped' }>;
+  /** True when the job's active runs must make way (overlap policy 'replace'). */
+  replace: boolean;
+  /** Due occurrences dropped by the catch-up policy. */
+  missed: number;
+}
+
+/** How far 'skip' tolerates lateness when the job sets no misfire grace. */
+export const DEFAULT_SKIP_GRACE_MS = 60_000;
+/** Occurrences materialised per job per pass under catch-up 'all'. */
+export const CATCH_UP_BATCH = 500;
+
+/** Build the schedule of a job row; custom schedules come from code (`custom`). */
+export function scheduleOf(job: DueJob, custom?: (after: Date) => Date | null): Pick<Schedule, 'next'> & Partial<Pick<Schedule, 'previous'>> | null {
+  switch (job.kind) {
+    case 'cron':
+      return compileSchedule({ kind: 'cron', cron: job.cron ?? '', timezone: job.timezone });
+    case 'interval':
+      return compileSchedule({ kind: 'interval', everyMs: job.intervalMs ?? 0, anchor: job.scheduleTime ?? job.createdAt ?? new Date(0) });
+    case 'once':
+      return compileSchedule({ kind: 'once', at: job.scheduleTime ?? new Date(0) });
+    case 'custom':
+      return custom ? { next: custom } : null;
+    default:
+      return null;
+  }
+}
+
+/** The first occurrence at or after `now` (used when a job is planned for the first time). */
+export function firstOccurrence(schedule: Pick<Schedule, 'next'>, job: DueJob, now: Date): Date | null {
+  if (job.kind === 'once') return job.runCount > 0 ? null : job.scheduleTime;
+  const first = schedule.next(new Date(now.getTime() - 1));
+  if (first && job.endAt && first > job.endAt) return null;
+  return first;
+}
+
+/** Decide what a due (or unplanned) job does at `now`. */
+export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date | null): JobPlan {
+  const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0 };
+  const schedule = scheduleOf(job, custom);
+  if (!schedule) return empty;
+  const remainingRuns = job.maxRuns === null ? null : Math.max(0, job.maxRuns - job.runCount);
+  if (!job.planned || !job.nextRun) {
+    // Planning only: SQL-written rows and re-enabled jobs get their first cursor; nothing fires.
+    return { ...empty, nextRun: remainingRuns === 0 ? null : firstOccurrence(schedule, job, now) };
+  }
+  const plan = planCatchUp({
+    schedule,
+    cursor: job.nextRun,
+    now,
+    policy: job.catchUp,
+    graceMs: job.misfireGraceMs ?? DEFAULT_SKIP_GRACE_MS,
+    maxLatenessMs: job.maxLatenessMs,
+    limit: CATCH_UP_BATCH,
+    endAt: job.endAt,
+    remainingRuns,
+  });
+  return { ...applyOverlap(job, plan.fire), jobId: job.jobId, nextRun: plan.next, missed: plan.missed };
+}
+
+/** Apply the overlap policy to the occurrences that fire. */
+function applyOverlap(job: DueJob, fire: Date[]): Pick<JobPlan, 'occurrences' | 'fired' | 'replace'> {
+  const active = job.running + job.pending;
+  let outcome: 'run' | 'skipped' = 'run';
+  if (job.overlap === 'skip' && active > 0) outcome = 'skipped';
+  // 'queue' buffers one: a pending run already waiting means later occurrences are skipped.
+  if (job.overlap === 'queue' && job.pending > 0) outcome = 'skipped';
+  return {
+    occurrences: fire.map((scheduledAt) => ({ scheduledAt, outcome })),
+    fired: outcome === 'run' ? fire.length : 0,
+    replace: job.overlap === 'replace' && active > 0 && fire.length > 0,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The domain types of the public API: what a job, a run and an attempt record look like to users.
+ */
+
+/** Lower numbers run first. */
+export const Priority = {
+  CRITICAL: 1,
+  HIGH: 3,
+  NORMAL: 5,
+  LOW: 8,
+} as const;
+
+/** What happens to occurrences missed while no node was running. */
+export type CatchUpPolicy = 'skip' | 'latest' | 'all';
+/** What happens when an occurrence fires while the previous run of the same job is still active. */
+export type OverlapPolicy = 'allow' | 'skip' | 'queue' | 'replace';
+/** What happens when an enqueued run's key is already taken by a pending or running run. */
+export type ConflictPolicy = 'raise' | 'ignore' | 'replace';
+/** A live run's state. */
+export type RunStatus = 'pending' | 'running';
+/** How a recorded attempt ended. */
+export type LogStatus = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'expired' | 'rescued' | 'released';
+/** Every state a run moves through, as reported by status-change events. */
+export type RunState = '' | RunStatus | 'completed' | 'failed' | 'cancelled' | 'expired';
+
+/** A job definition as stored. */
+export interface Job {
+  id: number;
+  name: string;
+  type: 'task' | 'sql' | 'shell' | 'steps';
+  /** The task name for task jobs; the SQL or shell command otherwise. */
+  command: string;
+  description: string | null;
+  schedule:
+    | { kind: 'cron'; cron: string; timezone: string }
+    | { kind: 'interval'; everyMs: number; startAt: Date }
+    | { kind: 'once'; at: Date }
+    | { kind: 'custom' }
+    | { kind: 'manual' };
+  enabled: boolean;
+  nextRun: Date | null;
+  lastRun: Date | null;
+  lastStatus: boolean | null;
+  lastMessage: string | null;
+  endAt: Date | null;
+  maxRuns: number | null;
+  runCount: number;
+  catchUp: CatchUpPolicy;
+  maxLatenessMs: number;
+  misfireGraceMs: number | null;
+  overlap: OverlapPolicy;
+  payload: unknown;
+  queue: string;
+  priority: number;
+  retries: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  timeoutMs: number | null;
+  exclusive: string | null;
+  /** Consecutive failed attempts after which the job disables itself; null = never. */
+  maxAttempts: number | null;
+  /** Consecutive failed attempts so far. */
+  currentAttempts: number;
+  labels: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A live run (pending or running). */
+export interface Run {
+  id: number;
+  jobId: number | null;
+  jobName: string | null;
+  task: string;
+  queue: string;
+  priority: number;
+  payload: unknown;
+  key: string | null;
+  status: RunStatus;
+  scheduledAt: Date | null;
+  runAt: Date;
+  expiresAt: Date | null;
+  attempt: number;
+  retries: number;
+  nodeId: string | null;
+  startedAt: Date | null;
+  leaseUntil: Date | null;
+  cancelRequested: boolean;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+/** One recorded attempt (the job_logs table). */
+export interface RunLog {
+  id: number;
+  runId: number;
+  jobId: number | null;
+  jobName: string | null;
+  task: string;
+  queue: string;
+  key: string | null;
+  attempt: number;
+  status: LogStatus;
+  scheduledAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date;
+  durationMs: number | null;
+  message: string | null;
+  nodeId: string | null;
+  payload: unknown;
+  output: unknown;
+}
+
+/** A registered node. */
+export interface NodeInfo {
+  id: string;
+  name: string;
+  host: string;
+  pid: number;
+  tags: string[];
+  queues: string[];
+  concurrency: number;
+  version: string;
+  startedAt: Date;
+  lastHeartbeat: Date;
+  stoppedAt: Date | null;
+  running: number;
+}
+
+/** A status change of a run, as delivered to `on('status')` listeners. */
+export interface StatusChange {
+  runId: number;
+  /** The job's name for scheduled runs, else the task name. */
+  job: string;
+  task: string;
+  key: string | null;
+  previous: RunState;
+  next: RunState;
+}

@@ -1,0 +1,112 @@
+/**
+ * Input checks shared by every entry point. Each throws a KairosValidationError that says what was
+ * expected and what was given, before anything is written.
+ */
+import { KairosValidationError, describeValue } from './errors.js';
+
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-/@ ]*$/;
+
+/** Check a task, job or queue name: 1–200 characters, letters, digits and `_ . : - / @ space`. */
+export function assertName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || !NAME_PATTERN.test(value) || value.trim() !== value) {
+    throw new KairosValidationError(
+      field,
+      `Expected \`${field}\` to be 1-200 characters of letters, digits, spaces and _ . : - / @ (not starting with a symbol or space), got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Check an optional job key (dedup key): a non-empty string of at most 500 characters without NUL. */
+export function assertKey(value: unknown, field = 'key'): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 500 || value.includes('\u0000')) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a non-empty string of at most 500 characters without NUL bytes, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Check an integer within bounds. */
+export function assertInteger(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be an integer from ${min} to ${max}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Check a Date (or ISO string) and return a Date. Years 1–9999 only, as PostgreSQL stores them. */
+export function assertDate(value: unknown, field: string): Date {
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1 || date.getUTCFullYear() > 9999) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a valid Date or ISO 8601 string between years 1 and 9999, got ${describeValue(value)}`);
+  }
+  return date;
+}
+
+/** Check that `value` is one of `allowed`. */
+export function assertOneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
+  }
+  return value as T;
+}
+
+/** Largest payload accepted, in bytes of JSON. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+const MAX_PAYLOAD_DEPTH = 100;
+
+/**
+ * Check that a payload survives a trip through jsonb unchanged: plain JSON values only (no
+ * undefined, functions, symbols, bigints, non-finite numbers, Dates or class instances), no NUL
+ * characters (jsonb cannot store them), no lone surrogates, nesting at most 100 deep, at most 1 MiB.
+ * Returns the JSON text to store.
+ */
+export function serializePayload(value: unknown, field = 'payload', maxBytes = MAX_PAYLOAD_BYTES): string {
+  checkJsonValue(value, field, 0, new Set());
+  const text = JSON.stringify(value);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be at most ${maxBytes} bytes of JSON, got ${bytes} bytes`);
+  }
+  return text;
+}
+
+function checkJsonValue(value: unknown, path: string, depth: number, seen: Set<object>): void {
+  if (depth > MAX_PAYLOAD_DEPTH) {
+    throw new KairosValidationError(path, `Expected \`payload\` to be nested at most ${MAX_PAYLOAD_DEPTH} levels deep, got deeper at \`${path}\``);
+  }
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new KairosValidationError(path, `Expected \`${path}\` to be a finite number (JSON has no NaN or Infinity), got ${String(value)}`);
+    return;
+  }
+  if (typeof value === 'string') return checkJsonString(value, path);
+  if (typeof value !== 'object') {
+    throw new KairosValidationError(path, `Expected \`${path}\` to be a JSON value, got ${describeValue(value)} (${typeof value})`);
+  }
+  if (seen.has(value)) throw new KairosValidationError(path, `Expected \`${path}\` to be JSON, got a circular reference`);
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJsonValue(item, `${path}[${i}]`, depth + 1, seen));
+  } else {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      throw new KairosValidationError(path, `Expected \`${path}\` to be a plain object, array or JSON primitive, got an instance of ${(value as object).constructor?.name ?? 'a class'} (convert Dates to ISO strings)`);
+    }
+    for (const [key, item] of Object.entries(value)) {
+      checkJsonString(key, `${path} key`);
+      if (item === undefined) continue; // JSON.stringify drops it, as users expect
+      checkJsonValue(item, `${path}.${key}`, depth + 1, seen);
+    }
+  }
+  seen.delete(value);
+}
+
+function checkJsonString(value: string, path: string): void {
+  if (value.includes('\u0000')) {
+    throw new KairosValidationError(path, `Expected \`${path}\` to contain no NUL (\\u0000) characters: PostgreSQL jsonb cannot store them`);
+  }
+  if (!value.isWellFormed()) {
+    throw new KairosValidationError(path, `Expected \`${path}\` to be valid Unicode, got a string with a lone surrogate (invalid UTF-16)`);
+  }
+}

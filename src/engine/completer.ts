@@ -1,0 +1,130 @@
+/**
+ * Batches the results of finished attempts: everything that finishes while a write is in flight
+ * is written together by the next one, so a busy node records hundreds of results per round trip
+ * and an idle one records each at once (no timer delay).
+ */
+import type { EngineContext } from './context.js';
+import type { Completion, Failure } from '../store/store.js';
+import type { StatusChange, RunState } from '../core/types.js';
+import type { Row } from '../store/rows.js';
+
+interface Pending<T> {
+  item: T;
+  job: string;
+  task: string;
+  key: string | null;
+  resolve: (recorded: boolean) => void;
+}
+
+const MAX_BATCH = 1000;
+
+/** Writes completions and failures in batches. */
+export class Completer {
+  private completions: Array<Pending<Completion>> = [];
+  private failures: Array<Pending<Failure>> = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  /** Queue a success; resolves true once recorded, false if fenced off (the run was taken away). */
+  complete(item: Completion, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.completions.push({ item, ...meta, resolve });
+      this.schedule();
+    });
+  }
+
+  /** Queue a failure; resolves like {@link complete}. */
+  fail(item: Failure, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.failures.push({ item, ...meta, resolve });
+      this.schedule();
+    });
+  }
+
+  /** Wait until everything queued so far is written. */
+  async drain(): Promise<void> {
+    while (this.flushing || this.completions.length > 0 || this.failures.length > 0) {
+      if (!this.flushing) this.flushing = this.flush();
+      await this.flushing;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.completions.length > 0 || this.failures.length > 0) {
+        const done = this.completions.splice(0, MAX_BATCH);
+        const failed = this.failures.splice(0, MAX_BATCH);
+        await Promise.all([this.writeCompletions(done), this.writeFailures(failed)]);
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async writeCompletions(batch: Array<Pending<Completion>>): Promise<void> {
+    if (batch.length === 0) return;
+    const rows = await this.withRetry('complete', batch, () =>
+      this.ctx.store.complete(batch.map((p) => p.item), this.ctx.nodeId, this.ctx.clock.now()),
+    );
+    if (rows) this.settle(batch, rows, () => 'completed');
+  }
+
+  private async writeFailures(batch: Array<Pending<Failure>>): Promise<void> {
+    if (batch.length === 0) return;
+    const rows = await this.withRetry('fail', batch, () =>
+      this.ctx.store.fail(batch.map((p) => p.item), this.ctx.nodeId, this.ctx.clock.now()),
+    );
+    if (!rows) return;
+    this.settle(batch, rows, (row) => (row.status === 'retrying' ? 'pending' : (row.status as RunState)));
+    for (const row of rows) {
+      if (row.job_disabled) {
+        this.ctx.logger.warn({ job: row.job_name }, `job ${String(row.job_name)} disabled after repeated failures`);
+        this.ctx.events.emit('jobDisabled', { job: row.job_name });
+      }
+    }
+  }
+
+  /** Resolve each pending result and publish the status changes of the recorded ones. */
+  private settle<T extends { run_id: number }>(batch: Array<Pending<T>>, rows: Row[], next: (row: Row) => RunState): void {
+    const byId = new Map(rows.map((row) => [Number(row.run_id), row]));
+    const changes: StatusChange[] = [];
+    for (const pending of batch) {
+      const row = byId.get(pending.item.run_id);
+      if (row) changes.push({ runId: pending.item.run_id, job: pending.job, task: pending.task, key: pending.key, previous: 'running', next: next(row) });
+      else this.ctx.logger.warn({ runId: pending.item.run_id }, 'result not recorded: the run was taken over by another node (fenced)');
+      pending.resolve(row !== undefined);
+    }
+    if (changes.length > 0) this.ctx.publish(changes);
+  }
+
+  /**
+   * A result must not be lost to a blip: retry the write with backoff for about a minute. If the
+   * database stays away, give up (resolve false): the lease runs out and the run is rescued.
+   */
+  private async withRetry<T>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= 12) {
+          this.ctx.logger.error({ err: error }, `writing ${what} results failed; the runs will be rescued`);
+          for (const pending of batch) pending.resolve(false);
+          return undefined;
+        }
+        this.ctx.logger.warn({ err: error, attempt }, `writing ${what} results failed; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 10_000)));
+      }
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * What every engine service shares: the store, the node's identity, resolved options, the clock,
+ * the logger, the task registry and the event emitter.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { StatusChange } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import type { ResolvedOptions } from '../api/options.js';
+import type { TaskDefinition } from '../api/tasks.js';
+
+/** Shared state of one Kairos instance's engine. */
+export interface EngineContext {
+  store: Store;
+  nodeId: string;
+  options: ResolvedOptions;
+  clock: Clock;
+  logger: Logger;
+  events: EventEmitter;
+  /** Task handlers registered on this node, by name. */
+  tasks: Map<string, TaskDefinition>;
+  /** Next-run functions of custom schedules defined on this node, by job name. */
+  customSchedules: Map<string, (after: Date) => Date | null>;
+  /** Database clock minus local clock, in ms (measured by the ticker and the heartbeat). */
+  offsetMs: number;
+  /** Publish status changes (locally, and to other nodes when configured). */
+  publish(changes: StatusChange[]): void;
+}

@@ -1,0 +1,238 @@
+/**
+ * Runs claimed attempts: sets up the handler's context and AbortSignal, enforces the timeout,
+ * honours cancellation, takes the advisory lock of exclusive runs, and hands each result to the
+ * Completer. A slot frees when the attempt's outcome is decided (a handler that ignores its
+ * signal after a timeout or cancel no longer holds the slot).
+ */
+import type pg from 'pg';
+import type { EngineContext } from './context.js';
+import type { Completer } from './completer.js';
+import type { ClaimedRun } from '../store/store.js';
+import type { JobExecutor } from '../executors/types.js';
+import type { TaskContext } from '../api/tasks.js';
+import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
+import { retryDelay } from '../core/backoff.js';
+
+interface ActiveRun {
+  run: ClaimedRun;
+  controller: AbortController;
+  done: Promise<void>;
+  /** Set once the outcome is decided, so a late handler result is ignored. */
+  settled: boolean;
+}
+
+const MAX_MESSAGE = 10_000;
+
+/** Executes attempts on this node. */
+export class Executor {
+  private readonly active = new Map<number, ActiveRun>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly completer: Completer,
+    private readonly executors: Record<string, JobExecutor>,
+    /** Called whenever a slot frees, so the producer can claim more. */
+    private readonly onSlotFree: () => void,
+  ) {}
+
+  /** Attempts currently held by this node. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Ids of the runs this node holds. */
+  activeIds(): number[] {
+    return [...this.active.keys()];
+  }
+
+  /** Start an attempt (returns at once). */
+  start(run: ClaimedRun): void {
+    const controller = new AbortController();
+    const entry: ActiveRun = { run, controller, settled: false, done: Promise.resolve() };
+    this.active.set(run.run_id, entry);
+    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'pending', next: 'running' }]);
+    entry.done = this.execute(entry).finally(() => this.finish(run.run_id));
+  }
+
+  /** Abort one attempt held here (cancel from any node arrives here through NOTIFY or heartbeat). */
+  cancel(runId: number, reason = 'cancelled'): boolean {
+    const entry = this.active.get(runId);
+    if (!entry || entry.controller.signal.aborted) return false;
+    entry.controller.abort(new KairosCancelledError(reason));
+    return true;
+  }
+
+  /** Wait until no attempt is active, or `timeoutMs` passes; resolves true when idle. */
+  waitForIdle(timeoutMs: number): Promise<boolean> {
+    if (this.active.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /**
+   * Shutdown: abort what still runs and hand those runs back to the queue at once, so another node
+   * takes them without waiting for the lease to expire.
+   */
+  async abandonAll(): Promise<number> {
+    const entries = [...this.active.values()].filter((e) => !e.settled);
+    for (const entry of entries) {
+      entry.settled = true;
+      entry.controller.abort(new KairosCancelledError('node shutting down'));
+    }
+    if (entries.length === 0) return 0;
+    const ids = entries.map((e) => e.run.run_id);
+    await this.ctx.store.release(this.ctx.nodeId, ids, 'released: node shutting down', this.ctx.clock.now());
+    this.ctx.publish(entries.map((e) => ({ runId: e.run.run_id, job: e.run.job_name ?? e.run.task, task: e.run.task, key: e.run.key, previous: 'running', next: 'pending' })));
+    for (const id of ids) this.finish(id);
+    return ids.length;
+  }
+
+  private finish(runId: number): void {
+    if (!this.active.delete(runId)) return;
+    this.onSlotFree();
+    if (this.active.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private async execute(entry: ActiveRun): Promise<void> {
+    const { run } = entry;
+    let lock: pg.PoolClient | undefined;
+    try {
+      if (run.lock_key) {
+        lock = await this.acquireLock(run);
+        if (!lock) return;
+      }
+      await this.attempt(entry);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, runId: run.run_id }, 'executing a run failed unexpectedly');
+    } finally {
+      if (lock) await this.releaseLock(lock, run.lock_key!);
+    }
+  }
+
+  /** Run the handler against the timeout and the abort signal, then record the outcome. */
+  private async attempt(entry: ActiveRun): Promise<void> {
+    const { run, controller } = entry;
+    const started = performance.now();
+    const context = this.context(run, controller.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(controller.signal.reason as Error);
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    if (run.timeout_ms) {
+      timer = setTimeout(() => controller.abort(new KairosTimeoutError(`timed out after ${run.timeout_ms} ms`)), run.timeout_ms);
+    }
+    if (run.cancel_requested) controller.abort(new KairosCancelledError('cancelled'));
+    const executor = this.executors[run.job_type];
+    try {
+      const output = await Promise.race([
+        executor ? executor.execute(run, context) : Promise.reject(new Error(`This node cannot run ${run.job_type} jobs`)),
+        aborted,
+      ]);
+      if (entry.settled) return;
+      entry.settled = true;
+      await this.completer.complete(
+        { run_id: run.run_id, attempt: run.attempt, duration_ms: performance.now() - started, output: toOutput(output) },
+        { job: run.job_name ?? run.task, task: run.task, key: run.key },
+      );
+    } catch (error) {
+      if (entry.settled) return;
+      entry.settled = true;
+      const reason = controller.signal.aborted ? (controller.signal.reason as Error) : error;
+      const outcome = reason instanceof KairosCancelledError ? 'cancelled' : reason instanceof KairosTimeoutError ? 'timeout' : 'failed';
+      await this.completer.fail(
+        {
+          run_id: run.run_id,
+          attempt: run.attempt,
+          outcome,
+          message: errorMessage(reason),
+          delay_ms: retryDelay(run.attempt, { baseMs: run.backoff_ms, maxMs: run.backoff_max_ms }),
+          duration_ms: performance.now() - started,
+          output: errorOutput(reason),
+        },
+        { job: run.job_name ?? run.task, task: run.task, key: run.key },
+      );
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private context(run: ClaimedRun, signal: AbortSignal): TaskContext {
+    const dueAt = run.scheduled_at ?? run.run_at;
+    return {
+      runId: run.run_id,
+      attempt: run.attempt,
+      retries: run.max_retries,
+      task: run.task,
+      jobName: run.job_name,
+      key: run.key,
+      queue: run.queue,
+      priority: run.priority,
+      scheduledAt: run.scheduled_at,
+      dueAt,
+      startedAt: run.started_at,
+      latenessMs: Math.max(0, run.started_at.getTime() - dueAt.getTime()),
+      signal,
+      logger: this.ctx.logger.child({ runId: run.run_id, task: run.task, attempt: run.attempt }),
+    };
+  }
+
+  /** Exclusive runs hold a session advisory lock on a dedicated connection for the whole attempt. */
+  private async acquireLock(run: ClaimedRun): Promise<pg.PoolClient | undefined> {
+    const client = await this.ctx.store.pool.connect();
+    const key = `${this.ctx.store.schema}:${run.lock_key}`;
+    const rows = await this.ctx.store.run<{ locked: boolean }>('tryExclusiveLock', [key], client).catch((error: unknown) => {
+      client.release();
+      throw error;
+    });
+    if (rows[0]?.locked) return client;
+    client.release();
+    // Busy elsewhere: hand the run back without counting the attempt, and look again shortly.
+    await this.ctx.store.release(this.ctx.nodeId, [run.run_id], null, this.ctx.clock.now(), this.ctx.options.exclusiveRetryMs, true);
+    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'pending' }]);
+    return undefined;
+  }
+
+  private async releaseLock(client: pg.PoolClient, lockKey: string): Promise<void> {
+    try {
+      await this.ctx.store.run('exclusiveUnlock', [`${this.ctx.store.schema}:${lockKey}`], client);
+      client.release();
+    } catch (error) {
+      client.release(error as Error);
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
+}
+
+function errorOutput(error: unknown): unknown {
+  if (!(error instanceof Error)) return { error: { message: String(error) } };
+  return { error: { name: error.name, message: errorMessage(error), stack: error.stack?.slice(0, MAX_MESSAGE) } };
+}
+
+/** Handler results are recorded when they are JSON; anything else is recorded as null. */
+function toOutput(value: unknown): unknown {
+  if (value === undefined) return null;
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined || text.length > 100_000 || text.includes('\\u0000')) return null;
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Proves this node alive: updates its registry row and extends the lease of every run it holds.
+ * The same round trip returns runs flagged for cancellation, the fallback for a lost NOTIFY.
+ */
+import { LoopService } from './service.js';
+import type { EngineContext } from './context.js';
+import type { Executor } from './executor.js';
+
+/** The heartbeat loop of one node. */
+export class Heartbeat extends LoopService {
+  /** Re-register when the node row has vanished (pruned or deleted by an operator). */
+  onNodeMissing: () => Promise<void> = async () => undefined;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly executor: Executor,
+  ) {
+    super('heartbeat', ctx.options.heartbeatIntervalMs, ctx.logger);
+  }
+
+  async runOnce(): Promise<undefined> {
+    const sentAt = Date.now();
+    const rows = await this.ctx.store.run<{ run_id: number | null; cancel_requested: boolean | null; node_found: number }>(
+      'heartbeat',
+      [this.ctx.nodeId, this.ctx.options.leaseMs, this.ctx.clock.now()],
+    );
+    if (Number(rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
+    for (const row of rows) {
+      if (row.run_id !== null && row.cancel_requested) this.executor.cancel(Number(row.run_id));
+    }
+    if (Date.now() - sentAt > this.ctx.options.leaseMs / 2) {
+      this.ctx.logger.warn({ ms: Date.now() - sentAt }, 'heartbeat took more than half the lease; runs risk being rescued');
+    }
+    return undefined;
+  }
+}

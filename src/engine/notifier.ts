@@ -1,0 +1,129 @@
+/**
+ * LISTEN on the installation's channel with a dedicated connection that reconnects by itself.
+ * Notifications are hints: every consumer also polls, and after a reconnect consumers are told to
+ * poll at once because notifications sent while disconnected are lost.
+ */
+import pg from 'pg';
+import type { Logger } from '../core/logger.js';
+
+/** A parsed notification: `t` says what it is about. */
+export interface Notice {
+  t: string;
+  [key: string]: unknown;
+}
+
+type Handler = (notice: Notice) => void;
+
+/** The LISTEN connection of one node. */
+export class Notifier {
+  private client: pg.Client | undefined;
+  private readonly handlers = new Map<string, Handler[]>();
+  private readonly reconnectHandlers: Array<() => void> = [];
+  private started = false;
+  private retryMs = 100;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    private readonly connectionConfig: pg.ClientConfig,
+    private readonly channel: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Call `handler` for notifications of type `t`. */
+  on(t: string, handler: Handler): void {
+    this.handlers.set(t, [...(this.handlers.get(t) ?? []), handler]);
+  }
+
+  /** Call `handler` after every reconnect (not after the first connect). */
+  onReconnect(handler: () => void): void {
+    this.reconnectHandlers.push(handler);
+  }
+
+  /** True while the LISTEN connection is up. */
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Connect and LISTEN; resolves once listening (or rejects if the first attempt fails). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.connect(false);
+  }
+
+  /** Stop listening and close the connection. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.connecting?.catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private connect(isReconnect: boolean): Promise<void> {
+    this.connecting = this.open(isReconnect).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(isReconnect: boolean): Promise<void> {
+    const client = new pg.Client({ ...this.connectionConfig, application_name: 'kairos-listener' });
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('notification', (message) => this.dispatch(message.payload));
+    await client.connect();
+    await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+    if (!this.started) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = 100;
+    if (isReconnect) {
+      this.logger.info({ channel: this.channel }, 'LISTEN connection restored');
+      for (const handler of this.reconnectHandlers) handler();
+    }
+  }
+
+  private lost(client: pg.Client, error: Error): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.end().catch(() => undefined);
+    if (!this.started) return;
+    this.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.started || this.retryTimer) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, 5000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect(true).catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'LISTEN reconnect failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  private dispatch(payload: string | undefined): void {
+    if (!payload) return;
+    let notice: Notice;
+    try {
+      notice = JSON.parse(payload) as Notice;
+    } catch {
+      return;
+    }
+    for (const handler of this.handlers.get(notice.t) ?? []) {
+      try {
+        handler(notice);
+      } catch (error) {
+        this.logger.error({ err: error }, 'notification handler failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Returns the runs of dead nodes to the queue (their lease ran out: no heartbeat), and drops
+ * pending runs whose misfire grace time has passed. Safe on every node at once: the statements
+ * lock with SKIP LOCKED, and fencing makes a dead node's late writes no-ops.
+ */
+import { LoopService } from './service.js';
+import type { EngineContext } from './context.js';
+import type { StatusChange } from '../core/types.js';
+
+/** The rescue loop of one node. */
+export class Rescuer extends LoopService {
+  constructor(private readonly ctx: EngineContext) {
+    super('rescuer', ctx.options.rescueIntervalMs, ctx.logger);
+  }
+
+  /** One pass; returns how many runs were rescued or expired. */
+  async runOnce(): Promise<undefined> {
+    await this.rescue();
+    await this.expire();
+    return undefined;
+  }
+
+  /** Requeue (or fail, past maxRescues) runs whose lease expired. */
+  async rescue(): Promise<number> {
+    const rows = await this.ctx.store.run('rescueRuns', [this.ctx.clock.now(), this.ctx.options.maxRescues]);
+    if (rows.length === 0) return 0;
+    this.ctx.logger.warn({ runs: rows.map((r) => r.run_id) }, `rescued ${rows.length} run(s) from nodes that stopped heartbeating`);
+    this.ctx.publish(rows.map((r): StatusChange => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: 'running', next: r.status === 'failed' ? 'failed' : 'pending' })));
+    return rows.length;
+  }
+
+  /** Drop pending runs past their misfire grace time. */
+  async expire(): Promise<number> {
+    const rows = await this.ctx.store.run('expireRuns', [this.ctx.clock.now()]);
+    if (rows.length === 0) return 0;
+    this.ctx.publish(rows.map((r): StatusChange => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: 'pending', next: 'expired' })));
+    return rows.length;
+  }
+}

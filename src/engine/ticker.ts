@@ -1,0 +1,117 @@
+/**
+ * Materialises the occurrences of schedules. Every node runs a ticker; due jobs are locked with
+ * SKIP LOCKED so each is handled by exactly one node, and the occurrences table's primary key
+ * makes a double materialisation impossible even so. The ticker sleeps until the earliest
+ * next_run (by the database clock), so fires are sub-second, not minute-polled.
+ */
+import { LoopService } from './service.js';
+import type { EngineContext } from './context.js';
+import { planJob, type DueJob, type JobPlan } from '../core/planner.js';
+import { inTransaction } from '../store/db.js';
+import type { Row } from '../store/rows.js';
+import type { StatusChange } from '../core/types.js';
+
+const BATCH = 100;
+
+/** The schedule loop of one node. */
+export class Ticker extends LoopService {
+  /** Called with the queues that received new runs, so the local producer claims at once. */
+  onRunsCreated: (queues: string[]) => void = () => undefined;
+
+  constructor(private readonly ctx: EngineContext) {
+    super('ticker', ctx.options.pollIntervalMs, ctx.logger);
+  }
+
+  /** A NOTIFY said a job is due at `at` (DB time), or needs planning. */
+  hint(at: Date | null, plan: boolean): void {
+    if (plan) return this.wake();
+    if (at) this.wake(at.getTime() - this.ctx.offsetMs - Date.now() + 1);
+  }
+
+  /** Handle every due job, then sleep until the next one is due. */
+  async runOnce(): Promise<number | undefined> {
+    let handled: number;
+    do {
+      handled = await this.materialise();
+    } while (handled === BATCH);
+    return this.untilNextDue();
+  }
+
+  /** One batch: lock due jobs, plan them, write the plans. Returns how many jobs were locked. */
+  async materialise(): Promise<number> {
+    const now = this.ctx.clock.now();
+    const created = await inTransaction(this.ctx.store.pool, async (client) => {
+      const rows = await this.ctx.store.run('lockDueJobs', [now, [...this.ctx.customSchedules.keys()], BATCH], client);
+      if (rows.length === 0) return { count: 0, runs: [] as Row[] };
+      const dbNow = rows[0]!.db_now as Date;
+      const plans = rows.map((row) => this.plan(row, dbNow));
+      const runs = await this.ctx.store.run('applyPlans', applyPlanParams(plans, this.ctx.nodeId, now), client);
+      return { count: rows.length, runs };
+    });
+    if (created.runs.length > 0) this.announce(created.runs);
+    return created.count;
+  }
+
+  private plan(row: Row, dbNow: Date): JobPlan {
+    const job = toDueJob(row);
+    try {
+      const plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name));
+      if (plan.missed > 0) this.ctx.logger.warn({ job: job.name, missed: plan.missed }, `job ${job.name}: ${plan.missed} missed occurrence(s) dropped by catch-up policy ${job.catchUp}`);
+      return plan;
+    } catch (error) {
+      // A row that cannot be planned (e.g. a bad cron written by plain SQL) must not block the others.
+      this.ctx.logger.error({ err: error, job: job.name }, `job ${job.name} cannot be scheduled; its next_run is cleared`);
+      return { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0 };
+    }
+  }
+
+  private announce(runs: Row[]): void {
+    const changes: StatusChange[] = runs.map((r) => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: '', next: 'pending' }));
+    this.ctx.publish(changes);
+    this.onRunsCreated([...new Set(runs.map((r) => String(r.queue)))]);
+  }
+
+  private async untilNextDue(): Promise<number | undefined> {
+    const sentAt = Date.now();
+    const [row] = await this.ctx.store.run<{ next_run: Date | null; unplanned: boolean; db_time: Date }>('nextJobDue', []);
+    if (!row) return undefined;
+    const receivedAt = Date.now();
+    this.ctx.offsetMs = row.db_time.getTime() - (sentAt + receivedAt) / 2;
+    if (row.unplanned) return 0;
+    if (!row.next_run) return undefined;
+    // +1 ms: waking a hair early would find nothing due and cost another round trip.
+    return Math.max(0, row.next_run.getTime() - row.db_time.getTime() - (receivedAt - sentAt) / 2 + 1);
+  }
+}
+
+function toDueJob(row: Row): DueJob {
+  const num = (v: unknown): number | null => (v == null ? null : Number(v));
+  return {
+    jobId: Number(row.job_id),
+    name: String(row.job_name),
+    kind: row.schedule_kind as DueJob['kind'],
+    cron: (row.cron as string | null) ?? null,
+    timezone: String(row.timezone),
+    intervalMs: num(row.interval_ms),
+    scheduleTime: (row.schedule_time as Date | null) ?? null,
+    createdAt: row.created_at as Date,
+    endAt: (row.end_time as Date | null) ?? null,
+    maxRuns: num(row.max_runs),
+    runCount: Number(row.run_count),
+    planned: Boolean(row.planned),
+    nextRun: (row.next_run as Date | null) ?? null,
+    catchUp: row.catch_up as DueJob['catchUp'],
+    maxLatenessMs: Number(row.max_lateness_ms),
+    misfireGraceMs: num(row.misfire_grace_ms),
+    overlap: row.overlap as DueJob['overlap'],
+    running: Number(row.running),
+    pending: Number(row.pending),
+  };
+}
+
+function applyPlanParams(plans: JobPlan[], nodeId: string, now: Date | null): unknown[] {
+  const cursors = plans.map((p) => ({ job_id: p.jobId, next_run: p.nextRun, fired: p.fired }));
+  const occurrences = plans.flatMap((p) => p.occurrences.map((o) => ({ job_id: p.jobId, scheduled_at: o.scheduledAt, outcome: o.outcome })));
+  const replace = plans.filter((p) => p.replace).map((p) => p.jobId);
+  return [JSON.stringify(cursors), JSON.stringify(occurrences), replace, nodeId, now];
+}

@@ -1,0 +1,55 @@
+/**
+ * Connections: Kairos accepts a connection string or the caller's `pg.Pool`, and anything with a
+ * `query()` method (a `PoolClient` inside the caller's transaction) for transactional calls.
+ */
+import pg from 'pg';
+import { KairosDatabaseError } from '../core/errors.js';
+
+/** Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+// timestamptz, interval and bigint parsers: we want Dates, and bigints (ids) as JS numbers —
+// run ids stay far below 2^53 in any real installation.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+/** Create a pool for a connection string, with an error listener so idle-client errors never crash. */
+export function createPool(connectionString: string, max: number, onError: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: 'kairos' });
+  pool.on('error', onError);
+  return pool;
+}
+
+/** Run `fn` in a transaction on a client checked out from `pool`. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Remove the password from a connection string before it is shown anywhere. */
+export function redactConnectionString(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
+  }
+}
+
+/** Wrap a driver error so callers see a KairosDatabaseError with the original as `cause`. */
+export function databaseError(action: string, error: unknown): KairosDatabaseError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new KairosDatabaseError(`${action} failed: ${message}`, { cause: error });
+}

@@ -1,0 +1,66 @@
+/**
+ * Forward-only migrations. Safe to run from many processes at once: a session advisory lock
+ * serialises them, and each file is applied in its own transaction together with its version row.
+ */
+import type pg from 'pg';
+import { readMigrations, renderSql, quoteIdent, assertSchemaName } from './sql.js';
+
+/** What a migration run did. */
+export interface MigrateResult {
+  schema: string;
+  /** Versions applied by this call (empty when already up to date). */
+  applied: number[];
+  /** The schema's version after the call. */
+  version: number;
+}
+
+/** The latest schema version this code knows. */
+export function latestVersion(): number {
+  return Math.max(...readMigrations().map((m) => m.version));
+}
+
+/** Install or upgrade the Kairos schema `schema` through `pool`. Idempotent. */
+export async function migrate(pool: pg.Pool, schema: string): Promise<MigrateResult> {
+  assertSchemaName(schema);
+  const client = await pool.connect();
+  const lockKey = `kairos-migrate:${schema}`;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+    const q = quoteIdent(schema);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${q}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${q}.migrations`)).rows.map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const migration of readMigrations()) {
+      if (done.has(migration.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(renderSql(migration.text, schema));
+        await client.query(`INSERT INTO ${q}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`Migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      applied.push(migration.version);
+    }
+    const version = (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${q}.migrations`)).rows[0]?.v ?? 0;
+    return { schema, applied, version };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** The schema's current version, or 0 when Kairos is not installed there. */
+export async function schemaVersion(pool: pg.Pool, schema: string): Promise<number> {
+  assertSchemaName(schema);
+  const exists = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${quoteIdent(schema)}.migrations`]);
+  if (!exists.rows[0]?.t) return 0;
+  const row = await pool.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${quoteIdent(schema)}.migrations`);
+  return row.rows[0]?.v ?? 0;
+}

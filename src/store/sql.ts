@@ -1,0 +1,101 @@
+/**
+ * Loading SQL text from `sql/`: migrations and named queries, with the schema name substituted.
+ * Runtime code never builds SQL from strings; it asks for a query by name.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { KairosValidationError, describeValue } from '../core/errors.js';
+
+/** The `sql/` folder of the package (same relative path from `src/store` and `dist/store`). */
+const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,49}$/;
+
+/**
+ * Check a schema name. Lower-case letters, digits and underscores, at most 50 characters, so that
+ * the NOTIFY channel derived from it stays within PostgreSQL's 63-byte identifier limit.
+ */
+export function assertSchemaName(schema: unknown): string {
+  if (typeof schema !== 'string' || !SCHEMA_PATTERN.test(schema)) {
+    throw new KairosValidationError(
+      'schema',
+      `Expected \`schema\` to be a lower-case identifier (letters, digits, _; at most 50 characters), got ${describeValue(schema)}`,
+    );
+  }
+  if (schema.startsWith('pg_')) {
+    throw new KairosValidationError('schema', `Expected \`schema\` not to start with "pg_" (reserved by PostgreSQL), got "${schema}"`);
+  }
+  return schema;
+}
+
+/** Quote an identifier for SQL text. Only used on names that already passed validation. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The NOTIFY channel of an installation: one per schema, so installations never hear each other. */
+export function channelName(schema: string): string {
+  return `kairos:${schema}`;
+}
+
+/** Replace the `{{schema}}` and `{{channel}}` placeholders. */
+export function renderSql(text: string, schema: string): string {
+  const channelLiteral = `'${channelName(schema).replace(/'/g, "''")}'`;
+  return text.replaceAll('{{schema}}', quoteIdent(schema)).replaceAll('{{channel}}', channelLiteral);
+}
+
+/** One migration file: `0001_init.sql` → version 1, name `init`. */
+export interface MigrationFile {
+  version: number;
+  name: string;
+  text: string;
+}
+
+/** Read the forward-only migration files in version order. */
+export function readMigrations(): MigrationFile[] {
+  const dir = `${SQL_DIR}migrations/`;
+  return readdirSync(dir)
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.slice(5, -4),
+      text: readFileSync(dir + file, 'utf8'),
+    }));
+}
+
+let queryTexts: Map<string, string> | undefined;
+
+/** Parse every `sql/queries/*.sql` file into `-- name: xxx` blocks (read once per process). */
+function loadQueryTexts(): Map<string, string> {
+  if (queryTexts) return queryTexts;
+  const dir = `${SQL_DIR}queries/`;
+  const map = new Map<string, string>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    const blocks = readFileSync(dir + file, 'utf8').split(/^-- name: /m).slice(1);
+    for (const block of blocks) {
+      const newline = block.indexOf('\n');
+      const name = block.slice(0, newline).trim();
+      if (map.has(name)) throw new Error(`Duplicate query name ${name} in sql/queries/${file}`);
+      map.set(name, block.slice(newline + 1).trim());
+    }
+  }
+  queryTexts = map;
+  return map;
+}
+
+/** The named queries of one schema, rendered once. */
+export class QuerySet {
+  private readonly rendered = new Map<string, string>();
+
+  constructor(readonly schema: string) {
+    for (const [name, text] of loadQueryTexts()) this.rendered.set(name, renderSql(text, schema));
+  }
+
+  /** The SQL text of a named query; throws on an unknown name (a programming error). */
+  get(name: string): string {
+    const text = this.rendered.get(name);
+    if (text === undefined) throw new Error(`Unknown query ${name}`);
+    return text;
+  }
+}

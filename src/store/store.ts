@@ -1,0 +1,116 @@
+/**
+ * All SQL access of the engine and the API goes through a Store: one method per named query,
+ * parameters in, plain rows out. No SQL text lives anywhere else (migrations aside).
+ */
+import type pg from 'pg';
+import type { Queryable } from './db.js';
+import { QuerySet, channelName } from './sql.js';
+import type { Row } from './rows.js';
+
+/** A run as claimed by a node: everything the executor needs. */
+export interface ClaimedRun {
+  run_id: number;
+  job_id: number | null;
+  job_name: string | null;
+  task: string;
+  job_type: string;
+  queue: string;
+  priority: number;
+  payload: unknown;
+  key: string | null;
+  scheduled_at: Date | null;
+  run_at: Date;
+  attempt: number;
+  max_retries: number;
+  backoff_ms: number;
+  backoff_max_ms: number;
+  timeout_ms: number | null;
+  lock_key: string | null;
+  started_at: Date;
+  rescues: number;
+  cancel_requested: boolean;
+}
+
+/** A successful attempt to record. */
+export interface Completion {
+  run_id: number;
+  attempt: number;
+  duration_ms: number;
+  output: unknown;
+}
+
+/** A failed, timed-out or cancelled attempt to record. */
+export interface Failure {
+  run_id: number;
+  attempt: number;
+  outcome: 'failed' | 'timeout' | 'cancelled';
+  message: string;
+  /** Backoff to use if the run is retried. */
+  delay_ms: number;
+  duration_ms: number;
+  output: unknown;
+}
+
+/** A run to insert (ad-hoc enqueue). */
+export interface NewRun {
+  task: string;
+  queue: string;
+  priority: number;
+  payload: unknown;
+  key: string | null;
+  run_at: string | null;
+  delay_ms: number | null;
+  grace_ms: number | null;
+  max_retries: number;
+  backoff_ms: number;
+  backoff_max_ms: number;
+  timeout_ms: number | null;
+  lock_key: string | null;
+}
+
+/** The named-query gateway of one schema. */
+export class Store {
+  readonly queries: QuerySet;
+  /** The NOTIFY channel of this schema. */
+  readonly channel: string;
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string,
+  ) {
+    this.queries = new QuerySet(schema);
+    this.channel = channelName(schema);
+  }
+
+  /** Run a named query on `db` (the pool by default). */
+  async run<R extends Row = Row>(name: string, values: unknown[], db: Queryable = this.pool): Promise<R[]> {
+    const result = await db.query<R>(this.queries.get(name), values);
+    return result.rows;
+  }
+
+  /** Insert ad-hoc runs with the given conflict policy. */
+  insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable): Promise<Row[]> {
+    const name = conflict === 'ignore' ? 'insertRunsIgnore' : conflict === 'replace' ? 'replaceRun' : 'insertRuns';
+    return this.run(name, [JSON.stringify(runs), now], db);
+  }
+
+  /** Claim up to `limit` due runs for `nodeId`. */
+  claim(nodeId: string, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number): Promise<ClaimedRun[]> {
+    return this.run<ClaimedRun & Row>('claimRuns', [nodeId, queues, limit, tasks, now, leaseMs]);
+  }
+
+  /** Record successful attempts; returns the runs actually completed (fenced ones are left out). */
+  complete(items: Completion[], nodeId: string, now: Date | null): Promise<Row[]> {
+    return this.run('completeRuns', [JSON.stringify(items), nodeId, now]);
+  }
+
+  /** Record failed attempts; returns each affected run with its new status. */
+  fail(items: Failure[], nodeId: string, now: Date | null): Promise<Row[]> {
+    return this.run('failRuns', [JSON.stringify(items), nodeId, now]);
+  }
+
+  /** Hand runs back to the queue (shutdown, lock busy). */
+  release(nodeId: string, runIds: number[], message: string | null, now: Date | null, delayMs = 0, uncount = false): Promise<Row[]> {
+    return this.run('releaseRuns', [nodeId, runIds, message, now, delayMs, uncount]);
+  }
+}

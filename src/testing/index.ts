@@ -1,0 +1,124 @@
+/**
+ * `kairos/testing`: helpers for testing code that uses Kairos, against a real PostgreSQL.
+ * - createTestSchema: an isolated, migrated schema per test file (dropped afterwards).
+ * - runTask: call a task handler directly with a realistic context, no database needed.
+ * - waitForStatus / waitForRun: wait for an event with a bound instead of sleeping.
+ * - drain: run everything due now, here, and wait until it is recorded.
+ * - TestClock: pin "now" for the database queries.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '../store/migrate.js';
+import { quoteIdent } from '../store/sql.js';
+import { silentLogger } from '../core/logger.js';
+import { toDefinition, type TaskContext, type TaskDefinition, type TaskHandler } from '../api/tasks.js';
+import type { Kairos } from '../api/kairos.js';
+
+/** Any Kairos instance, whatever its task map. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyKairos = Kairos<any>;
+import type { StatusChange } from '../core/types.js';
+
+export { TestClock } from '../core/clock.js';
+export { silentLogger } from '../core/logger.js';
+
+/** An isolated schema for one test file or test. */
+export interface TestSchema {
+  schema: string;
+  connectionString: string;
+  /** A small pool on the test database (for assertions with plain SQL). */
+  pool: pg.Pool;
+  /** Drop the schema and end the pool. */
+  drop(): Promise<void>;
+}
+
+/** Create and migrate a uniquely named schema (`test_xxxxxxxx`) on `connectionString`. */
+export async function createTestSchema(connectionString = process.env.DATABASE_URL, prefix = 'test'): Promise<TestSchema> {
+  if (!connectionString) throw new Error('createTestSchema needs a connection string (or DATABASE_URL)');
+  const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const pool = new pg.Pool({ connectionString, max: 5 });
+  await migrate(pool, schema);
+  return {
+    schema,
+    connectionString,
+    pool,
+    async drop() {
+      await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/** Call a task handler as Kairos would, with a context you can override. Resolves to its output. */
+export async function runTask<P>(task: TaskHandler<P> | TaskDefinition<P>, payload: P, context: Partial<TaskContext> = {}): Promise<unknown> {
+  const definition = toDefinition(task as TaskHandler, 'task') as TaskDefinition<P>;
+  const now = new Date();
+  const checked = definition.validate ? definition.validate(payload) : payload;
+  return await definition.handler(checked, {
+    runId: 1,
+    attempt: 1,
+    retries: 0,
+    task: 'task',
+    jobName: null,
+    key: null,
+    queue: 'default',
+    priority: 5,
+    scheduledAt: null,
+    dueAt: now,
+    startedAt: now,
+    latenessMs: 0,
+    signal: new AbortController().signal,
+    logger: silentLogger,
+    ...context,
+  });
+}
+
+/** Wait (at most `timeoutMs`) for a status change matching `predicate`. */
+export function waitForStatus(kairos: AnyKairos, predicate: (change: StatusChange) => boolean, timeoutMs = 10_000): Promise<StatusChange> {
+  return new Promise((resolve, reject) => {
+    const listener = (change: StatusChange): void => {
+      if (!predicate(change)) return;
+      clearTimeout(timer);
+      kairos.off('status', listener);
+      resolve(change);
+    };
+    const timer = setTimeout(() => {
+      kairos.off('status', listener);
+      reject(new Error(`No matching status change within ${timeoutMs} ms`));
+    }, timeoutMs);
+    kairos.on('status', listener);
+  });
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
+
+/** Wait for run `runId` to reach a final state (completed, failed, cancelled, expired). */
+export function waitForRun(kairos: AnyKairos, runId: number, timeoutMs = 10_000): Promise<StatusChange> {
+  return waitForStatus(kairos, (c) => c.runId === runId && FINAL.has(c.next), timeoutMs);
+}
+
+/**
+ * Run every run that is due now on this instance (which need not be started) until none is left,
+ * and wait until each result is recorded. Returns how many attempts ran.
+ */
+export async function drain(kairos: AnyKairos, options: { timeoutMs?: number } = {}): Promise<number> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const { producer, executor } = kairos.services;
+  let attempts = 0;
+  const count = (change: StatusChange): void => {
+    if (change.previous === 'pending' && change.next === 'running') attempts++;
+  };
+  kairos.on('status', count);
+  try {
+    for (;;) {
+      const before = attempts;
+      await producer.runOnce();
+      const idle = await executor.waitForIdle(Math.max(0, deadline - Date.now()));
+      await kairos.services.completer.drain();
+      if (!idle) throw new Error('drain(): runs still executing at the deadline');
+      if (attempts === before) return attempts;
+    }
+  } finally {
+    kairos.off('status', count);
+  }
+}
