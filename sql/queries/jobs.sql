@@ -130,6 +130,7 @@ WITH plan AS (
   SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'cancelled', x.scheduled_at, coalesce($5::timestamptz, now()),
          'replaced by a newer occurrence (overlap policy replace)', x.payload
     FROM replaced x
+  RETURNING run_id
 ), stopping AS (
   UPDATE {{schema}}.runs r SET cancel_requested = true
    WHERE r.job_id = ANY($3::int[]) AND r.status = 'running'

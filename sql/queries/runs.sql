@@ -274,7 +274,7 @@ WITH target AS (
 ), logged AS (
   INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
   SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'cancelled', d.scheduled_at, coalesce($2::timestamptz, now()),
-         coalesce($3, 'cancelled before it started'), d.payload
+         coalesce($3::text, 'cancelled before it started'), d.payload
     FROM dropped d
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', f.run_id, 'node', f.node_id)::text) FROM flagged f

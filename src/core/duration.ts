@@ -56,10 +56,11 @@ type Fail = (detail?: string) => never;
  * `2h`, `1d`, `1w`, `1h30m`, `1h 30m`); ISO 8601 (`PT15M`, `P1D`, `P1DT2H`); PostgreSQL interval
  * style (`15 minutes`, `1 day`, `2 hours 30 minutes`, `1 min`, `10 secs`, `00:15:00`,
  * `1 day 02:00:00`). Case does not matter. Months and years are refused because their length varies.
+ * Zero is refused unless `options.minMs` is 0 or less; negative values are always refused.
  *
  * @param input - The value to parse.
  * @param field - The option name used in error messages, e.g. `every`.
- * @param options - Optional inclusive bounds in milliseconds.
+ * @param options - Inclusive bounds in milliseconds; `minMs` defaults to 1.
  * @throws {KairosValidationError} When `input` is not a duration or lies outside the bounds.
  */
 export function parseDuration(
@@ -71,10 +72,12 @@ export function parseDuration(
     throw new KairosValidationError(field, refusal(field, input, detail));
   };
   const ms = measure(input, fail);
-  if (ms <= 0) fail('it must be positive');
+  if (ms < 0) fail('it must not be negative');
   if (!Number.isSafeInteger(ms)) fail('it is too large');
-  const { minMs, maxMs } = options;
-  if (minMs !== undefined && ms < minMs) {
+  // Zero is refused unless the caller opts in with `minMs: 0` (e.g. "no grace period").
+  const { minMs = 1, maxMs } = options;
+  if (ms < minMs) {
+    if (ms === 0 && minMs <= 1) fail('it must be positive');
     throw new KairosValidationError(field, boundMessage(field, 'at least', minMs, input));
   }
   if (maxMs !== undefined && ms > maxMs) {

@@ -1,8 +1,9 @@
 /**
  * Runs claimed attempts: sets up the handler's context and AbortSignal, enforces the timeout,
  * honours cancellation, takes the advisory lock of exclusive runs, and hands each result to the
- * Completer. A slot frees when the attempt's outcome is decided (a handler that ignores its
- * signal after a timeout or cancel no longer holds the slot).
+ * Completer. A slot frees as soon as the attempt's outcome is decided, before it is written (the
+ * write joins a batch), and a handler that ignores its signal after a timeout or cancel no longer
+ * holds the slot.
  */
 import type pg from 'pg';
 import type { EngineContext } from './context.js';
@@ -143,7 +144,8 @@ export class Executor {
       ]);
       if (entry.settled) return;
       entry.settled = true;
-      await this.completer.complete(
+      // Not awaited: the slot frees now and the result joins the next batch write.
+      void this.completer.complete(
         { run_id: run.run_id, attempt: run.attempt, duration_ms: performance.now() - started, output: toOutput(output) },
         { job: run.job_name ?? run.task, task: run.task, key: run.key },
       );
@@ -152,7 +154,7 @@ export class Executor {
       entry.settled = true;
       const reason = controller.signal.aborted ? (controller.signal.reason as Error) : error;
       const outcome = reason instanceof KairosCancelledError ? 'cancelled' : reason instanceof KairosTimeoutError ? 'timeout' : 'failed';
-      await this.completer.fail(
+      void this.completer.fail(
         {
           run_id: run.run_id,
           attempt: run.attempt,

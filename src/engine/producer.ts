@@ -49,7 +49,8 @@ export class Producer extends LoopService {
   }
 
   private wakeAt(localMs: number): void {
-    if (localMs >= this.nextDueAt) return;
+    // Further out than the poll interval: the poll will look again before then.
+    if (localMs >= this.nextDueAt || localMs - Date.now() > this.intervalMs) return;
     this.nextDueAt = localMs;
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = setTimeout(() => {

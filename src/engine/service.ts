@@ -47,7 +47,7 @@ export abstract class LoopService {
 
   /** Run a pass in `delayMs` (default now), unless one is already planned sooner. */
   wake(delayMs = 0): void {
-    if (!this.started) return;
+    if (!this.started || delayMs > this.intervalMs) return;
     if (this.running && delayMs <= 0) {
       this.rerun = true;
       return;

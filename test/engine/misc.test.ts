@@ -47,6 +47,7 @@ test('exclusive tasks never overlap, even across nodes', async () => {
 });
 
 test('retention prunes history by status and age, in batches', async () => {
+  await db.pool.query(`DELETE FROM "${db.schema}".job_logs`);
   const clock = new TestClock('2030-01-10T00:00:00Z');
   const kairos = db.node({ clock, retention: { completed: '1d', failed: '7d', cancelled: '3d' }, tasks: { r: () => undefined } });
   const insert = (status: string, daysAgo: number) =>

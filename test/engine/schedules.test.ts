@@ -6,8 +6,9 @@ import { KairosValidationError, type TaskContext } from '../../src/index.js';
 
 const db = await fixture();
 
-/** A node with a pinned clock and a task that records what it was told. */
-function setup(start: string) {
+/** A node with a pinned clock and a task that records what it was told; earlier tests' jobs removed. */
+async function setup(start: string) {
+  await db.pool.query(`DELETE FROM "${db.schema}".jobs`);
   const clock = new TestClock(start);
   const calls: Array<Pick<TaskContext, 'scheduledAt' | 'latenessMs' | 'jobName'>> = [];
   const kairos = db.node({
@@ -24,7 +25,7 @@ function setup(start: string) {
 const iso = (d: Date | null | undefined): string | undefined => d?.toISOString();
 
 test('a cron schedule fires each occurrence once, on time, and tells the job its occurrence', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:00Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:00Z');
   const job = await kairos.schedule({ name: 'every-5-min', task: 'record', cron: '*/5 * * * *' });
   assert.equal(iso(job.nextRun), '2030-01-01T00:00:00.000Z', 'an occurrence exactly now is the first');
   assert.equal(await tick(), 1);
@@ -43,7 +44,7 @@ test('a cron schedule fires each occurrence once, on time, and tells the job its
 });
 
 test('a time zone moves the fire time', async () => {
-  const { kairos } = setup('2030-06-01T00:00:00Z');
+  const { kairos } = await setup('2030-06-01T00:00:00Z');
   const job = await kairos.schedule({ name: 'tokyo-9am', task: 'record', cron: '0 9 * * *', timezone: 'Asia/Tokyo' });
   assert.equal(iso(job.nextRun), '2030-06-01T00:00:00.000Z');
   const ny = await kairos.schedule({ name: 'ny-9am', task: 'record', cron: '0 9 * * *', timezone: 'America/New_York' });
@@ -51,7 +52,7 @@ test('a time zone moves the fire time', async () => {
 });
 
 test('an interval stays on its grid whatever the run time', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:07:00Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:07:00Z');
   await kairos.schedule({ name: 'grid', task: 'record', every: '15m', startAt: '2030-01-01T00:00:00Z' });
   assert.equal(iso((await kairos.getJob('grid'))?.nextRun), '2030-01-01T00:15:00.000Z');
   clock.set('2030-01-01T00:15:40Z');
@@ -62,7 +63,7 @@ test('an interval stays on its grid whatever the run time', async () => {
 });
 
 test('a one-time schedule runs once, then never again', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:00Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:00Z');
   await kairos.schedule({ name: 'once', task: 'record', at: '2030-01-01T00:01:00Z' });
   clock.set('2030-01-01T00:01:00Z');
   assert.equal(await tick(), 1);
@@ -78,7 +79,7 @@ test('a one-time schedule runs once, then never again', async () => {
 });
 
 test('catch-up after downtime: skip, latest and all', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:30Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:30Z');
   await kairos.schedule({ name: 'cu-skip', task: 'record', cron: '* * * * *', catchUp: 'skip', startAt: '2030-01-01T00:01:00Z' });
   await kairos.schedule({ name: 'cu-latest', task: 'record', cron: '* * * * *', catchUp: 'latest', startAt: '2030-01-01T00:01:00Z' });
   await kairos.schedule({ name: 'cu-all', task: 'record', cron: '* * * * *', catchUp: 'all', overlap: 'allow', startAt: '2030-01-01T00:01:00Z' });
@@ -98,7 +99,7 @@ test('catch-up after downtime: skip, latest and all', async () => {
 });
 
 test('skip with a misfire grace drops a late occurrence entirely', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:00Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:00Z');
   await kairos.schedule({ name: 'strict', task: 'record', cron: '0 * * * *', catchUp: 'skip', misfireGrace: '10s', startAt: '2030-01-01T01:00:00Z' });
   clock.set('2030-01-01T01:00:11Z');
   await tick();
@@ -107,7 +108,7 @@ test('skip with a misfire grace drops a late occurrence entirely', async () => {
 });
 
 test('a one-off run not started within its misfire grace expires instead of running', async () => {
-  const { clock, calls, kairos } = setup('2030-01-01T00:00:00Z');
+  const { clock, calls, kairos } = await setup('2030-01-01T00:00:00Z');
   const { id } = await kairos.enqueue('record', {}, { runAt: '2030-01-01T00:00:00Z', misfireGrace: '5m' });
   clock.set('2030-01-01T00:06:00Z');
   assert.equal(await drain(kairos), 0);
@@ -145,7 +146,7 @@ test('overlap policies: skip, queue, replace and allow', async () => {
 });
 
 test('endAt and maxRuns end a schedule', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:00Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:00Z');
   await kairos.schedule({ name: 'three-times', task: 'record', every: '1m', startAt: '2030-01-01T00:00:00Z', maxRuns: 3, catchUp: 'all', overlap: 'allow' });
   await kairos.schedule({ name: 'until', task: 'record', cron: '* * * * *', endAt: '2030-01-01T00:01:00Z', catchUp: 'all', overlap: 'allow' });
   clock.set('2030-01-01T00:10:00Z');
@@ -157,7 +158,7 @@ test('endAt and maxRuns end a schedule', async () => {
 });
 
 test('re-declaring an unchanged schedule keeps its next run; changing it starts afresh', async () => {
-  const { clock, kairos } = setup('2030-01-01T00:00:00Z');
+  const { clock, kairos } = await setup('2030-01-01T00:00:00Z');
   const first = await kairos.schedule({ name: 'redeclared', task: 'record', every: '1h' });
   clock.set('2030-01-01T00:20:00Z');
   const again = await kairos.schedule({ name: 'redeclared', task: 'record', every: '1h', payload: { v: 2 } });
@@ -169,7 +170,7 @@ test('re-declaring an unchanged schedule keeps its next run; changing it starts 
 });
 
 test('runImmediately fires at once; a custom next-run function drives the schedule', async () => {
-  const { clock, calls, kairos, tick } = setup('2030-01-01T00:00:10Z');
+  const { clock, calls, kairos, tick } = await setup('2030-01-01T00:00:10Z');
   await kairos.schedule({ name: 'now-too', task: 'record', cron: '0 0 * * *', runImmediately: true });
   const fibonacciMinutes = [1, 2, 3, 5, 8];
   await kairos.schedule({
@@ -214,7 +215,7 @@ test('consecutive failures disable a job; enabling resets the count', async () =
 });
 
 test('trigger runs a job now, outside its schedule', async () => {
-  const { calls, kairos } = setup('2030-01-01T00:00:00Z');
+  const { calls, kairos } = await setup('2030-01-01T00:00:00Z');
   await kairos.schedule({ name: 'manual', task: 'record', payload: { x: 1 } });
   assert.equal((await kairos.getJob('manual'))?.nextRun, null);
   await kairos.trigger('manual');
@@ -224,7 +225,7 @@ test('trigger runs a job now, outside its schedule', async () => {
 });
 
 test('bad schedules are refused with a clear error and write nothing', async () => {
-  const { kairos } = setup('2030-01-01T00:00:00Z');
+  const { kairos } = await setup('2030-01-01T00:00:00Z');
   const before = await db.count('jobs');
   const bad: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['bad cron', () => kairos.schedule({ name: 'x', task: 'record', cron: '61 * * * *' }), /cron/],
