@@ -102,7 +102,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     heartbeat.onNodeMissing = () => this.register();
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
-    this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger);
+    this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
     this.listen();
   }
 

@@ -28,6 +28,8 @@ export class Notifier {
     private readonly connectionConfig: pg.ClientConfig,
     private readonly channel: string,
     private readonly logger: Logger,
+    /** Shown in pg_stat_activity (truncated to PostgreSQL's 63 bytes). */
+    private readonly applicationName = 'kairos-listener',
   ) {}
 
   /** Call `handler` for notifications of type `t`. */
@@ -70,7 +72,7 @@ export class Notifier {
   }
 
   private async open(isReconnect: boolean): Promise<void> {
-    const client = new pg.Client({ ...this.connectionConfig, application_name: 'kairos-listener' });
+    const client = new pg.Client({ ...this.connectionConfig, application_name: this.applicationName.slice(0, 63) });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('connection ended')));
     client.on('notification', (message) => this.dispatch(message.payload));

@@ -52,3 +52,47 @@ test('a run enqueued on one node wakes an idle node at once (NOTIFY), without wa
   assert.ok(Date.now() - started < 5000, 'completed long before the 60 s poll');
   await Promise.all([worker.stop(), client.stop()]);
 });
+
+test('the LISTEN connection reconnects by itself after it is killed', async () => {
+  const worker = db.node({ pollInterval: 60_000, tasks: { again: () => 'ok' } });
+  await worker.start();
+  await delay(200);
+  const appName = `kairos-listener:${worker.nodeId}`.slice(0, 63);
+  const killed = await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
+  assert.ok(killed.rowCount! >= 1, 'a listener connection was terminated');
+  await eventually(async () => {
+    const rows = await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [appName]);
+    return rows.rows[0].n >= 1;
+  }, 10_000, 'the listener to reconnect');
+  await delay(100);
+  const started = Date.now();
+  const { id } = await worker.enqueue('again', {});
+  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id])) === 1, 10_000, 'the run to complete');
+  assert.ok(Date.now() - started < 5000, 'woken by NOTIFY after the reconnect, not by the 60 s poll');
+  await worker.stop();
+});
+
+test('a node takes runs only from its own queues', async () => {
+  const mailNode = db.node({ queues: ['mail'], tasks: { q: () => 'mail' } });
+  const otherNode = db.node({ queues: ['default'], tasks: { q: () => 'default' } });
+  const inMail = await mailNode.enqueue('q', {}, { queue: 'mail' });
+  const inDefault = await mailNode.enqueue('q', {});
+  const { drain } = await import('../../src/testing/index.js');
+  assert.equal(await drain(mailNode), 1);
+  assert.equal(await drain(otherNode), 1);
+  const byRun = async (id: number) => (await mailNode.history({ runId: id }))[0];
+  assert.equal((await byRun(inMail.id))?.output, 'mail');
+  assert.equal((await byRun(inDefault.id))?.output, 'default');
+});
+
+test('Kairos works on a pool the application owns, and leaves it open', async () => {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ connectionString: db.connectionString, max: 5 });
+  const kairos = db.node({ pool, connectionString: undefined, tasks: { shared: () => 1 } });
+  await kairos.start();
+  const { id } = await kairos.enqueue('shared', {});
+  await eventually(async () => (await db.count('job_logs', "run_id = $1", [id])) === 1, 10_000, 'the run');
+  await kairos.stop();
+  assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool is still usable');
+  await pool.end();
+});
