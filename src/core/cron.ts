@@ -29,7 +29,7 @@ export interface CronSchedule {
   readonly timezone: string;
   /** True for Vixie "fixed-time" jobs: no wildcard or step in the second, minute and hour fields. */
   readonly fixedTime: boolean;
-  /** First fire time strictly after `after`, or null if there is none. */
+  /** First fire time strictly after `after`, or null if there is none before the year 3000. */
   next(after: Date): Date | null;
   /** The last fire time at or before `at`, or null (searches at most 400 years back). */
   previous(at: Date): Date | null;

@@ -1,7 +1,8 @@
 /**
- * Time zone validation. Kairos evaluates cron expressions in IANA time zones (`Europe/London`),
- * never in fixed UTC offsets: an offset cannot follow daylight saving time, which is usually
- * the reason someone sets a time zone in the first place.
+ * Time zones: validation, and the few facts about a zone's clock changes that cron.ts needs.
+ * Kairos evaluates cron expressions in IANA time zones (`Europe/London`), never in fixed UTC
+ * offsets: an offset cannot follow daylight saving time, which is usually the reason someone
+ * sets a time zone in the first place.
  */
 
 import { KairosValidationError, describeValue } from './errors.js';
@@ -33,7 +34,7 @@ export function assertTimeZone(value: unknown, field = 'timezone'): string {
 
 /**
  * True when `timezone` (already validated) is UTC under any of its names (`UTC`, `Etc/UTC`, `GMT`…).
- * Lets callers take arithmetic shortcuts that are only exact without daylight saving time.
+ * Lets callers skip time zone conversions, which cannot change anything in UTC.
  */
 export function isUtcZone(timezone: string): boolean {
   return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone === 'UTC';
@@ -57,8 +58,8 @@ const DAY_MS = 86_400_000;
 // Gaps are looked for in this window only; it covers any schedule Kairos will realistically see.
 const SCAN_FROM = Date.UTC(1990, 0, 1);
 const SCAN_UNTIL = Date.UTC(2100, 0, 1);
-// Sampling weekly finds every transition unless two of them fall within one week, which no
-// zone has done in the scanned years; each zone costs ~6,000 Intl calls, once per process.
+// Sampling weekly finds every transition unless two fall within one week; for every zone this
+// was checked to find the same gaps as daily sampling. A zone costs ~6,000 Intl calls, once.
 const SCAN_STEP = 7 * DAY_MS;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
