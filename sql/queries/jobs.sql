@@ -79,10 +79,10 @@ DELETE FROM {{schema}}.jobs WHERE job_name = $1 RETURNING job_id;
 -- Run a job now, outside its schedule (like pg_scheduler's execute_job): one ad-hoc run that
 -- carries the job's settings. $2 overrides the payload when not null.
 INSERT INTO {{schema}}.runs (job_id, task, job_type, queue, priority, payload, run_at, max_retries, backoff_ms,
-                             backoff_max_ms, timeout_ms, lock_key, serial)
+                             backoff_max_ms, timeout_ms, lock_key, serial, owner, node_name, node_tags)
 SELECT j.job_id, CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END, j.job_type, j.queue,
        j.priority, coalesce($2::jsonb, j.payload), coalesce($3::timestamptz, now()), j.max_retries, j.backoff_ms,
-       j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow'
+       j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow', j.owner, j.node_name, j.node_tags
   FROM {{schema}}.jobs j WHERE j.job_name = $1
 RETURNING run_id;
 
@@ -124,11 +124,11 @@ WITH plan AS (
   RETURNING job_id, scheduled_at, outcome
 ), replaced AS (
   DELETE FROM {{schema}}.runs r WHERE r.job_id = ANY($3::int[]) AND r.status = 'pending'
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.owner
 ), replaced_log AS (
-  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
   SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'cancelled', x.scheduled_at, coalesce($5::timestamptz, now()),
-         'replaced by a newer occurrence (overlap policy replace)', x.payload
+         'replaced by a newer occurrence (overlap policy replace)', x.payload, x.owner
     FROM replaced x
   RETURNING run_id
 ), stopping AS (
@@ -139,12 +139,13 @@ WITH plan AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', s.run_id, 'node', s.node_id)::text) FROM stopping s
 ), inserted AS (
   INSERT INTO {{schema}}.runs (job_id, task, job_type, queue, priority, payload, scheduled_at, run_at, expires_at,
-                               max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key, serial)
+                               max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key, serial, owner, node_name, node_tags)
   SELECT j.job_id, CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END, j.job_type, j.queue,
          j.priority, j.payload, o.scheduled_at, o.scheduled_at,
          CASE WHEN j.misfire_grace_ms IS NULL THEN NULL
               ELSE greatest(o.scheduled_at, coalesce($5::timestamptz, now())) + j.misfire_grace_ms * interval '1 millisecond' END,
-         j.max_retries, j.backoff_ms, j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow'
+         j.max_retries, j.backoff_ms, j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow',
+         j.owner, j.node_name, j.node_tags
     FROM occ o JOIN {{schema}}.jobs j ON j.job_id = o.job_id
    WHERE o.outcome = 'run'
    ORDER BY o.scheduled_at

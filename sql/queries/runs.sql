@@ -75,6 +75,8 @@ WITH candidates AS (
      AND r.task = ANY($4::text[])
      AND r.run_at <= coalesce($5::timestamptz, now())
      AND (r.expires_at IS NULL OR r.expires_at >= coalesce($5::timestamptz, now()))
+     AND (r.node_name IS NULL OR r.node_name = $7)
+     AND r.node_tags <@ $8::text[]
      AND (NOT r.serial OR NOT EXISTS (
            SELECT 1 FROM {{schema}}.runs o WHERE o.job_id = r.job_id AND o.status = 'running'))
    ORDER BY r.priority, r.run_at, r.run_id
@@ -107,7 +109,7 @@ WITH input AS (
 ), done AS (
   DELETE FROM {{schema}}.runs r USING input i
    WHERE r.run_id = i.run_id AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.owner,
             i.duration_ms, i.output
 ), jobs_done AS (
   UPDATE {{schema}}.jobs j
@@ -117,9 +119,9 @@ WITH input AS (
    WHERE j.job_id = d.job_id
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
-    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, node_id, payload, output)
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, node_id, payload, output, owner)
   SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'completed', d.scheduled_at, d.started_at,
-         coalesce($3::timestamptz, now()), d.duration_ms * interval '1 millisecond', $2, d.payload, d.output
+         coalesce($3::timestamptz, now()), d.duration_ms * interval '1 millisecond', $2, d.payload, d.output, d.owner
     FROM done d
 )
 SELECT d.run_id, d.job_id, d.task, d.key FROM done d;
@@ -148,13 +150,13 @@ WITH input AS (
    WHERE r.run_id = d.run_id AND d.has_retries AND NOT d.disables
      AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
-            d.outcome, d.message, d.duration_ms, d.output, 'retrying'::text AS final_status
+            r.owner, d.outcome, d.message, d.duration_ms, d.output, 'retrying'::text AS final_status
 ), finished AS (
   DELETE FROM {{schema}}.runs r USING decided d
    WHERE r.run_id = d.run_id AND NOT (d.has_retries AND NOT d.disables)
      AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
-            d.outcome, d.message, d.duration_ms, d.output,
+            r.owner, d.outcome, d.message, d.duration_ms, d.output,
             CASE WHEN d.outcome = 'cancelled' THEN 'cancelled' ELSE 'failed' END AS final_status
 ), affected AS (
   SELECT * FROM retried UNION ALL SELECT * FROM finished
@@ -172,9 +174,9 @@ WITH input AS (
   RETURNING j.job_id, j.job_name, j.enabled
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
-    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, output)
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, output, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.final_status, a.scheduled_at, a.started_at,
-         coalesce($3::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, $2, a.payload, a.output
+         coalesce($3::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, $2, a.payload, a.output, a.owner
     FROM affected a
 )
 SELECT a.run_id, a.job_id, a.task, a.key, a.final_status AS status, a.run_at,
@@ -191,12 +193,12 @@ WITH released AS (
          run_at = coalesce($4::timestamptz, now()) + coalesce($5::bigint, 0) * interval '1 millisecond',
          attempt = r.attempt - CASE WHEN $6::boolean THEN 1 ELSE 0 END
    WHERE r.node_id = $1 AND r.status = 'running' AND r.run_id = ANY($2::bigint[])
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at, r.owner
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
-    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload)
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, owner)
   SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'released', x.scheduled_at, x.started_at,
-         coalesce($4::timestamptz, now()), coalesce($4::timestamptz, now()) - x.started_at, $3, $1, x.payload
+         coalesce($4::timestamptz, now()), coalesce($4::timestamptz, now()) - x.started_at, $3, $1, x.payload, x.owner
     FROM released x WHERE $3::text IS NOT NULL
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
@@ -221,20 +223,20 @@ WITH expired AS (
     FROM expired e
    WHERE r.run_id = e.run_id AND r.rescues < $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
-            r.run_at, r.last_error AS message, 'rescued'::text AS status
+            r.run_at, r.owner, r.last_error AS message, 'rescued'::text AS status
 ), abandoned AS (
   DELETE FROM {{schema}}.runs r USING expired e
    WHERE r.run_id = e.run_id AND r.rescues >= $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
-            r.run_at, 'abandoned after ' || r.rescues || ' rescues; lease expired on node ' || r.node_id AS message,
+            r.run_at, r.owner, 'abandoned after ' || r.rescues || ' rescues; lease expired on node ' || r.node_id AS message,
             'failed'::text AS status
 ), affected AS (
   SELECT * FROM requeued UNION ALL SELECT * FROM abandoned
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
-    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload)
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.status, a.scheduled_at, a.started_at,
-         coalesce($1::timestamptz, now()), coalesce($1::timestamptz, now()) - a.started_at, a.message, NULL, a.payload
+         coalesce($1::timestamptz, now()), coalesce($1::timestamptz, now()) - a.started_at, a.message, NULL, a.payload, a.owner
     FROM affected a
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
@@ -249,12 +251,12 @@ WITH gone AS (
    WHERE r.run_id IN (SELECT run_id FROM {{schema}}.runs
                        WHERE status = 'pending' AND expires_at < coalesce($1::timestamptz, now())
                        ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.run_at, r.expires_at
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.run_at, r.expires_at, r.owner
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
-    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+    (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
   SELECT g.job_id, g.run_id, g.task, g.queue, g.key, g.attempt, 'expired', g.scheduled_at, coalesce($1::timestamptz, now()),
-         'not started within its misfire grace time (due ' || g.run_at || ', expired ' || g.expires_at || ')', g.payload
+         'not started within its misfire grace time (due ' || g.run_at || ', expired ' || g.expires_at || ')', g.payload, g.owner
     FROM gone g
 )
 SELECT g.run_id, g.task, g.key FROM gone g;
@@ -266,15 +268,15 @@ WITH target AS (
   SELECT r.run_id, r.status, r.node_id FROM {{schema}}.runs r WHERE r.run_id = $1 FOR UPDATE
 ), dropped AS (
   DELETE FROM {{schema}}.runs r USING target t WHERE r.run_id = t.run_id AND t.status = 'pending'
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload
+  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.owner
 ), flagged AS (
   UPDATE {{schema}}.runs r SET cancel_requested = true FROM target t
    WHERE r.run_id = t.run_id AND t.status = 'running'
   RETURNING r.run_id, r.node_id
 ), logged AS (
-  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload)
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
   SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'cancelled', d.scheduled_at, coalesce($2::timestamptz, now()),
-         coalesce($3::text, 'cancelled before it started'), d.payload
+         coalesce($3::text, 'cancelled before it started'), d.payload, d.owner
     FROM dropped d
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', f.run_id, 'node', f.node_id)::text) FROM flagged f

@@ -68,7 +68,8 @@ export class Producer extends LoopService {
     const free = this.ctx.options.concurrency - executor.activeCount;
     if (free <= 0 || tasks.length === 0) return undefined;
     const limit = Math.min(free, this.ctx.options.batchSize);
-    const runs = await this.ctx.store.claim(this.ctx.nodeId, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs);
+    const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
+    const runs = await this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs);
     for (const run of runs) executor.start(run);
     this.backlog = runs.length === limit;
     if (this.backlog) return executor.activeCount < this.ctx.options.concurrency ? 0 : undefined;

@@ -3,7 +3,7 @@
  * serialises them, and each file is applied in its own transaction together with its version row.
  */
 import type pg from 'pg';
-import { readMigrations, renderSql, quoteIdent, assertSchemaName } from './sql.js';
+import { readMigrations, renderSql, quoteIdent, assertSchemaName, assertRoleName, DEFAULT_ROLES, type RoleNames } from './sql.js';
 
 /** What a migration run did. */
 export interface MigrateResult {
@@ -19,9 +19,20 @@ export function latestVersion(): number {
   return Math.max(...readMigrations().map((m) => m.version));
 }
 
+/** Options of {@link migrate}. */
+export interface MigrateOptions {
+  /** Role names used by the SQL API (only read when the migration that creates them runs). */
+  roles?: Partial<RoleNames>;
+}
+
 /** Install or upgrade the Kairos schema `schema` through `pool`. Idempotent. */
-export async function migrate(pool: pg.Pool, schema: string): Promise<MigrateResult> {
+export async function migrate(pool: pg.Pool, schema: string, options: MigrateOptions = {}): Promise<MigrateResult> {
   assertSchemaName(schema);
+  const roles: RoleNames = {
+    scheduler: assertRoleName(options.roles?.scheduler ?? DEFAULT_ROLES.scheduler, 'roles.scheduler'),
+    monitor: assertRoleName(options.roles?.monitor ?? DEFAULT_ROLES.monitor, 'roles.monitor'),
+    shell: assertRoleName(options.roles?.shell ?? DEFAULT_ROLES.shell, 'roles.shell'),
+  };
   const client = await pool.connect();
   const lockKey = `kairos-migrate:${schema}`;
   try {
@@ -39,7 +50,7 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<MigrateRes
       if (done.has(migration.version)) continue;
       await client.query('BEGIN');
       try {
-        await client.query(renderSql(migration.text, schema));
+        await client.query(renderSql(migration.text, schema, roles));
         await client.query(`INSERT INTO ${q}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
         await client.query('COMMIT');
       } catch (error) {

@@ -38,10 +38,41 @@ export function channelName(schema: string): string {
   return `kairos:${schema}`;
 }
 
-/** Replace the `{{schema}}` and `{{channel}}` placeholders. */
-export function renderSql(text: string, schema: string): string {
-  const channelLiteral = `'${channelName(schema).replace(/'/g, "''")}'`;
-  return text.replaceAll('{{schema}}', quoteIdent(schema)).replaceAll('{{channel}}', channelLiteral);
+/** The roles an installation uses (names are cluster-wide, so installations may share them). */
+export interface RoleNames {
+  /** May use the SQL API; sees the jobs of roles it is a member of. @default 'job_scheduler' */
+  scheduler: string;
+  /** Reads everything. @default 'job_monitor' */
+  monitor: string;
+  /** A job owner must be a member of it for shell jobs. @default 'kairos_shell' */
+  shell: string;
+}
+
+/** Default role names. */
+export const DEFAULT_ROLES: RoleNames = { scheduler: 'job_scheduler', monitor: 'job_monitor', shell: 'kairos_shell' };
+
+const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+/** Check a role name: PostgreSQL identifier rules, at most 63 characters, no quotes. */
+export function assertRoleName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(value)) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a role name (letters, digits, _ and $, at most 63 characters), got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Replace the placeholders: `{{schema}}`, `{{channel}}`, `{{lit_schema}}` and the role names. */
+export function renderSql(text: string, schema: string, roles: RoleNames = DEFAULT_ROLES): string {
+  return text
+    .replaceAll('{{schema}}', quoteIdent(schema))
+    .replaceAll('{{lit_schema}}', literal(schema))
+    .replaceAll('{{channel}}', literal(channelName(schema)))
+    .replaceAll('{{role_scheduler}}', quoteIdent(roles.scheduler))
+    .replaceAll('{{role_monitor}}', quoteIdent(roles.monitor))
+    .replaceAll('{{role_shell}}', quoteIdent(roles.shell))
+    .replaceAll('{{lit_role_scheduler}}', literal(roles.scheduler))
+    .replaceAll('{{lit_role_monitor}}', literal(roles.monitor))
+    .replaceAll('{{lit_role_shell}}', literal(roles.shell));
 }
 
 /** One migration file: `0001_init.sql` → version 1, name `init`. */

@@ -95,8 +95,8 @@ export class Store {
   }
 
   /** Claim up to `limit` due runs for `nodeId`. */
-  claim(nodeId: string, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number): Promise<ClaimedRun[]> {
-    return this.run<ClaimedRun & Row>('claimRuns', [nodeId, queues, limit, tasks, now, leaseMs]);
+  claim(node: { id: string; name: string; tags: string[] }, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number): Promise<ClaimedRun[]> {
+    return this.run<ClaimedRun & Row>('claimRuns', [node.id, queues, limit, tasks, now, leaseMs, node.name, node.tags]);
   }
 
   /** Record successful attempts; returns the runs actually completed (fenced ones are left out). */
