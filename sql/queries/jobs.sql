@@ -76,15 +76,8 @@ RETURNING job_id, job_name, enabled, next_run;
 DELETE FROM {{schema}}.jobs WHERE job_name = $1 RETURNING job_id;
 
 -- name: triggerJob
--- Run a job now, outside its schedule (like pg_scheduler's execute_job): one ad-hoc run that
--- carries the job's settings. $2 overrides the payload when not null.
-INSERT INTO {{schema}}.runs (job_id, task, job_type, queue, priority, payload, run_at, max_retries, backoff_ms,
-                             backoff_max_ms, timeout_ms, lock_key, serial, owner, node_name, node_tags)
-SELECT j.job_id, CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END, j.job_type, j.queue,
-       j.priority, coalesce($2::jsonb, j.payload), coalesce($3::timestamptz, now()), j.max_retries, j.backoff_ms,
-       j.backoff_max_ms, j.timeout_ms, j.lock_key, j.overlap <> 'allow', j.owner, j.node_name, j.node_tags
-  FROM {{schema}}.jobs j WHERE j.job_name = $1
-RETURNING run_id;
+-- Run a job now, outside its schedule (the SQL API's trigger_job: one implementation for both).
+SELECT {{schema}}.trigger_job($1, $2::jsonb, $3) AS run_id;
 
 -- name: lockDueJobs
 -- The ticker's batch: enabled jobs whose next occurrence is due (or that no node has planned yet),
@@ -162,3 +155,26 @@ SELECT i.run_id, i.job_id, i.task, i.key, i.scheduled_at, i.queue,
 SELECT (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1) AS next_run,
        EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND schedule_kind <> 'custom') AS unplanned,
        clock_timestamp() AS db_time;
+
+-- name: jobForRun
+-- What an in-database job's executor needs, read when its attempt starts.
+SELECT j.job_id, j.job_name, j.job_type, j.command, j.database_name, j.owner, j.options, j.timeout_ms,
+       (SELECT value FROM {{schema}}.settings WHERE key = 'role_shell') AS shell_role,
+       current_database() AS current_database
+  FROM {{schema}}.jobs j WHERE j.job_id = $1;
+
+-- name: stepsOfJob
+SELECT s.*, (SELECT coalesce(bool_or(l.status = 'succeeded'), false) FROM {{schema}}.step_logs l
+              WHERE l.run_id = $2 AND l.step_id = s.step_id AND l.status = 'succeeded') AS succeeded_before
+  FROM {{schema}}.job_steps s WHERE s.job_id = $1 ORDER BY s.position;
+
+-- name: insertStepLog
+INSERT INTO {{schema}}.step_logs (run_id, attempt, job_id, step_id, position, name, status, started_at, finished_at,
+                                  duration, message, output, owner, node_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::double precision * interval '1 millisecond', $11, $12, $13, $14);
+
+-- name: isRoleMember
+SELECT pg_has_role($1::name, $2::name, 'MEMBER') AS member;
+
+-- name: cancelBackend
+SELECT pg_cancel_backend($1) AS cancelled;

@@ -262,28 +262,8 @@ WITH gone AS (
 SELECT g.run_id, g.task, g.key FROM gone g;
 
 -- name: cancelRun
--- Cancel one run: a pending run leaves the queue as 'cancelled' at once; a running one is flagged
--- and its node is told through NOTIFY (the node's heartbeat also sees the flag, if NOTIFY is lost).
-WITH target AS (
-  SELECT r.run_id, r.status, r.node_id FROM {{schema}}.runs r WHERE r.run_id = $1 FOR UPDATE
-), dropped AS (
-  DELETE FROM {{schema}}.runs r USING target t WHERE r.run_id = t.run_id AND t.status = 'pending'
-  RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.owner
-), flagged AS (
-  UPDATE {{schema}}.runs r SET cancel_requested = true FROM target t
-   WHERE r.run_id = t.run_id AND t.status = 'running'
-  RETURNING r.run_id, r.node_id
-), logged AS (
-  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
-  SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'cancelled', d.scheduled_at, coalesce($2::timestamptz, now()),
-         coalesce($3::text, 'cancelled before it started'), d.payload, d.owner
-    FROM dropped d
-), notified AS (
-  SELECT pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', f.run_id, 'node', f.node_id)::text) FROM flagged f
-)
-SELECT t.run_id, t.status AS previous, (SELECT count(*) FROM notified) AS notified,
-       (SELECT d.task FROM dropped d) AS task, (SELECT d.key FROM dropped d) AS key
-  FROM target t;
+-- Cancel one run (see cancel_run_details in the SQL API: one implementation for both).
+SELECT * FROM {{schema}}.cancel_run_details($1, $2, $3);
 
 -- name: getRun
 SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = $1;

@@ -84,9 +84,13 @@ function dueJobOf(row: Row): DueJob {
 export async function triggerJob(store: Store, name: string, payload: unknown, now: Date | null): Promise<number> {
   assertName(name, 'name');
   const text = payload === undefined ? null : serializePayload(payload);
-  const [row] = await store.run('triggerJob', [name, text, now]);
-  if (!row) throw new KairosNotFoundError(`No job named "${name}"`);
-  return Number(row.run_id);
+  try {
+    const [row] = await store.run('triggerJob', [name, text, now]);
+    return Number(row!.run_id);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'P0002') throw new KairosNotFoundError(`No job named "${name}"`, { cause: error });
+    throw error;
+  }
 }
 
 /** Delete a job with its queued runs, occurrences and history. Returns false if there was none. */

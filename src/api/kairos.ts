@@ -30,6 +30,8 @@ import { Heartbeat } from '../engine/heartbeat.js';
 import { Rescuer } from '../engine/rescuer.js';
 import { Pruner } from '../engine/pruner.js';
 import { TaskExecutor } from '../executors/task/index.js';
+import { SqlExecutor } from '../executors/sql/index.js';
+import { Connections } from '../executors/sql/connections.js';
 
 /** The package version, recorded in the node registry. */
 export const VERSION = '0.1.0';
@@ -62,6 +64,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly ctx: EngineContext;
   private readonly notifier: Notifier;
   private readonly completer: Completer;
+  private readonly connections: Connections;
   /** Engine services (for tests: call runOnce() instead of waiting). */
   readonly services: Services;
   private readonly periodicJobs: ScheduleOptions[] = [];
@@ -92,7 +95,9 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     for (const [name, task] of taskDefinitions(options.tasks as Record<string, TaskDefinition | TaskHandler> | undefined)) this.addTask(name, task);
     this.completer = new Completer(this.ctx);
     const producer = new Producer(this.ctx);
-    const executor = new Executor(this.ctx, this.completer, { task: new TaskExecutor(this.ctx.tasks) }, () => producer.slotFreed());
+    this.connections = new Connections(this.pool, options.connectionString ?? (this.pool as unknown as { options: { connectionString?: string } }).options.connectionString, this.options.connections);
+    const executors = { task: new TaskExecutor(this.ctx.tasks), sql: new SqlExecutor(this.ctx, this.connections) };
+    const executor = new Executor(this.ctx, this.completer, executors, () => producer.slotFreed());
     producer.executor = executor;
     const ticker = new Ticker(this.ctx);
     ticker.onRunsCreated = (queues) => {
@@ -164,6 +169,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     await Promise.all([heartbeat.stop(), rescuer.stop(), pruner.stop()]);
     if (wasStarted) await this.store.run('deregisterNode', [this.nodeId]).catch((error: unknown) => this.logger.warn({ err: error }, 'deregistering failed'));
     await this.notifier.stop();
+    await this.connections.close();
     if (this.ownsPool) await this.pool.end();
     this.state = 'stopped';
   }

@@ -70,6 +70,12 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   clock?: Clock;
   /** Maximum pool size when Kairos creates the pool. @default concurrency + 5 */
   maxConnections?: number;
+  /** Run in-database jobs (SQL and multi-step) on this node, as their owner roles. @default false (the agent turns it on) */
+  runSqlJobs?: boolean;
+  /** Run shell jobs (and shell steps) on this node's host. @default false */
+  allowShell?: boolean;
+  /** Named connection strings SQL jobs and steps may target (`options.connection`). @default {} */
+  connections?: Record<string, string>;
 }
 
 /** Options after defaults and validation. */
@@ -91,6 +97,9 @@ export interface ResolvedOptions {
   migrate: boolean;
   clusterEvents: boolean;
   maxConnections: number;
+  runSqlJobs: boolean;
+  allowShell: boolean;
+  connections: Record<string, string>;
 }
 
 const DAY = 86_400_000;
@@ -144,6 +153,9 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     migrate: options.migrate ?? true,
     clusterEvents: options.clusterEvents ?? false,
     maxConnections: options.maxConnections === undefined ? concurrency + 5 : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
+    runSqlJobs: options.runSqlJobs ?? false,
+    allowShell: options.allowShell ?? false,
+    connections: { ...(options.connections ?? {}) },
   };
 }
 

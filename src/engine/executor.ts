@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { EngineContext } from './context.js';
 import type { Completer } from './completer.js';
 import type { ClaimedRun } from '../store/store.js';
-import type { JobExecutor } from '../executors/types.js';
+import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import type { TaskContext } from '../api/tasks.js';
 import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
@@ -144,6 +144,7 @@ export class Executor {
       ]);
       if (entry.settled) return;
       entry.settled = true;
+      if (output instanceof RecordedResult) return this.recorded(run, output);
       // Not awaited: the slot frees now and the result joins the next batch write.
       void this.completer.complete(
         { run_id: run.run_id, attempt: run.attempt, duration_ms: performance.now() - started, output: toOutput(output) },
@@ -169,6 +170,15 @@ export class Executor {
     } finally {
       if (timer) clearTimeout(timer);
     }
+  }
+
+  /** The executor recorded the completion itself (exactly-once SQL): only tell listeners. */
+  private recorded(run: ClaimedRun, result: RecordedResult): void {
+    if (!result.recorded) {
+      this.ctx.logger.warn({ runId: run.run_id }, 'attempt fenced off: another node holds the run; its effects were rolled back');
+      return;
+    }
+    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'completed' }]);
   }
 
   private context(run: ClaimedRun, signal: AbortSignal): TaskContext {

@@ -21,9 +21,12 @@ export class Producer extends LoopService {
     super('producer', ctx.options.pollIntervalMs, ctx.logger);
   }
 
-  /** Task names this node can run. */
+  /** Task names this node can run; in-database jobs are claimed as '@sql', '@steps', '@shell'. */
   private taskNames(): string[] {
-    return [...this.ctx.tasks.keys()];
+    const names = [...this.ctx.tasks.keys()];
+    if (this.ctx.options.runSqlJobs) names.push('@sql', '@steps');
+    if (this.ctx.options.allowShell) names.push('@shell');
+    return names;
   }
 
   /** A slot freed: claim again when a backlog is likely (batched: wait for enough free slots). */

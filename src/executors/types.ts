@@ -1,6 +1,6 @@
 /**
- * The executor behaviour: one implementation per job kind (executors/task now; sql, shell and
- * steps join it). An executor runs one attempt and resolves with its output or throws.
+ * The executor behaviour: one implementation per job kind (executors/task, sql, shell, steps). An
+ * executor runs one attempt and resolves with its output, or throws to fail it.
  */
 import type { ClaimedRun } from '../store/store.js';
 import type { TaskContext } from '../api/tasks.js';
@@ -9,4 +9,16 @@ import type { TaskContext } from '../api/tasks.js';
 export interface JobExecutor {
   /** Run the attempt; the resolved value is recorded as the attempt's output. */
   execute(run: ClaimedRun, context: TaskContext): Promise<unknown>;
+}
+
+/**
+ * Returned by an executor that recorded the completion itself, in the same transaction as the
+ * job's own work (SQL jobs on the scheduler's database: exactly once). `recorded` is false when
+ * the attempt was fenced off (another node holds the run now) and everything was rolled back.
+ */
+export class RecordedResult {
+  constructor(
+    readonly recorded: boolean,
+    readonly output: unknown,
+  ) {}
 }

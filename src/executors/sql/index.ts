@@ -1,0 +1,62 @@
+/**
+ * The SQL job executor. A job on the scheduler's own database runs in a transaction that also
+ * records its completion: the job's effects and its completed record commit together or not at
+ * all (exactly once; a fenced-off attempt rolls back). Jobs on another database, and statements
+ * that cannot run in a transaction block, are at-least-once: their effects commit first and the
+ * completion is recorded after (see docs/sql.md).
+ */
+import type { JobExecutor } from '../types.js';
+import { RecordedResult } from '../types.js';
+import type { ClaimedRun } from '../../store/store.js';
+import type { TaskContext } from '../../api/tasks.js';
+import type { EngineContext } from '../../engine/context.js';
+import { KairosNotFoundError } from '../../core/errors.js';
+import { runSql, needsAutocommit, type SqlOutput } from './run.js';
+import type { Connections } from './connections.js';
+import type { Row } from '../../store/rows.js';
+
+/** Runs SQL jobs as their owner role. */
+export class SqlExecutor implements JobExecutor {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly connections: Connections,
+  ) {}
+
+  async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
+    const job = await loadJob(this.ctx, run);
+    const options = (job.options ?? {}) as { transaction?: boolean; connection?: string };
+    const local = !options.connection && (!job.database_name || job.database_name === job.current_database);
+    const pool = this.connections.poolFor(local ? null : String(job.database_name), options.connection ?? null);
+    const transaction = options.transaction ?? 'auto';
+    const exactlyOnce = local && transaction !== false && !needsAutocommit(String(job.command));
+    const started = performance.now();
+    const { output, committed } = await runSql({
+      pool,
+      sql: String(job.command),
+      role: String(job.owner),
+      timeoutMs: run.timeout_ms,
+      signal: context.signal,
+      transaction,
+      beforeCommit: exactlyOnce ? (client, out) => this.recordInTransaction(client, run, out, performance.now() - started) : undefined,
+    });
+    return exactlyOnce ? new RecordedResult(committed, output) : output;
+  }
+
+  /** Record the completion on the job's own transaction; false (roll back) when fenced off. */
+  private async recordInTransaction(client: import('pg').PoolClient, run: ClaimedRun, output: SqlOutput, durationMs: number): Promise<boolean> {
+    const rows = await this.ctx.store.run(
+      'completeRuns',
+      [JSON.stringify([{ run_id: run.run_id, attempt: run.attempt, duration_ms: durationMs, output }]), this.ctx.nodeId, this.ctx.clock.now()],
+      client,
+    );
+    return rows.length === 1;
+  }
+}
+
+/** Read the job of an in-database run; a deleted job fails the attempt. */
+export async function loadJob(ctx: EngineContext, run: ClaimedRun): Promise<Row> {
+  if (run.job_id === null) throw new KairosNotFoundError(`Run ${run.run_id} of kind ${run.job_type} has no job`);
+  const [job] = await ctx.store.run('jobForRun', [run.job_id]);
+  if (!job) throw new KairosNotFoundError(`Job ${run.job_id} of run ${run.run_id} no longer exists`);
+  return job;
+}
