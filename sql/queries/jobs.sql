@@ -9,17 +9,19 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, coale
 INSERT INTO {{schema}}.jobs AS j
   (job_name, job_type, command, description, schedule_kind, cron, timezone, schedule_interval, schedule_time,
    end_time, max_runs, catch_up, max_lateness_ms, misfire_grace_ms, overlap, payload, queue, priority, max_retries,
-   backoff_ms, backoff_max_ms, timeout_ms, lock_key, max_attempts, enabled, next_run, planned, labels)
+   backoff_ms, backoff_max_ms, timeout_ms, lock_key, max_attempts, enabled, next_run, planned, labels,
+   exceptions, node_name, node_tags)
 SELECT x.job_name, x.job_type, x.command, x.description, x.schedule_kind, x.cron, x.timezone,
        x.interval_ms * interval '1 millisecond', x.schedule_time, x.end_time, x.max_runs, x.catch_up,
        x.max_lateness_ms, x.misfire_grace_ms, x.overlap, x.payload, x.queue, x.priority, x.max_retries,
        x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key, x.max_attempts, x.enabled, x.next_run, true,
-       x.labels
+       x.labels, x.exceptions, x.node_name, x.node_tags
   FROM jsonb_to_record($1::jsonb) AS x(job_name text, job_type text, command text, description text,
        schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
        end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
        overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text, max_attempts int, enabled boolean, next_run timestamptz, labels text[])
+       timeout_ms int, lock_key text, max_attempts int, enabled boolean, next_run timestamptz, labels text[],
+       exceptions jsonb, node_name text, node_tags text[])
 RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
 
 -- name: updateJob
@@ -33,7 +35,8 @@ UPDATE {{schema}}.jobs AS j
        max_lateness_ms = x.max_lateness_ms, misfire_grace_ms = x.misfire_grace_ms, overlap = x.overlap,
        payload = x.payload, queue = x.queue, priority = x.priority, max_retries = x.max_retries,
        backoff_ms = x.backoff_ms, backoff_max_ms = x.backoff_max_ms, timeout_ms = x.timeout_ms,
-       lock_key = x.lock_key, max_attempts = x.max_attempts, labels = x.labels, updated_at = now(),
+       lock_key = x.lock_key, max_attempts = x.max_attempts, labels = x.labels, exceptions = x.exceptions,
+       node_name = x.node_name, node_tags = x.node_tags, updated_at = now(),
        next_run = CASE WHEN $3::boolean THEN x.next_run ELSE j.next_run END,
        run_count = CASE WHEN $3::boolean THEN 0 ELSE j.run_count END,
        planned = true
@@ -41,7 +44,8 @@ UPDATE {{schema}}.jobs AS j
        schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
        end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
        overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text, max_attempts int, next_run timestamptz, labels text[])
+       timeout_ms int, lock_key text, max_attempts int, next_run timestamptz, labels text[], exceptions jsonb,
+       node_name text, node_tags text[])
  WHERE j.job_id = $2
 RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
 
@@ -86,6 +90,7 @@ SELECT {{schema}}.trigger_job($1, $2::jsonb, $3) AS run_id;
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.timezone,
        EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, j.schedule_time, j.end_time, j.max_runs,
        j.run_count, j.planned, j.next_run, j.created_at, j.catch_up, j.max_lateness_ms, j.misfire_grace_ms, j.overlap,
+       j.exceptions,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending,
        coalesce($1::timestamptz, now()) AS db_now

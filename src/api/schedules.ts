@@ -12,6 +12,7 @@ import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { lockKey } from './enqueue.js';
 import type { Row } from '../store/rows.js';
+import { assertExceptions, type CalendarException } from '../core/calendar.js';
 
 /** Options of `schedule()`. Give one of `cron`, `every`, `at` or `nextRun`; none makes a manual job. */
 export interface ScheduleOptions<N extends string = string, P = unknown> {
@@ -60,6 +61,12 @@ export interface ScheduleOptions<N extends string = string, P = unknown> {
   timeout?: number | string;
   description?: string;
   labels?: string[];
+  /** Dates and/or times (in `timezone`) on which the schedule does not fire: [{ date: '2025-12-25' }, { time: '02:00' }]. */
+  exceptions?: CalendarException[];
+  /** Only the node with this name runs it (pgAgent's host agent). */
+  nodeName?: string;
+  /** Only nodes with all these tags run it. */
+  nodeTags?: string[];
 }
 
 /** A checked schedule definition: the job row's columns plus what's needed to plan it. */
@@ -128,6 +135,9 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
     max_attempts: options.disableAfterFailures === undefined ? null : assertInteger(options.disableAfterFailures, 'disableAfterFailures', 1, 1_000_000),
     enabled: options.enabled === undefined ? true : Boolean(options.enabled),
     labels: (options.labels ?? []).map((l, i) => assertName(l, `labels[${i}]`)),
+    exceptions: assertExceptions(options.exceptions),
+    node_name: options.nodeName === undefined ? null : assertName(options.nodeName, 'nodeName'),
+    node_tags: (options.nodeTags ?? []).map((t, i) => assertName(t, `nodeTags[${i}]`)),
   };
   if (row.end_time && startAt && row.end_time < startAt) {
     throw new KairosValidationError('endAt', `Expected \`endAt\` (${row.end_time.toISOString()}) to be after \`startAt\` (${startAt.toISOString()})`);

@@ -5,6 +5,7 @@
  */
 import { compileSchedule, planCatchUp, type Schedule } from './schedule.js';
 import type { CatchUpPolicy, OverlapPolicy } from './types.js';
+import { isException, type CalendarException } from './calendar.js';
 
 /** What the planner needs to know about a job (read under its row lock). */
 export interface DueJob {
@@ -28,6 +29,8 @@ export interface DueJob {
   overlap: OverlapPolicy;
   running: number;
   pending: number;
+  /** Dates and times on which the schedule does not fire. */
+  exceptions?: CalendarException[];
 }
 
 /** The planner's output for one job. */
@@ -94,7 +97,15 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
     endAt: job.endAt,
     remainingRuns,
   });
-  return { ...applyOverlap(job, plan.fire), jobId: job.jobId, nextRun: plan.next, missed: plan.missed };
+  const decided = applyOverlap(job, plan.fire);
+  // Calendar exceptions: the occurrence is recorded as skipped and does not count as a run.
+  for (const occurrence of decided.occurrences) {
+    if (occurrence.outcome === 'run' && isException(occurrence.scheduledAt, job.timezone, job.exceptions ?? [])) {
+      occurrence.outcome = 'skipped';
+      decided.fired--;
+    }
+  }
+  return { ...decided, jobId: job.jobId, nextRun: plan.next, missed: plan.missed };
 }
 
 /** Apply the overlap policy to the occurrences that fire. */

@@ -62,6 +62,9 @@ export interface Job {
   /** Consecutive failed attempts so far. */
   currentAttempts: number;
   labels: string[];
+  exceptions: Array<{ date?: string; time?: string }>;
+  nodeName: string | null;
+  nodeTags: string[];
   createdAt: Date;
   updatedAt: Date;
 }

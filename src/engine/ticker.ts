@@ -106,6 +106,7 @@ function toDueJob(row: Row): DueJob {
     overlap: row.overlap as DueJob['overlap'],
     running: Number(row.running),
     pending: Number(row.pending),
+    exceptions: (row.exceptions as DueJob['exceptions']) ?? [],
   };
 }
 

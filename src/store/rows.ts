@@ -69,6 +69,9 @@ export function toJob(row: Row): Job {
     maxAttempts: num(row.max_attempts),
     currentAttempts: Number(row.current_attempts),
     labels: (row.labels as string[] | null) ?? [],
+    exceptions: (row.exceptions as Array<{ date?: string; time?: string }> | null) ?? [],
+    nodeName: (row.node_name as string | null) ?? null,
+    nodeTags: (row.node_tags as string[] | null) ?? [],
     createdAt: date(row.created_at)!,
     updatedAt: date(row.updated_at)!,
   };
