@@ -183,3 +183,21 @@ SELECT pg_has_role($1::name, $2::name, 'MEMBER') AS member;
 
 -- name: cancelBackend
 SELECT pg_cancel_backend($1) AS cancelled;
+
+-- name: defineJob
+-- The CLI's `jobs add`: through the SQL API, so the same rules and errors apply.
+SELECT * FROM {{schema}}.define_job(
+  job_name => $1, command => $2, job_type => $3, cron => $4::text[],
+  every => $5::bigint * interval '1 millisecond', at => $6::timestamptz, timezone => coalesce($7, 'UTC'),
+  database => $8, timeout => $9::bigint * interval '1 millisecond', retries => coalesce($10::int, 0),
+  overlap => coalesce($11, 'skip'), catch_up => coalesce($12, 'latest'), enabled => coalesce($13::boolean, true),
+  payload => coalesce($14::jsonb, '{}'), max_attempts => $15::int);
+
+-- name: purgeHistory
+-- Delete attempt records finished before $1 (optionally only of the statuses $2).
+DELETE FROM {{schema}}.job_logs WHERE finished_at < $1 AND ($2::text[] IS NULL OR status = ANY($2::text[]));
+
+-- name: logsAfter
+-- History records newer than log id $1, oldest first (for `kairos logs --follow`).
+SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+ WHERE l.log_id > $1 AND ($2::text IS NULL OR j.job_name = $2) ORDER BY l.log_id LIMIT 500;

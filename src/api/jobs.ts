@@ -6,10 +6,11 @@ import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
 import { toJob, toRun, toRunLog, toNode, type Row } from '../store/rows.js';
 import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
-import { KairosNotFoundError } from '../core/errors.js';
+import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
+import { nextOccurrences } from '../core/schedule.js';
 import { assertInteger, assertName, serializePayload } from '../core/validate.js';
 import { firstNextRun, scheduleChanged, type JobDefinition } from './schedules.js';
-import { planJob, type DueJob } from '../core/planner.js';
+import { planJob, scheduleOf, type DueJob } from '../core/planner.js';
 
 /** Insert or update a job by name; concurrent declarations of the same job are safe. */
 export async function upsertJob(store: Store, def: JobDefinition, now: Date | null): Promise<Job> {
@@ -161,4 +162,35 @@ export async function history(store: Store, filter: HistoryFilter = {}): Promise
 /** Registered nodes, newest first. */
 export async function listNodes(store: Store): Promise<NodeInfo[]> {
   return (await store.run('listNodes', [])).map(toNode);
+}
+
+/** Most occurrences one backfill call may create. */
+export const MAX_BACKFILL = 100_000;
+
+/**
+ * Create runs for every occurrence of a job's schedule in [from, to] that was never materialised
+ * (existing occurrences are left alone: the occurrences key makes it idempotent). Calls
+ * `onProgress(done, total)` after each batch. Returns how many runs were created.
+ */
+export async function backfillJob(store: Store, name: string, from: Date, to: Date, options: { nodeId: string; now: Date | null; custom?: (after: Date) => Date | null; onProgress?: (done: number, total: number) => void }): Promise<number> {
+  const job = await getJob(store, name);
+  if (!job) throw new KairosNotFoundError(`No job named "${name}"`);
+  if (to < from) throw new KairosValidationError('to', `Expected \`to\` (${to.toISOString()}) to be after \`from\` (${from.toISOString()})`);
+  const schedule = scheduleOf({ ...dueJobOf(await rawJob(store, name)), planned: true }, options.custom);
+  if (!schedule) throw new KairosValidationError('name', `Job "${name}" has no schedule to backfill (it runs only when triggered)`);
+  const times = nextOccurrences(schedule, new Date(from.getTime() - 1), MAX_BACKFILL + 1).filter((t) => t <= to);
+  if (times.length > MAX_BACKFILL) throw new KairosValidationError('from', `Expected at most ${MAX_BACKFILL} occurrences in a backfill, got more; narrow the range`);
+  let created = 0;
+  for (let i = 0; i < times.length; i += 1000) {
+    const batch = times.slice(i, i + 1000).map((t) => ({ job_id: job.id, scheduled_at: t, outcome: 'run' }));
+    const rows = await store.run('applyPlans', ['[]', JSON.stringify(batch), [], options.nodeId, options.now]);
+    created += rows.length;
+    options.onProgress?.(Math.min(i + 1000, times.length), times.length);
+  }
+  return created;
+}
+
+async function rawJob(store: Store, name: string): Promise<Row> {
+  const [row] = await store.run('getJob', [name]);
+  return row!;
 }

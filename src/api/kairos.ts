@@ -250,6 +250,11 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     return 'cancelling';
   }
 
+  /** Create runs for every occurrence of a job's schedule in [from, to] not yet materialised. */
+  backfill(name: string, from: Date, to: Date, onProgress?: (done: number, total: number) => void): Promise<number> {
+    return jobs.backfillJob(this.store, name, from, to, { nodeId: this.nodeId, now: this.clock.now(), custom: this.ctx.customSchedules.get(name), onProgress });
+  }
+
   getJob(name: string): ReturnType<typeof jobs.getJob> { return jobs.getJob(this.store, name); }
   listJobs(filter?: jobs.JobFilter): ReturnType<typeof jobs.listJobs> { return jobs.listJobs(this.store, filter); }
   getRun(id: number): ReturnType<typeof jobs.getRun> { return jobs.getRun(this.store, id); }

@@ -4,10 +4,11 @@
 import { Command, Option } from 'commander';
 import { migrateCommand } from './migrate.js';
 import { demoCommand } from './demo.js';
+import { registerJobs } from './jobs.js';
+import { registerRuns } from './runs.js';
+import { EXIT } from './output.js';
 import { VERSION } from '../api/kairos.js';
-
-/** Exit codes scripts can rely on. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+import { KairosNotFoundError, KairosValidationError, KairosConflictError } from '../core/errors.js';
 
 /** Build the command tree (exported for tests). */
 export function program(): Command {
@@ -29,6 +30,9 @@ export function program(): Command {
     .addOption(new Option('--duration <seconds>', 'stop by itself after this many seconds').argParser((v) => Number(v)))
     .addOption(new Option('--data-dir <dir>', 'embedded PostgreSQL data directory').default('.kairos/demo-pg'))
     .action(demoCommand);
+  const common = (cmd: Command): Command => cmd.addOption(databaseUrl()).addOption(schema()).option('--json', 'JSON output for scripts');
+  registerJobs(cli, common);
+  registerRuns(cli, common);
   return cli;
 }
 
@@ -43,6 +47,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     console.error(`kairos: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = EXIT.failure;
+    const sqlState = (error as { code?: string }).code;
+    process.exitCode =
+      error instanceof KairosNotFoundError || sqlState === 'P0002' ? EXIT.notFound
+      : error instanceof KairosValidationError || error instanceof KairosConflictError || error instanceof SyntaxError || sqlState === '22023' || sqlState === '42501' ? EXIT.usage
+      : EXIT.failure;
   }
 }

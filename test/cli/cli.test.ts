@@ -1,31 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 
 const url = process.env.DATABASE_URL!;
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** Run the CLI from source, with a bound on how long it may take. */
-function kairos(args: string[], options: { env?: Record<string, string | undefined>; signalAfter?: { texts: string[]; signal: NodeJS.Signals } } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    let signalled = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (options.signalAfter && !signalled && options.signalAfter.texts.every((t) => stdout.includes(t))) {
-        signalled = true;
-        child.kill(options.signalAfter.signal);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`kairos ${args.join(' ')} did not finish: ${stdout}\n${stderr}`)); }, 60_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+import { kairos } from './run-cli.js';
 
 test('kairos migrate installs a schema and is idempotent', async () => {
   const schema = `cli_${Date.now().toString(36)}`;
@@ -42,7 +21,7 @@ test('kairos migrate installs a schema and is idempotent', async () => {
 
 test('kairos migrate refuses bad input with a clear message and a non-zero exit', async () => {
   const badSchema = await kairos(['migrate', '--database-url', url, '--schema', 'Robert"); DROP']);
-  assert.equal(badSchema.code, 1);
+  assert.equal(badSchema.code, 2);
   assert.match(badSchema.stderr, /Expected `schema` to be a lower-case identifier/);
   const noUrl = await kairos(['migrate'], { env: { DATABASE_URL: undefined } });
   assert.equal(noUrl.code, 1);

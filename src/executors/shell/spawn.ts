@@ -11,33 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { KairosValidationError, describeValue } from '../../core/errors.js';
-import { parseDuration } from '../../core/duration.js';
-import { splitArgv } from './argv.js';
+import { planCommand, type ShellCommand, type SpawnPlan } from './argv.js';
 
-export { splitArgv } from './argv.js';
-
-/** What to run and how; see {@link runShell}. */
-export interface ShellCommand {
-  /** The command line: split into argv (see `splitArgv`), or given to `/bin/sh -c` when `shell`. */
-  command: string;
-  /** Run through `/bin/sh -c` (pipes, redirections, variables). Default false. */
-  shell?: boolean;
-  /** Added to the minimal environment (PATH, HOME, LANG, TZ of the agent), overriding it. */
-  env?: Record<string, string>;
-  /** Working directory; default the agent's. */
-  cwd?: string;
-  /** Stop the command after this long: SIGTERM to its process group, SIGKILL after `killGraceMs`. */
-  timeoutMs?: number;
-  /** Time between SIGTERM and SIGKILL. Default 5000. */
-  killGraceMs?: number;
-  /** Aborting stops the command as a timeout does; the reason is returned as `abortReason`. */
-  signal?: AbortSignal;
-  /** Bytes kept of the end of each of stdout and stderr. Default 64 KiB. */
-  maxOutputBytes?: number;
-  /** Written to the command's standard input, which is then closed; without it, stdin is /dev/null. */
-  stdin?: string;
-}
+export { splitArgv, type ShellCommand } from './argv.js';
 
 /** How a command ended and the tail of what it printed. */
 export interface ShellResult {
@@ -69,30 +45,10 @@ export interface ShellResult {
   spawnError: string | null;
 }
 
-const DEFAULT_KILL_GRACE_MS = 5000;
-const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
-/** setTimeout fires at once for anything longer (with a warning), so longer waits are refused. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** What the command inherits from the agent; nothing else, so DATABASE_URL, PGPASSWORD … stay out. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'] as const;
-/** A command without PATH finds nothing; this is the usual default of login shells. */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Once nothing is left to signal, how long the pipes may stay open (held by a process that left the group). */
 const DRAIN_MS = 1000;
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 250;
-
-interface Options {
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  cwd: string | undefined;
-  timeoutMs: number | undefined;
-  killGraceMs: number;
-  signal: AbortSignal | undefined;
-  maxOutputBytes: number;
-  stdin: string | undefined;
-}
 
 /**
  * Run a command and resolve once it and every process left in its group have ended and its output
@@ -105,7 +61,7 @@ interface Options {
  */
 export async function runShell(cmd: ShellCommand): Promise<ShellResult> {
   const started = performance.now();
-  const options = normalise(cmd);
+  const options = planCommand(cmd);
   const stdout = new Tail(options.maxOutputBytes);
   const stderr = new Tail(options.maxOutputBytes);
   const base = { exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null };
@@ -122,7 +78,7 @@ export async function runShell(cmd: ShellCommand): Promise<ShellResult> {
   return execute(options, stdout, stderr, started);
 }
 
-function execute(o: Options, stdout: Tail, stderr: Tail, started: number): Promise<ShellResult> {
+function execute(o: SpawnPlan, stdout: Tail, stderr: Tail, started: number): Promise<ShellResult> {
   return new Promise((resolve) => {
     const state: Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'truncated' | 'durationMs'> = {
       exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null,
@@ -185,7 +141,11 @@ function execute(o: Options, stdout: Tail, stderr: Tail, started: number): Promi
       poll(FIRST_POLL_MS);
       killTimer = setTimeout(() => {
         signalGroup(pid as number, 'SIGKILL');
-        groupEnded(); // nothing survives SIGKILL; its pipes close as the kernel reaps the processes
+        // SIGKILL cannot be refused, but dying takes a moment (longer in uninterruptible I/O):
+        // poll again from the start, and stop waiting after DRAIN_MS.
+        clearTimeout(pollTimer);
+        poll(FIRST_POLL_MS);
+        killTimer = setTimeout(groupEnded, DRAIN_MS);
       }, o.killGraceMs);
     };
     const stop = (why: 'timeout' | 'abort'): void => {
@@ -345,48 +305,4 @@ async function checkDirectory(path: string): Promise<{ code: string; message: st
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
     return { code, message: code === 'ENOENT' ? 'no such directory' : (error as Error).message };
   }
-}
-
-/** Check every option and turn the command into a file and its arguments. */
-function normalise(cmd: ShellCommand): Options {
-  if (typeof cmd !== 'object' || cmd === null) throw invalid('command', 'an object with a `command` string', cmd);
-  const { command, shell = false, env = {}, cwd, stdin, signal } = cmd;
-  if (typeof shell !== 'boolean') throw invalid('shell', 'a boolean', shell);
-  if (shell && (typeof command !== 'string' || command.trim() === '' || command.includes('\u0000'))) {
-    throw invalid('command', 'a non-empty command line without NUL bytes', command);
-  }
-  const argv = shell ? ['/bin/sh', '-c', command] : splitArgv(command);
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw invalid('env', 'an object of strings', env);
-  for (const [name, value] of Object.entries(env)) {
-    if (!/^[^=\0]+$/.test(name)) throw invalid('env', 'variable names without `=` or NUL', name);
-    if (typeof value !== 'string' || value.includes('\u0000')) throw invalid(`env.${name}`, 'a string without NUL bytes', value);
-  }
-  if (cwd !== undefined && (typeof cwd !== 'string' || cwd === '' || cwd.includes('\u0000'))) throw invalid('cwd', 'a directory path', cwd);
-  if (stdin !== undefined && typeof stdin !== 'string') throw invalid('stdin', 'a string', stdin);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'an AbortSignal', signal);
-  const maxOutputBytes = cmd.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0 || maxOutputBytes > 2 ** 30) {
-    throw invalid('maxOutputBytes', 'an integer from 0 to 1073741824', maxOutputBytes);
-  }
-  if (argv[0] === '') throw invalid('command', 'a command line whose first word names a program', command);
-  const inherited: Record<string, string> = { PATH: DEFAULT_PATH };
-  for (const name of INHERITED_ENV) {
-    const value = process.env[name];
-    if (value !== undefined) inherited[name] = value;
-  }
-  return {
-    file: argv[0] as string,
-    args: argv.slice(1),
-    env: { ...inherited, ...env },
-    cwd,
-    timeoutMs: cmd.timeoutMs === undefined ? undefined : parseDuration(cmd.timeoutMs, 'timeoutMs', { maxMs: MAX_TIMER_MS }),
-    killGraceMs: parseDuration(cmd.killGraceMs ?? DEFAULT_KILL_GRACE_MS, 'killGraceMs', { minMs: 0, maxMs: MAX_TIMER_MS }),
-    signal,
-    maxOutputBytes,
-    stdin,
-  };
-}
-
-function invalid(field: string, expected: string, value: unknown): KairosValidationError {
-  return new KairosValidationError(field, `Expected \`${field}\` to be ${expected}, got ${describeValue(value)}`);
 }

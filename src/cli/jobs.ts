@@ -1,0 +1,124 @@
+/**
+ * `kairos jobs …`: define and manage jobs from the command line (through the SQL API, so the same
+ * validation and errors apply as in psql).
+ */
+import type { Command } from 'commander';
+import { withClient } from './connect.js';
+import { printObject, printRows, progressBar } from './output.js';
+import { parseDuration } from '../core/duration.js';
+import { assertDate } from '../core/validate.js';
+import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
+import type { Job } from '../core/types.js';
+
+interface Common {
+  databaseUrl?: string;
+  schema: string;
+  json?: boolean;
+}
+
+interface AddOptions extends Common {
+  sql?: string;
+  shell?: string;
+  task?: string;
+  payload?: string;
+  cron?: string[];
+  every?: string;
+  at?: string;
+  tz?: string;
+  database?: string;
+  timeout?: string;
+  retries?: string;
+  overlap?: string;
+  catchUp?: string;
+  disableAfter?: string;
+  disabled?: boolean;
+}
+
+function describeSchedule(job: Job): string {
+  const s = job.schedule;
+  if (s.kind === 'cron') return `cron ${s.cron.replace(/\n/g, ' | ')}${s.timezone === 'UTC' ? '' : ` (${s.timezone})`}`;
+  if (s.kind === 'interval') return `every ${s.everyMs / 1000}s`;
+  if (s.kind === 'once') return `once at ${s.at.toISOString()}`;
+  return s.kind;
+}
+
+function jobRow(job: Job): Record<string, unknown> {
+  return { name: job.name, type: job.type, schedule: describeSchedule(job), enabled: job.enabled, next_run: job.nextRun, last_run: job.lastRun, last_status: job.lastStatus === null ? null : job.lastStatus ? 'ok' : 'failed' };
+}
+
+async function add(name: string, o: AddOptions): Promise<void> {
+  const kinds = [o.sql !== undefined && 'sql', o.shell !== undefined && 'shell', o.task !== undefined && 'task'].filter(Boolean) as string[];
+  if (kinds.length !== 1) throw new KairosValidationError('command', 'Expected exactly one of --sql, --shell or --task');
+  const payload = o.payload === undefined ? null : JSON.parse(o.payload);
+  await withClient(o, async (kairos) => {
+    const [row] = await kairos.store.run('defineJob', [
+      name, o.sql ?? o.shell ?? o.task, kinds[0], o.cron ?? null,
+      o.every === undefined ? null : parseDuration(o.every, 'every', { minMs: 1000 }),
+      o.at === undefined ? null : assertDate(o.at, 'at'), o.tz ?? null, o.database ?? null,
+      o.timeout === undefined ? null : parseDuration(o.timeout, 'timeout'), o.retries ?? null, o.overlap ?? null,
+      o.catchUp ?? null, o.disabled ? false : null, payload === null ? null : JSON.stringify(payload), o.disableAfter ?? null,
+    ]);
+    const job = await kairos.getJob(String(row!.job_name));
+    if (o.json) printObject(job as unknown as Record<string, unknown>, true);
+    else console.log(`job ${job!.name} saved: ${describeSchedule(job!)}, next run ${job!.nextRun?.toISOString() ?? '—'}`);
+  });
+}
+
+async function show(name: string, o: Common): Promise<void> {
+  await withClient(o, async (kairos) => {
+    const job = await kairos.getJob(name);
+    if (!job) throw new KairosNotFoundError(`No job named "${name}"`);
+    const history = await kairos.history({ job: name, limit: 10 });
+    if (o.json) return printObject({ ...job, history } as unknown as Record<string, unknown>, true);
+    printObject({ ...jobRow(job), command: job.command, owner: (job as unknown as { owner?: string }).owner, retries: job.retries, timeout_ms: job.timeoutMs, overlap: job.overlap, catch_up: job.catchUp, failures_in_a_row: job.currentAttempts, running: job.running, pending: job.pending }, false);
+    console.log('');
+    printRows(history.map((l) => ({ run: l.runId, attempt: l.attempt, status: l.status, started: l.startedAt, ms: l.durationMs, node: l.nodeId, message: l.message })), ['run', 'attempt', 'status', 'started', 'ms', 'node', 'message'], false);
+  });
+}
+
+/** Register `kairos jobs …` on the program. */
+export function registerJobs(program: Command, common: (cmd: Command) => Command): void {
+  const jobs = program.command('jobs').description('define and manage jobs');
+  common(jobs.command('list').description('list jobs'))
+    .option('--enabled', 'only enabled jobs')
+    .action(async (o: Common & { enabled?: boolean }) =>
+      withClient(o, async (k) => printRows((await k.listJobs(o.enabled ? { enabled: true } : {})).map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status'], Boolean(o.json))));
+  common(jobs.command('add <name>').description('create or update a job (SQL, shell or JS task)'))
+    .option('--sql <statement>', 'a SQL job').option('--shell <command>', 'a shell job').option('--task <task>', 'enqueue a JS task')
+    .option('--payload <json>', 'payload of a task job')
+    .option('--cron <expression...>', 'cron schedule (several lines allowed)').option('--every <duration>', 'fixed interval, e.g. 15m')
+    .option('--at <time>', 'one time (ISO 8601)').option('--tz <zone>', 'time zone of --cron', 'UTC')
+    .option('--database <name>', 'run SQL in this database').option('--timeout <duration>', 'abort after this long')
+    .option('--retries <n>', 'retries of a failed run').option('--overlap <policy>', 'allow | skip | queue | replace')
+    .option('--catch-up <policy>', 'skip | latest | all').option('--disable-after <n>', 'disable after n failed attempts in a row')
+    .option('--disabled', 'create it disabled')
+    .action(add);
+  common(jobs.command('show <name>').description('a job with its recent history')).action(show);
+  for (const [verb, text] of [['enable', 'enable a job (resets its failure count)'], ['disable', 'disable a job']] as const) {
+    common(jobs.command(`${verb} <name>`).description(text)).action(async (name: string, o: Common) =>
+      withClient(o, async (k) => {
+        const job = verb === 'enable' ? await k.enable(name) : await k.disable(name);
+        if (o.json) printObject(jobRow(job), true);
+        else console.log(`job ${name} ${verb}d; next run ${job.nextRun?.toISOString() ?? '—'}`);
+      }));
+  }
+  common(jobs.command('run <name>').description('run a job now, outside its schedule')).action(async (name: string, o: Common) =>
+    withClient(o, async (k) => {
+      const id = await k.trigger(name);
+      if (o.json) printObject({ run: id }, true);
+      else console.log(`run ${id} queued`);
+    }));
+  common(jobs.command('delete <name>').description('delete a job with its queued runs and history')).action(async (name: string, o: Common) =>
+    withClient(o, async (k) => {
+      if (!(await k.unschedule(name))) throw new KairosNotFoundError(`No job named "${name}"`);
+      if (!o.json) console.log(`job ${name} deleted`);
+    }));
+  common(jobs.command('backfill <name>').description('create runs for every missed occurrence in a time range'))
+    .requiredOption('--from <time>', 'start (ISO 8601)').requiredOption('--to <time>', 'end (ISO 8601)')
+    .action(async (name: string, o: Common & { from: string; to: string }) =>
+      withClient(o, async (k) => {
+        const created = await k.backfill(name, assertDate(o.from, 'from'), assertDate(o.to, 'to'), progressBar(`backfill ${name}`));
+        if (o.json) printObject({ created }, true);
+        else console.log(`${created} run(s) created`);
+      }));
+}

@@ -1,0 +1,89 @@
+/**
+ * `kairos runs …`, `kairos logs`, `kairos history purge` and `kairos schedule preview`.
+ */
+import type { Command } from 'commander';
+import { withClient } from './connect.js';
+import { printObject, printRows } from './output.js';
+import { parseDuration } from '../core/duration.js';
+import { assertInteger } from '../core/validate.js';
+import { parseCron } from '../core/cron.js';
+import { nextOccurrences } from '../core/schedule.js';
+import { KairosNotFoundError } from '../core/errors.js';
+import { toRunLog } from '../store/rows.js';
+import type { RunLog } from '../core/types.js';
+
+interface Common {
+  databaseUrl?: string;
+  schema: string;
+  json?: boolean;
+}
+
+const logRow = (l: RunLog): Record<string, unknown> => ({ id: l.id, job: l.jobName ?? l.task, run: l.runId, attempt: l.attempt, status: l.status, finished: l.finishedAt, ms: l.durationMs === null ? null : Math.round(l.durationMs), node: l.nodeId, message: l.message });
+const LOG_COLUMNS = ['finished', 'job', 'run', 'attempt', 'status', 'ms', 'node', 'message'];
+
+const runId = (value: string): number => assertInteger(Number(value), 'run id', 1, Number.MAX_SAFE_INTEGER);
+
+/** Follow the history: print new records as they arrive until interrupted. */
+async function follow(o: Common & { job?: string }): Promise<void> {
+  await withClient(o, async (k) => {
+    let last = (await k.history({ job: o.job, limit: 1 }))[0]?.id ?? 0;
+    let stop = false;
+    process.once('SIGINT', () => (stop = true));
+    process.once('SIGTERM', () => (stop = true));
+    while (!stop) {
+      const rows = (await k.store.run('logsAfter', [last, o.job ?? null])).map(toRunLog);
+      for (const l of rows) {
+        last = l.id;
+        console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.message ? `  ${l.message}` : ''}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  });
+}
+
+/** Register the run, log and schedule commands. */
+export function registerRuns(program: Command, common: (cmd: Command) => Command): void {
+  const runs = program.command('runs').description('inspect and cancel runs');
+  common(runs.command('list').description('pending and running runs'))
+    .option('--status <status>', 'pending | running').option('--job <name>', 'runs of one job')
+    .action(async (o: Common & { status?: 'pending' | 'running'; job?: string }) =>
+      withClient(o, async (k) => printRows((await k.listRuns({ status: o.status, job: o.job })).map((r) => ({ id: r.id, job: r.jobName ?? r.task, status: r.status, due: r.runAt, attempt: r.attempt, node: r.nodeId, priority: r.priority, queue: r.queue })), ['id', 'job', 'status', 'due', 'attempt', 'node', 'priority', 'queue'], Boolean(o.json))));
+  common(runs.command('show <id>').description('a run: live, or its last recorded attempt')).action(async (id: string, o: Common) =>
+    withClient(o, async (k) => {
+      const { live, last } = await k.getRun(runId(id));
+      if (!live && !last) throw new KairosNotFoundError(`No run ${id}`);
+      printObject({ ...(live ?? {}), lastAttempt: last } as Record<string, unknown>, Boolean(o.json));
+    }));
+  common(runs.command('cancel <id>').description('cancel a run (pending: dropped; running: stopped on its node)')).action(async (id: string, o: Common) =>
+    withClient(o, async (k) => {
+      const result = await k.cancel(runId(id));
+      if (o.json) printObject({ run: Number(id), result }, true);
+      else console.log(`run ${id} ${result}`);
+    }));
+  common(program.command('logs').description('the attempt history, newest first (or --follow it live)'))
+    .option('--job <name>', 'one job').option('--limit <n>', 'how many', '50').option('-f, --follow', 'keep printing new records')
+    .action(async (o: Common & { job?: string; limit: string; follow?: boolean }) => {
+      if (o.follow) return follow(o);
+      await withClient(o, async (k) => printRows((await k.history({ job: o.job, limit: assertInteger(Number(o.limit), 'limit', 1, 100_000) })).map(logRow), LOG_COLUMNS, Boolean(o.json)));
+    });
+  const history = program.command('history').description('manage the attempt history');
+  common(history.command('purge').description('delete history older than a duration'))
+    .requiredOption('--older-than <duration>', 'e.g. 30d').option('--status <status...>', 'only these statuses')
+    .action(async (o: Common & { olderThan: string; status?: string[] }) =>
+      withClient(o, async (k) => {
+        const cutoff = new Date(Date.now() - parseDuration(o.olderThan, 'older-than', { minMs: 0 }));
+        const result = await k.store.pool.query(k.store.queries.get('purgeHistory'), [cutoff, o.status ?? null]);
+        if (o.json) printObject({ deleted: result.rowCount }, true);
+        else console.log(`${result.rowCount} record(s) deleted`);
+      }));
+  const schedule = program.command('schedule').description('schedule tools');
+  schedule
+    .command('preview <cron>')
+    .description('the next fire times of a cron expression')
+    .option('--tz <zone>', 'time zone', 'UTC').option('--count <n>', 'how many', '10').option('--json', 'JSON output')
+    .action((cron: string, o: { tz: string; count: string; json?: boolean }) => {
+      const times = nextOccurrences(parseCron(cron, o.tz), new Date(), assertInteger(Number(o.count), 'count', 1, 1000));
+      const local = new Intl.DateTimeFormat('sv-SE', { timeZone: o.tz, dateStyle: 'short', timeStyle: 'medium' });
+      printRows(times.map((t) => ({ utc: t, local: `${local.format(t)} ${o.tz}` })), ['utc', 'local'], Boolean(o.json));
+    });
+}
