@@ -31,6 +31,8 @@ import { Rescuer } from '../engine/rescuer.js';
 import { Pruner } from '../engine/pruner.js';
 import { TaskExecutor } from '../executors/task/index.js';
 import { SqlExecutor } from '../executors/sql/index.js';
+import { ShellExecutor } from '../executors/shell/index.js';
+import { StepsExecutor } from '../executors/steps/index.js';
 import { Connections } from '../executors/sql/connections.js';
 
 /** The package version, recorded in the node registry. */
@@ -96,7 +98,12 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     this.completer = new Completer(this.ctx);
     const producer = new Producer(this.ctx);
     this.connections = new Connections(this.pool, options.connectionString ?? (this.pool as unknown as { options: { connectionString?: string } }).options.connectionString, this.options.connections);
-    const executors = { task: new TaskExecutor(this.ctx.tasks), sql: new SqlExecutor(this.ctx, this.connections) };
+    const executors = {
+      task: new TaskExecutor(this.ctx.tasks),
+      sql: new SqlExecutor(this.ctx, this.connections),
+      shell: new ShellExecutor(this.ctx),
+      steps: new StepsExecutor(this.ctx, this.connections),
+    };
     const executor = new Executor(this.ctx, this.completer, executors, () => producer.slotFreed());
     producer.executor = executor;
     const ticker = new Ticker(this.ctx);

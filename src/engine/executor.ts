@@ -234,6 +234,9 @@ function errorMessage(error: unknown): string {
 
 function errorOutput(error: unknown): unknown {
   if (!(error instanceof Error)) return { error: { message: String(error) } };
+  // Executors attach what a failed command printed (shell exit codes, stderr tails).
+  const attached = (error as { output?: unknown }).output;
+  if (attached !== undefined) return { error: { name: error.name, message: errorMessage(error) }, ...(attached as object) };
   return { error: { name: error.name, message: errorMessage(error), stack: error.stack?.slice(0, MAX_MESSAGE) } };
 }
 

@@ -1,0 +1,82 @@
+/**
+ * The multi-step job executor (pgAgent's job steps): SQL and shell steps in order, each with its
+ * own target database and on-error rule — `fail` the job, count as `success`, or `ignore` and go
+ * on — and a step log per step under the attempt. A retry starts again from the first step,
+ * except that resumable steps which already succeeded are skipped.
+ * Each SQL step commits on its own, so a multi-step job is at-least-once (see docs/sql.md).
+ */
+import type { JobExecutor } from '../types.js';
+import type { ClaimedRun } from '../../store/store.js';
+import type { TaskContext } from '../../api/tasks.js';
+import type { EngineContext } from '../../engine/context.js';
+import type { Connections } from '../sql/connections.js';
+import type { Row } from '../../store/rows.js';
+import { KairosError } from '../../core/errors.js';
+import { loadJob } from '../sql/index.js';
+import { runSql } from '../sql/run.js';
+import { assertShellAllowed, runShellJob, type ShellOptions } from '../shell/index.js';
+
+type StepStatus = 'succeeded' | 'failed' | 'ignored' | 'skipped';
+
+/** Runs multi-step jobs. */
+export class StepsExecutor implements JobExecutor {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly connections: Connections,
+  ) {}
+
+  async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
+    const job = await loadJob(this.ctx, run);
+    const steps = await this.ctx.store.run('stepsOfJob', [job.job_id, run.run_id]);
+    if (steps.length === 0) throw new KairosError(`job ${String(job.job_name)} has no steps`);
+    const summary: Array<{ step: string; status: StepStatus }> = [];
+    for (const step of steps) {
+      if (context.signal.aborted) throw context.signal.reason as Error;
+      const started = new Date();
+      if (run.attempt > 1 && step.resumable && step.succeeded_before) {
+        await this.log(run, job, step, 'skipped', started, 'succeeded in an earlier attempt', null);
+        summary.push({ step: String(step.name), status: 'skipped' });
+        continue;
+      }
+      try {
+        const output = await this.runStep(step, job, run, context);
+        await this.log(run, job, step, 'succeeded', started, null, output);
+        summary.push({ step: String(step.name), status: 'succeeded' });
+      } catch (error) {
+        if (context.signal.aborted) throw context.signal.reason as Error;
+        const message = error instanceof Error ? error.message : String(error);
+        const output = (error as { output?: unknown }).output ?? null;
+        if (step.on_error === 'fail') {
+          await this.log(run, job, step, 'failed', started, message, output);
+          throw new KairosError(`step ${String(step.position)} (${String(step.name)}) failed: ${message}`);
+        }
+        const status: StepStatus = step.on_error === 'success' ? 'succeeded' : 'ignored';
+        await this.log(run, job, step, status, started, `${step.on_error === 'success' ? 'failed, counted as success' : 'failed, ignored'}: ${message}`, output);
+        summary.push({ step: String(step.name), status });
+      }
+    }
+    return { steps: summary };
+  }
+
+  private async runStep(step: Row, job: Row, run: ClaimedRun, context: TaskContext): Promise<unknown> {
+    const timeoutMs = (step.timeout_ms as number | null) ?? run.timeout_ms;
+    const options = (step.options ?? {}) as ShellOptions & { connection?: string; transaction?: boolean };
+    if (step.kind === 'shell') {
+      await assertShellAllowed(this.ctx, String(job.owner), String(job.shell_role));
+      return runShellJob(String(step.command), options, timeoutMs, context.signal);
+    }
+    const database = (step.database_name as string | null) ?? (job.database_name as string | null);
+    const local = !database || database === job.current_database;
+    const pool = this.connections.poolFor(local ? null : database, options.connection ?? null);
+    const { output } = await runSql({ pool, sql: String(step.command), role: String(job.owner), timeoutMs, signal: context.signal, transaction: options.transaction ?? 'auto' });
+    return output;
+  }
+
+  private async log(run: ClaimedRun, job: Row, step: Row, status: StepStatus, started: Date, message: string | null, output: unknown): Promise<void> {
+    const finished = new Date();
+    await this.ctx.store.run('insertStepLog', [
+      run.run_id, run.attempt, job.job_id, step.step_id, step.position, step.name, status, started, finished,
+      finished.getTime() - started.getTime(), message, output === null || output === undefined ? null : JSON.stringify(output), job.owner, this.ctx.nodeId,
+    ]);
+  }
+}
