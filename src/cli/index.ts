@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.js';
 import { demoCommand } from './demo.js';
 import { registerJobs } from './jobs.js';
 import { registerRuns } from './runs.js';
+import { startCommand } from './start.js';
 import { EXIT } from './output.js';
 import { VERSION } from '../api/kairos.js';
 import { KairosNotFoundError, KairosValidationError, KairosConflictError } from '../core/errors.js';
@@ -30,6 +31,24 @@ export function program(): Command {
     .addOption(new Option('--duration <seconds>', 'stop by itself after this many seconds').argParser((v) => Number(v)))
     .addOption(new Option('--data-dir <dir>', 'embedded PostgreSQL data directory').default('.kairos/demo-pg'))
     .action(demoCommand);
+  cli
+    .command('start')
+    .description('run an agent node: SQL, shell, multi-step and JS task jobs (embedded PostgreSQL when no database is given)')
+    .option('--database-url <url>', 'PostgreSQL connection string (env DATABASE_URL)')
+    .option('--schema <name>', 'schema of the installation (env KAIROS_SCHEMA)')
+    .option('--concurrency <n>', 'jobs at once (env KAIROS_CONCURRENCY)')
+    .option('--queues <names>', 'comma-separated queues (env KAIROS_QUEUES)')
+    .option('--poll-interval <duration>', 'polling fallback (env KAIROS_POLL_INTERVAL)')
+    .option('--allow-shell', 'run shell jobs on this host (env KAIROS_ALLOW_SHELL)')
+    .option('--migrate', 'install or upgrade the schema first')
+    .option('--config <file>', 'YAML configuration file')
+    .option('--node-name <name>', 'this node\'s name (env KAIROS_NODE_NAME)')
+    .option('--node-tags <tags>', 'comma-separated tags (env KAIROS_NODE_TAGS)')
+    .option('--log-level <level>', 'debug | info | warn | error (env KAIROS_LOG_LEVEL)')
+    .option('--log-format <format>', 'json | pretty | auto (env KAIROS_LOG_FORMAT)')
+    .option('--tasks <paths...>', 'JS task modules or folders (env KAIROS_TASKS)')
+    .option('--shutdown-timeout <duration>', 'grace period on SIGTERM (env KAIROS_SHUTDOWN_TIMEOUT)')
+    .action(startCommand);
   const common = (cmd: Command): Command => cmd.addOption(databaseUrl()).addOption(schema()).option('--json', 'JSON output for scripts');
   registerJobs(cli, common);
   registerRuns(cli, common);

@@ -39,11 +39,21 @@ export async function assertShellAllowed(ctx: EngineContext, owner: string, shel
 
 /** Run a shell command for a job or step; resolves with its output or throws with it. */
 export async function runShellJob(command: string, options: ShellOptions, timeoutMs: number | null, signal: AbortSignal): Promise<ShellResult> {
-  const result = await runShell({ command, shell: options.shell ?? false, env: options.env, cwd: options.cwd, timeoutMs: timeoutMs ?? undefined, signal, killGraceMs: 5000 });
+  const result = await runShell({
+    command,
+    shell: options.shell ?? false,
+    env: options.env ?? undefined,
+    cwd: options.cwd ?? undefined,
+    timeoutMs: timeoutMs || undefined,
+    signal,
+    killGraceMs: 5000,
+  });
   if (result.timedOut) throw new KairosTimeoutError(`timed out after ${timeoutMs} ms (SIGTERM, then SIGKILL)`);
   if (result.aborted) throw signal.reason as Error;
   if (result.exitCode !== 0) {
-    const why = result.exitCode === null ? `killed by ${result.signal ?? 'a signal'}` : `exit code ${result.exitCode}`;
+    const why = result.spawnError
+      ? `could not start (${result.spawnError})`
+      : result.exitCode === null ? `killed by ${result.signal ?? 'a signal'}` : `exit code ${result.exitCode}`;
     const lastLine = result.stderr.trim().split('\n').at(-1) ?? '';
     throw new ShellCommandError(`${why}${lastLine ? `: ${lastLine}` : ''}`, result);
   }

@@ -45,6 +45,10 @@ export interface ShellResult {
   spawnError: string | null;
 }
 
+/** The parts of a result known before the output is decoded. */
+type Outcome = Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'truncated' | 'durationMs'>;
+const NOT_STARTED: Outcome = { exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null };
+
 /** Once nothing is left to signal, how long the pipes may stay open (held by a process that left the group). */
 const DRAIN_MS = 1000;
 const FIRST_POLL_MS = 10;
@@ -64,25 +68,22 @@ export async function runShell(cmd: ShellCommand): Promise<ShellResult> {
   const options = planCommand(cmd);
   const stdout = new Tail(options.maxOutputBytes);
   const stderr = new Tail(options.maxOutputBytes);
-  const base = { exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null };
   if (options.signal?.aborted) {
-    return result({ ...base, aborted: true, abortReason: options.signal.reason }, stdout, stderr, started);
+    return result({ ...NOT_STARTED, aborted: true, abortReason: options.signal.reason }, stdout, stderr, started);
   }
   // Node reports a missing cwd as ENOENT of the command itself, which sends users looking for the
   // wrong thing; checking first gives an error that names the directory.
   const cwdError = options.cwd === undefined ? null : await checkDirectory(options.cwd);
   if (cwdError !== null) {
     stderr.push(Buffer.from(`kairos: cannot run in ${options.cwd}: ${cwdError.message} (${cwdError.code})\n`));
-    return result({ ...base, spawnError: cwdError.code }, stdout, stderr, started);
+    return result({ ...NOT_STARTED, spawnError: cwdError.code }, stdout, stderr, started);
   }
   return execute(options, stdout, stderr, started);
 }
 
 function execute(o: SpawnPlan, stdout: Tail, stderr: Tail, started: number): Promise<ShellResult> {
   return new Promise((resolve) => {
-    const state: Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'truncated' | 'durationMs'> = {
-      exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null,
-    };
+    const state: Outcome = { ...NOT_STARTED };
     let child: ChildProcess;
     try {
       child = spawn(o.file, o.args, {
@@ -278,7 +279,7 @@ class Tail {
   }
 }
 
-function result(state: Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'truncated' | 'durationMs'>, stdout: Tail, stderr: Tail, started: number): ShellResult {
+function result(state: Outcome, stdout: Tail, stderr: Tail, started: number): ShellResult {
   return {
     ...state,
     stdout: stdout.text(),
@@ -290,7 +291,7 @@ function result(state: Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | '
   };
 }
 
-function startFailure(file: string, error: unknown, state: Parameters<typeof result>[0], stdout: Tail, stderr: Tail, started: number): ShellResult {
+function startFailure(file: string, error: unknown, state: Outcome, stdout: Tail, stderr: Tail, started: number): ShellResult {
   const code = (error as NodeJS.ErrnoException).code ?? 'ESPAWN';
   const reason = code === 'ENOENT' ? 'command not found' : code === 'EACCES' ? 'permission denied (is it executable?)' : (error as Error).message;
   stderr.push(Buffer.from(`kairos: cannot start ${file}: ${reason} (${code})\n`));

@@ -1,0 +1,93 @@
+/**
+ * `kairos start`: the agent. One node that runs every kind of job — SQL, shell (when allowed),
+ * multi-step, and JavaScript tasks from modules given on the command line — configured by flags,
+ * environment and a YAML file; the embedded PostgreSQL when no database is given.
+ */
+import pg from 'pg';
+import { Kairos } from '../api/kairos.js';
+import { loadAgentConfig, redactConfig, type AgentConfig } from './config.js';
+import { agentLogger } from './logger.js';
+import { loadTaskModules } from './tasks.js';
+import { rememberEmbeddedUrl, forgetEmbeddedUrl } from './connect.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
+import { redactConnectionString } from '../store/db.js';
+import { schemaVersion, latestVersion } from '../store/migrate.js';
+import type { Logger } from '../core/logger.js';
+
+/** Check the database answers and the schema is installed, with messages an operator can act on. */
+async function preflight(url: string, config: AgentConfig): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
+  try {
+    const version = await schemaVersion(pool, config.schema).catch((error: Error) => {
+      throw new Error(`cannot reach the database at ${redactConnectionString(url)}: ${error.message}`, { cause: error });
+    });
+    if (!config.migrate && version < latestVersion()) {
+      throw new Error(version === 0
+        ? `Kairos is not installed in schema "${config.schema}": run \`kairos migrate\` or start with --migrate`
+        : `schema "${config.schema}" is at version ${version}, this agent needs ${latestVersion()}: run \`kairos migrate\` or start with --migrate`);
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Stop the node (and the embedded server) on SIGTERM/SIGINT; resolves when stopped. */
+function untilSignal(kairos: Kairos, server: EmbeddedPostgres | undefined, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping: running jobs finish or are handed back');
+      void kairos
+        .stop()
+        .catch((error: unknown) => logger.error({ err: error }, 'stopping failed'))
+        .then(async () => {
+          if (server) {
+            forgetEmbeddedUrl();
+            await server.stop();
+          }
+          logger.info({}, 'stopped');
+          resolve();
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Action of `kairos start`. */
+export async function startCommand(flags: Record<string, unknown>): Promise<void> {
+  const config = await loadAgentConfig({ flags, env: process.env, configFile: flags.config as string | undefined });
+  const logger = agentLogger(config.logLevel, config.logFormat);
+  logger.info({ config: redactConfig(config) }, 'kairos agent configuration');
+  for (const note of config.notes ?? []) logger.info({}, note);
+  let server: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    server = await startEmbeddedPostgres({ dataDir: '.kairos/agent-pg' });
+    url = server.url;
+    rememberEmbeddedUrl(url);
+    logger.info({ database: redactConnectionString(url), dataDir: server.dataDir }, 'no database given: using the embedded PostgreSQL');
+    config.migrate = true;
+  }
+  try {
+    await preflight(url, config);
+    const tasks = await loadTaskModules(config.tasks);
+    const kairos = new Kairos({
+      connectionString: url, schema: config.schema, concurrency: config.concurrency, queues: config.queues,
+      pollInterval: config.pollInterval, nodeName: config.nodeName ?? undefined, nodeTags: config.nodeTags,
+      runSqlJobs: true, allowShell: config.allowShell, connections: config.connections,
+      shutdownTimeout: config.shutdownTimeout, migrate: config.migrate, logger, tasks,
+    });
+    await kairos.start();
+    logger.info({ node: kairos.nodeId, tasks: Object.keys(tasks), shell: config.allowShell }, 'kairos agent started');
+    await untilSignal(kairos, server, logger);
+  } catch (error) {
+    if (server) {
+      forgetEmbeddedUrl();
+      await server.stop().catch(() => undefined);
+    }
+    throw error;
+  }
+}
