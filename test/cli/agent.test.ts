@@ -57,3 +57,21 @@ test('kairos start refuses a bad configuration or an unreachable database, non-z
   assert.equal(notInstalled.code, 1);
   assert.match(notInstalled.stderr, /not installed in schema "not_installed_here".*--migrate/);
 });
+
+test('without a database, kairos start runs on the embedded PostgreSQL, and other commands find it', async () => {
+  const agent = startCli(['start', '--log-format', 'json', '--log-level', 'info'], { DATABASE_URL: undefined });
+  try {
+    await agent.waitFor('kairos agent started', 60_000);
+    assert.match(agent.output(), /using the embedded PostgreSQL/);
+    const added = await kairos(['jobs', 'add', 'embedded-check', '--sql', 'SELECT 1', '--every', '1h'], { env: { DATABASE_URL: undefined } });
+    assert.equal(added.code, 0, added.stderr);
+    const listed = await kairos(['jobs', 'list', '--json'], { env: { DATABASE_URL: undefined } });
+    assert.ok(JSON.parse(listed.stdout).some((j: { name: string }) => j.name === 'embedded-check'));
+    await kairos(['jobs', 'delete', 'embedded-check'], { env: { DATABASE_URL: undefined } });
+    agent.child.kill('SIGTERM');
+    const result = await agent.exited;
+    assert.equal(result.code, 0, result.stderr);
+  } finally {
+    agent.child.kill('SIGKILL');
+  }
+});
