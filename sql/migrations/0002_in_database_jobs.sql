@@ -110,10 +110,17 @@ CREATE POLICY member_rows ON {{schema}}.occurrences
   USING (EXISTS (SELECT 1 FROM {{schema}}.jobs j WHERE j.job_id = occurrences.job_id AND pg_has_role(current_user, j.owner, 'MEMBER')));
 
 -- The views of elephant_worker: one's own jobs and logs, and those of roles one is a member of.
+-- The job views also carry elephant_worker's column names (read-only) so its SQL reads naturally.
 CREATE VIEW {{schema}}.my_job WITH (security_barrier) AS
-  SELECT * FROM {{schema}}.jobs WHERE owner = current_user WITH CASCADED CHECK OPTION;
+  SELECT j.*, j.command AS job_command, j.database_name AS datname, j.owner AS rolname,
+         j.description AS job_description, j.timeout_ms * interval '1 millisecond' AS job_timeout,
+         j.overlap = 'allow' AS parallel
+    FROM {{schema}}.jobs j WHERE j.owner = current_user WITH CASCADED CHECK OPTION;
 CREATE VIEW {{schema}}.member_job WITH (security_barrier) AS
-  SELECT * FROM {{schema}}.jobs WHERE pg_has_role(current_user, owner, 'MEMBER') WITH CASCADED CHECK OPTION;
+  SELECT j.*, j.command AS job_command, j.database_name AS datname, j.owner AS rolname,
+         j.description AS job_description, j.timeout_ms * interval '1 millisecond' AS job_timeout,
+         j.overlap = 'allow' AS parallel
+    FROM {{schema}}.jobs j WHERE pg_has_role(current_user, j.owner, 'MEMBER') WITH CASCADED CHECK OPTION;
 CREATE VIEW {{schema}}.my_job_log WITH (security_barrier) AS
   SELECT * FROM {{schema}}.job_logs WHERE owner = current_user;
 CREATE VIEW {{schema}}.member_job_log WITH (security_barrier) AS

@@ -150,8 +150,8 @@ SELECT delete(job_id)
  WHERE job_description = 'Temporary workaround';`);
       assert.equal(deleted.rowCount, 1);
       assert.equal((await client.query('SELECT count(*)::int AS n FROM member_job WHERE job_id = $1', [id])).rows[0].n, 0);
-      const byId = (await client.query('SELECT job_id FROM member_job ORDER BY job_id LIMIT 1')).rows[0].job_id;
-      const gone = await client.query(`SELECT * FROM delete_job($1);`, [byId]);
+      const byId = (await client.query("SELECT job_id FROM member_job WHERE command = 'SELECT 1'")).rows[0].job_id;
+      const gone = await client.query(`SELECT * FROM delete_job(${Number(byId)});`);
       assert.equal(gone.rows[0].command, 'SELECT 1');
     } finally {
       client.release();
