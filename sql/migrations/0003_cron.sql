@@ -45,11 +45,14 @@ COMMENT ON TYPE {{schema}}.cron_spec IS
 
 -- Time zones -------------------------------------------------------------------------------
 
--- TypeScript accepts any zone name Node's ICU knows. PostgreSQL's AT TIME ZONE differs for names
--- without a slash: it reads abbreviations first (CET is then a fixed +01:00, PST a fixed -08:00),
--- and POSIX rule strings such as 'FOO3BAR' are accepted too. So names without a slash are taken
--- from this list only (the zones ICU maps them to; test/core/cron-sql.test.ts checks it against
--- Intl), and names with a slash must be zone files PostgreSQL knows.
+-- TypeScript accepts any zone name Node's ICU knows. PostgreSQL's AT TIME ZONE accepts more and
+-- reads some names differently: abbreviations come first (CET is then a fixed +01:00 and PST a
+-- fixed -08:00, while ICU follows Brussels' and Los Angeles' DST), and a name that is not a zone
+-- file is read as a POSIX rule ('FOO3BAR', even 'America/New_York+5'). So:
+--   * names without a slash come from the list below only: the zones ICU maps them to (checked
+--     against Intl by test/core/cron-sql.test.ts);
+--   * names with a slash must be zone files: no digits (a POSIX rule needs an offset), except
+--     the Etc/GMT+N files, and found by PostgreSQL (pg_input_is_valid never throws).
 CREATE FUNCTION {{schema}}.cron_zone(timezone text) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -64,6 +67,14 @@ BEGIN
   IF timezone ~* '^([+-]|(utc|gmt)[+-])' THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('time zone "%s" is a UTC offset, which does not follow daylight saving time; use a zone name such as "Europe/London"', timezone);
+  END IF;
+  IF strpos(timezone, '/') > 0 THEN
+    IF timezone ~ '^[A-Za-z_-]+(/[A-Za-z_-]+)+$' OR timezone ~* '^etc/gmt(0|[+-]0|\+([1-9]|1[0-2])|-([1-9]|1[0-4]))$' THEN
+      IF pg_input_is_valid('2000-01-01 00:00:00 ' || timezone, 'timestamptz') THEN
+        RETURN timezone;
+      END IF;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = format('unknown time zone "%s"', timezone);
   END IF;
   SELECT z.target INTO zone FROM (VALUES
     ('CET', 'Europe/Brussels'), ('CST6CDT', 'America/Chicago'), ('CUBA', 'America/Havana'),
@@ -89,15 +100,9 @@ BEGIN
     ('NST', 'Pacific/Auckland'), ('PLT', 'Asia/Karachi'), ('PNT', 'America/Phoenix'),
     ('PRT', 'America/Puerto_Rico'), ('PST', 'America/Los_Angeles'), ('SST', 'Pacific/Guadalcanal'),
     ('VST', 'Asia/Saigon')
-  ) AS z(name, target) WHERE z.name = upper(timezone);
+  ) AS z(name, target) WHERE z.name = upper(timezone COLLATE "C");
   IF FOUND THEN
     RETURN zone;
-  END IF;
-  -- A slash rules out abbreviations, and the character set rules out POSIX rule strings; what
-  -- is left is accepted when PostgreSQL finds the zone file (pg_input_is_valid never throws).
-  IF timezone ~ '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+$'
-     AND pg_input_is_valid('2000-01-01 00:00:00 ' || timezone, 'timestamptz') THEN
-    RETURN timezone;
   END IF;
   RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = format('unknown time zone "%s"', timezone);
 END;
@@ -271,6 +276,7 @@ DECLARE
   bits integer;
   by_month_day boolean;
   by_weekday boolean;
+  matches boolean;
   matched bigint := 0;
 BEGIN
   -- nW: the weekday nearest day n, never leaving the month; months without day n have none.
@@ -292,18 +298,14 @@ BEGIN
   FOR d IN 1..len LOOP
     by_month_day := d = ANY (spec.days) OR d = ANY (special);
     IF spec.weekdays IS NULL THEN
-      by_weekday := by_month_day;  -- day of week `*`: the day of month decides alone
+      matches := by_month_day;  -- day of week `*`: the day of month decides alone
     ELSE
       bits := spec.weekdays[(first_weekday + d - 1) % 7 + 1];
       -- the n-th such weekday of the month (bit n-1), or the last one (32)
       by_weekday := (bits & (1 << ((d - 1) / 7))) <> 0 OR ((bits & 32) <> 0 AND d + 7 > len);
-      IF spec.days_and THEN
-        by_weekday := by_weekday AND by_month_day;
-      ELSE
-        by_weekday := by_weekday OR by_month_day;
-      END IF;
+      matches := CASE WHEN spec.days_and THEN by_weekday AND by_month_day ELSE by_weekday OR by_month_day END;
     END IF;
-    IF by_weekday THEN
+    IF matches THEN
       matched := matched | (1::bigint << d);
     END IF;
   END LOOP;
@@ -331,7 +333,7 @@ DECLARE
   len integer;
 BEGIN
   IF line LIKE '@%' THEN
-    line := lower(line);
+    line := lower(line COLLATE "C");  -- ASCII case mapping, whatever the database's collation
     IF line = '@reboot' THEN
       RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
         MESSAGE = format('invalid cron expression %s: Kairos has no reboot event; start the job from your own start-up code instead', label);
@@ -346,7 +348,8 @@ BEGIN
     END IF;
   END IF;
 
-  fields := regexp_split_to_array(line, '\s+');
+  -- JavaScript's \s: PostgreSQL's alone misses Unicode spaces (no-break space…) in some locales.
+  fields := regexp_split_to_array(line, '[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+');
   IF cardinality(fields) = 5 THEN
     fields := ARRAY['0'] || fields;  -- 5 fields fire at second 0
   ELSIF cardinality(fields) <> 6 THEN
@@ -355,7 +358,7 @@ BEGIN
         label, cardinality(fields), CASE WHEN cardinality(fields) = 7 THEN '; Kairos has no year field' ELSE '' END);
   END IF;
   FOR i IN 1..6 LOOP
-    f := f || {{schema}}.cron_parse_field(upper(fields[i]), i, label);
+    f := f || {{schema}}.cron_parse_field(upper(fields[i] COLLATE "C"), i, label);
   END LOOP;
 
   spec.seconds := {{schema}}.cron_expand(string_to_array(f[1], ','), 0, 59);
@@ -424,25 +427,24 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   lines text[];
-  line text;
+  non_blank integer;
   specs {{schema}}.cron_spec[] := '{}';
 BEGIN
   IF expression IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'invalid cron expression NULL: it must be a string';
   END IF;
-  lines := ARRAY(SELECT regexp_replace(l, '^\s+|\s+$', '', 'g') FROM unnest(string_to_array(expression, E'\n')) AS l);
-  IF array_to_string(lines, '') = '' THEN
+  -- Lines trimmed as JavaScript's trim() does (its whitespace, not only PostgreSQL's \s).
+  lines := ARRAY(SELECT regexp_replace(l, '^[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+|[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$', '', 'g') FROM unnest(string_to_array(expression, E'\n')) AS l);
+  non_blank := cardinality(array_remove(lines, ''));
+  IF non_blank = 0 THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('invalid cron expression %s: it is empty', {{schema}}.cron_quote(expression));
   END IF;
-  IF cardinality(ARRAY(SELECT 1 FROM unnest(lines) AS l WHERE l <> '')) = 1 THEN
-    -- a single line is named as the whole expression, as in the TypeScript messages
-    RETURN ARRAY[{{schema}}.cron_parse_line(regexp_replace(expression, '^\s+|\s+$', '', 'g'), {{schema}}.cron_quote(expression))];
-  END IF;
   FOR i IN 1..cardinality(lines) LOOP
-    line := lines[i];
-    CONTINUE WHEN line = '';
-    specs := specs || {{schema}}.cron_parse_line(line, format('%s (line %s)', {{schema}}.cron_quote(line), i));
+    CONTINUE WHEN lines[i] = '';
+    -- One line is named like the whole expression, as in the TypeScript messages; several by number.
+    specs := specs || {{schema}}.cron_parse_line(lines[i], CASE WHEN non_blank = 1 THEN {{schema}}.cron_quote(expression)
+      ELSE format('%s (line %s)', {{schema}}.cron_quote(lines[i]), i) END);
   END LOOP;
   RETURN specs;
 END;

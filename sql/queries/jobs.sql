@@ -56,11 +56,13 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms,
   FROM {{schema}}.jobs j WHERE j.job_name = $1;
 
 -- name: listJobs
--- $1 enabled filter, $2 task (command of task jobs), $3 name search (substring), $4 limit.
+-- $1 enabled filter, $2 task (command of task jobs), $3 name search (substring), $4 limit,
+-- $5 label (pgAgent's job class), $6 job type.
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms
   FROM {{schema}}.jobs j
  WHERE ($1::boolean IS NULL OR j.enabled = $1) AND ($2::text IS NULL OR (j.job_type = 'task' AND j.command = $2))
    AND ($3::text IS NULL OR strpos(lower(j.job_name), lower($3)) > 0)
+   AND ($5::text IS NULL OR $5 = ANY (j.labels)) AND ($6::text IS NULL OR j.job_type = $6)
  ORDER BY j.next_run NULLS LAST, j.job_name LIMIT $4;
 
 -- name: setJobEnabled

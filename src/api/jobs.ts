@@ -112,13 +112,16 @@ export interface JobFilter {
   enabled?: boolean;
   task?: string;
   search?: string;
+  /** Only jobs carrying this label (pgAgent's job class). */
+  label?: string;
+  type?: 'task' | 'sql' | 'shell' | 'steps';
   limit?: number;
 }
 
 /** Jobs, soonest next run first. */
 export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Job[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
-  return (await store.run('listJobs', [filter.enabled ?? null, filter.task ?? null, filter.search ?? null, limit])).map(toJob);
+  return (await store.run('listJobs', [filter.enabled ?? null, filter.task ?? null, filter.search ?? null, limit, filter.label ?? null, filter.type ?? null])).map(toJob);
 }
 
 /** A run by id: live (pending/running) or, once finished, its last recorded attempt. */

@@ -80,9 +80,10 @@ async function show(name: string, o: Common): Promise<void> {
 export function registerJobs(program: Command, common: (cmd: Command) => Command): void {
   const jobs = program.command('jobs').description('define and manage jobs');
   common(jobs.command('list').description('list jobs'))
-    .option('--enabled', 'only enabled jobs')
-    .action(async (o: Common & { enabled?: boolean }) =>
-      withClient(o, async (k) => printRows((await k.listJobs(o.enabled ? { enabled: true } : {})).map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status'], Boolean(o.json))));
+    .option('--enabled', 'only enabled jobs').option('--label <label>', 'only jobs with this label (class)')
+    .option('--search <text>', 'name contains')
+    .action(async (o: Common & { enabled?: boolean; label?: string; search?: string }) =>
+      withClient(o, async (k) => printRows((await k.listJobs({ enabled: o.enabled ? true : undefined, label: o.label, search: o.search })).map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status'], Boolean(o.json))));
   common(jobs.command('add <name>').description('create or update a job (SQL, shell or JS task)'))
     .option('--sql <statement>', 'a SQL job').option('--shell <command>', 'a shell job').option('--task <task>', 'enqueue a JS task')
     .option('--payload <json>', 'payload of a task job')

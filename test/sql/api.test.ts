@@ -128,3 +128,13 @@ test('enqueue from a trigger: the run commits with the row that caused it', asyn
   assert.deepEqual(runs.rows, [{ task: 'welcome-email', payload: { email: 'b@example.com' }, key: 'b@example.com' }]);
   await db.pool.query(`DROP TABLE public.signups_${tag}; DROP FUNCTION public.on_signup_${tag}()`);
 });
+
+test('jobs carry labels (job classes) for filtering', async () => {
+  const { Kairos } = await import('../../src/index.js');
+  const { silentLogger } = await import('../../src/testing/index.js');
+  await db.pool.query(`SELECT * FROM ${s}.define_job('labelled', 'SELECT 1', every => '1 day', labels => '{maintenance,nightly}')`);
+  const client = new Kairos({ connectionString: db.connectionString, schema: db.schema, logger: silentLogger, migrate: false });
+  assert.deepEqual((await client.listJobs({ label: 'maintenance' })).map((j) => j.name), ['labelled']);
+  assert.deepEqual(await client.listJobs({ label: 'reporting' }), []);
+  await client.stop();
+});
