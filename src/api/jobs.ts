@@ -4,7 +4,7 @@
  */
 import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
-import { toJob, toRun, toRunLog, toNode, type Row } from '../store/rows.js';
+import { toJob, toRun, toRunLog, toNode, toDueJob, type Row } from '../store/rows.js';
 import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
@@ -49,36 +49,12 @@ export async function setEnabled(store: Store, name: string, enabled: boolean, n
     if (!row) throw new KairosNotFoundError(`No job named "${name}"`);
     let next: Date | null = null;
     if (enabled) {
-      const job: DueJob = { ...dueJobOf(row), planned: false, nextRun: null };
+      const job: DueJob = { ...toDueJob(row), planned: false, nextRun: null };
       next = planJob(job, row.db_now as Date, custom).nextRun;
     }
     await store.run('setJobEnabled', [name, enabled, next], client);
   });
   return (await getJob(store, name))!;
-}
-
-function dueJobOf(row: Row): DueJob {
-  return {
-    jobId: Number(row.job_id),
-    name: String(row.job_name),
-    kind: row.schedule_kind as DueJob['kind'],
-    cron: (row.cron as string | null) ?? null,
-    timezone: String(row.timezone),
-    intervalMs: row.interval_ms == null ? null : Number(row.interval_ms),
-    scheduleTime: (row.schedule_time as Date | null) ?? null,
-    createdAt: row.created_at as Date,
-    endAt: (row.end_time as Date | null) ?? null,
-    maxRuns: row.max_runs == null ? null : Number(row.max_runs),
-    runCount: Number(row.run_count),
-    planned: Boolean(row.planned),
-    nextRun: (row.next_run as Date | null) ?? null,
-    catchUp: row.catch_up as DueJob['catchUp'],
-    maxLatenessMs: Number(row.max_lateness_ms),
-    misfireGraceMs: row.misfire_grace_ms == null ? null : Number(row.misfire_grace_ms),
-    overlap: row.overlap as DueJob['overlap'],
-    running: 0,
-    pending: 0,
-  };
 }
 
 /** Run a job now, outside its schedule. Returns the new run's id. */
@@ -179,7 +155,7 @@ export async function backfillJob(store: Store, name: string, from: Date, to: Da
   const job = await getJob(store, name);
   if (!job) throw new KairosNotFoundError(`No job named "${name}"`);
   if (to < from) throw new KairosValidationError('to', `Expected \`to\` (${to.toISOString()}) to be after \`from\` (${from.toISOString()})`);
-  const schedule = scheduleOf({ ...dueJobOf(await rawJob(store, name)), planned: true }, options.custom);
+  const schedule = scheduleOf({ ...toDueJob(await rawJob(store, name)), planned: true }, options.custom);
   if (!schedule) throw new KairosValidationError('name', `Job "${name}" has no schedule to backfill (it runs only when triggered)`);
   const times = nextOccurrences(schedule, new Date(from.getTime() - 1), MAX_BACKFILL + 1).filter((t) => t <= to);
   if (times.length > MAX_BACKFILL) throw new KairosValidationError('from', `Expected at most ${MAX_BACKFILL} occurrences in a backfill, got more; narrow the range`);

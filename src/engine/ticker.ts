@@ -6,9 +6,9 @@
  */
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
-import { planJob, type DueJob, type JobPlan } from '../core/planner.js';
+import { planJob, type JobPlan } from '../core/planner.js';
 import { inTransaction } from '../store/db.js';
-import type { Row } from '../store/rows.js';
+import { toDueJob, type Row } from '../store/rows.js';
 import type { StatusChange } from '../core/types.js';
 
 const BATCH = 100;
@@ -82,32 +82,6 @@ export class Ticker extends LoopService {
     // +1 ms: waking a hair early would find nothing due and cost another round trip.
     return Math.max(0, row.next_run.getTime() - row.db_time.getTime() - (receivedAt - sentAt) / 2 + 1);
   }
-}
-
-function toDueJob(row: Row): DueJob {
-  const num = (v: unknown): number | null => (v == null ? null : Number(v));
-  return {
-    jobId: Number(row.job_id),
-    name: String(row.job_name),
-    kind: row.schedule_kind as DueJob['kind'],
-    cron: (row.cron as string | null) ?? null,
-    timezone: String(row.timezone),
-    intervalMs: num(row.interval_ms),
-    scheduleTime: (row.schedule_time as Date | null) ?? null,
-    createdAt: row.created_at as Date,
-    endAt: (row.end_time as Date | null) ?? null,
-    maxRuns: num(row.max_runs),
-    runCount: Number(row.run_count),
-    planned: Boolean(row.planned),
-    nextRun: (row.next_run as Date | null) ?? null,
-    catchUp: row.catch_up as DueJob['catchUp'],
-    maxLatenessMs: Number(row.max_lateness_ms),
-    misfireGraceMs: num(row.misfire_grace_ms),
-    overlap: row.overlap as DueJob['overlap'],
-    running: Number(row.running),
-    pending: Number(row.pending),
-    exceptions: (row.exceptions as DueJob['exceptions']) ?? [],
-  };
 }
 
 function applyPlanParams(plans: JobPlan[], nodeId: string, now: Date | null): unknown[] {

@@ -2,6 +2,7 @@
  * Row → domain mapping. Kept apart from the queries so the public shapes are defined in one place.
  */
 import type { Job, Run, RunLog, NodeInfo, CatchUpPolicy, OverlapPolicy, LogStatus } from '../core/types.js';
+import type { DueJob } from '../core/planner.js';
 
 /** A raw row as node-postgres returns it. */
 export type Row = Record<string, unknown>;
@@ -141,5 +142,32 @@ export function toNode(row: Row): NodeInfo {
     lastHeartbeat: date(row.last_heartbeat)!,
     stoppedAt: date(row.stopped_at),
     running: Number(row.running ?? 0),
+  };
+}
+
+/** Map a job row (with its active run counts, when selected) to what the planner needs. */
+export function toDueJob(row: Row): DueJob {
+  const num = (v: unknown): number | null => (v == null ? null : Number(v));
+  return {
+    jobId: Number(row.job_id),
+    name: String(row.job_name),
+    kind: row.schedule_kind as DueJob['kind'],
+    cron: (row.cron as string | null) ?? null,
+    timezone: String(row.timezone),
+    intervalMs: num(row.interval_ms),
+    scheduleTime: (row.schedule_time as Date | null) ?? null,
+    createdAt: row.created_at as Date,
+    endAt: (row.end_time as Date | null) ?? null,
+    maxRuns: num(row.max_runs),
+    runCount: Number(row.run_count),
+    planned: Boolean(row.planned),
+    nextRun: (row.next_run as Date | null) ?? null,
+    catchUp: row.catch_up as DueJob['catchUp'],
+    maxLatenessMs: Number(row.max_lateness_ms),
+    misfireGraceMs: num(row.misfire_grace_ms),
+    overlap: row.overlap as DueJob['overlap'],
+    running: Number(row.running ?? 0),
+    pending: Number(row.pending ?? 0),
+    exceptions: (row.exceptions as DueJob['exceptions']) ?? [],
   };
 }
