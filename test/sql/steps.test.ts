@@ -57,6 +57,12 @@ test('shell jobs: exit codes, stderr and timeouts are recorded', async () => {
   assert.equal(failed.status, 'failed');
   assert.equal(failed.message, 'exit code 3: oops');
   assert.equal(failed.output.exitCode, 3);
+  await define('envy', 'shell', 'echo "$GREETING from $(pwd)"', `, options => '{"shell": true, "env": {"GREETING": "hi"}, "cwd": "/tmp"}'`);
+  await node.trigger('envy');
+  await drain(node);
+  const envy = await lastLog('envy');
+  assert.equal(envy.status, 'completed', envy.message);
+  assert.equal(envy.output.stdout, 'hi from /tmp\n');
   const hung = await lastLog('hangs');
   assert.equal(hung.status, 'failed');
   assert.match(hung.message, /timed out after 300 ms/);
