@@ -101,7 +101,9 @@ CREATE TABLE {{schema}}.runs (
   last_error       text,
   created_at       timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX runs_claim ON {{schema}}.runs (queue, priority, run_at, run_id) WHERE status = 'pending';
+-- The claim walks this index in its ORDER BY; the queue is a filter, not a leading column, so
+-- that `queue = ANY($queues)` keeps an ordered scan (with queue first it sorted every due row).
+CREATE INDEX runs_claim ON {{schema}}.runs (priority, run_at, run_id) WHERE status = 'pending';
 CREATE INDEX runs_due ON {{schema}}.runs (run_at) WHERE status = 'pending';
 CREATE INDEX runs_lease ON {{schema}}.runs (lease_until) WHERE status = 'running';
 CREATE INDEX runs_job ON {{schema}}.runs (job_id) WHERE job_id IS NOT NULL;
