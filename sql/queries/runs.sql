@@ -179,7 +179,7 @@ WITH input AS (
          coalesce($3::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, $2, a.payload, a.output, a.owner
     FROM affected a
 )
-SELECT a.run_id, a.job_id, a.task, a.key, a.final_status AS status, a.run_at,
+SELECT a.run_id, a.job_id, a.task, a.key, a.queue, a.final_status AS status, a.run_at,
        (SELECT NOT jf.enabled FROM jobs_failed jf WHERE jf.job_id = a.job_id) AS job_disabled,
        (SELECT jf.job_name FROM jobs_failed jf WHERE jf.job_id = a.job_id) AS job_name
   FROM affected a;

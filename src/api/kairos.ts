@@ -106,6 +106,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     };
     const executor = new Executor(this.ctx, this.completer, executors, () => producer.slotFreed());
     producer.executor = executor;
+    this.completer.onRetry = (queue, at) => producer.hint(queue, at, this.ctx.offsetMs);
     const ticker = new Ticker(this.ctx);
     ticker.onRunsCreated = (queues) => {
       if (queues.some((q) => this.options.queues.includes(q))) producer.wake();

@@ -24,6 +24,8 @@ export class Completer {
   private failures: Array<Pending<Failure>> = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
+  /** Told of each retry (queue, due time by the database clock), so the local producer wakes for it. */
+  onRetry: (queue: string, at: Date) => void = () => undefined;
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -87,6 +89,7 @@ export class Completer {
     );
     if (!rows) return;
     this.settle(batch, rows, (row) => (row.status === 'retrying' ? 'pending' : (row.status as RunState)));
+    for (const row of rows) if (row.status === 'retrying') this.onRetry(String(row.queue), row.run_at as Date);
     for (const row of rows) {
       if (row.job_disabled) {
         this.ctx.logger.warn({ job: row.job_name }, `job ${String(row.job_name)} disabled after repeated failures`);
