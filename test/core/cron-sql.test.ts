@@ -116,7 +116,7 @@ const SYNTAX = [
   '0 0 29 2 *', '0 0 31 * 5', '0 0 29 2 */7', '59 59 23 31 12 *', '0 0 30 * *', '0 0 31 * *',
   '30 2 * * *', '0 2,14 * * *', '30 2-3 * * *', '15,45 2 * * *', '30 1 * * *', '0,30 1-2 * * *', '0 * * * *', '*/15 * * * *',
   '30 23 * * *', '0 0,23 * * *', '*/20 0-3 * * *', '0 30 2 * * *', '* 30 2 * * *', '*/10 30 2 * * *', '0 0-23/2 * * *',
-  ' 0  9 * *\tMON ', '0 0 * * sun', '0 0 1 jan,JUL *', '45 59 1 * * *', '0 0 0 * * *', '0 30 0 * * *',
+  ' 0  9 * *\tMON ', '\u00a00\u20039 * * *\u3000', '0 0 * * sun', '0 0 1 jan,JUL *', '45 59 1 * * *', '0 0 0 * * *', '0 30 0 * * *',
 ];
 
 // Expressions whose DST behaviour differs: fixed-time and interval-like, near the usual change hours.
@@ -210,7 +210,7 @@ describe('cron_next agrees with parseCron().next()', () => {
   test('times zones given by their other names', async () => {
     const probes: Probe[] = [];
     const expected: Array<number | null> = [];
-    for (const timezone of ['Etc/UTC', 'US/Eastern', 'america/new_york', 'CET', 'EST5EDT', 'PST', 'Japan', 'GB', 'Etc/GMT+5', 'Asia/Calcutta']) {
+    for (const timezone of ['Etc/UTC', 'US/Eastern', 'america/new_york', 'CET', 'EST5EDT', 'PST', 'Japan', 'GB', 'Etc/GMT+5', 'etc/gmt-14', 'Etc/GMT0', 'Asia/Calcutta']) {
       for (const expression of ['30 2 * * *', '0 * * * *']) {
         for (const from of [Date.parse('2025-03-29T00:00:00Z'), Date.parse('2025-10-25T12:00:00Z'), Date.parse('2025-11-01T12:00:00Z')]) {
           chain(parseCron(expression, timezone), expression, timezone, from, 20, probes, expected);
@@ -383,7 +383,11 @@ describe('cron_validate refuses what parseCron refuses', () => {
 
 describe('time zones', () => {
   test('refuses unknown zones and UTC offsets', async () => {
-    for (const timezone of ['Mars/Olympus', '+02:00', 'UTC+2', '', ' UTC', 'Factory', 'PDT', 'FOO3BAR', 'EST5EDT4,M3.2.0,M11.1.0', 'Europe/', 'Europe//Paris', null]) {
+    // PostgreSQL alone would accept several of these: abbreviations (PDT) and POSIX rules, even
+    // ones that look like zone names (America/New_York+5).
+    const refused = ['Mars/Olympus', '+02:00', 'UTC+2', '', ' UTC', 'Factory', 'PDT', 'FOO3BAR', 'EST5EDT4,M3.2.0,M11.1.0', 'Europe/', 'Europe//Paris'];
+    refused.push('America/New_York+5', 'Europe/London1', 'Etc/GMT+99', 'Etc/GMT-15', 'Etc/GMT+05', 'Asia/Tokyo/');
+    for (const timezone of [...refused, null]) {
       if (timezone !== null) assert.throws(() => parseCron('* * * * *', timezone), /Expected `timezone`/, timezone);
       await assertRefused(`SELECT ${fn('cron_validate')}('* * * * *', $1)`, [timezone], /^(unknown time zone|time zone ".*" is a UTC offset)/);
       await assertRefused(`SELECT ${fn('cron_next')}('* * * * *', $1, now())`, [timezone], /time zone/);

@@ -1,0 +1,46 @@
+/**
+ * The exact text and parameters Kairos sends for a statement, taken from its own Store methods
+ * (so the profile follows the code when a query gains a parameter), without running it.
+ */
+import type pg from 'pg';
+import { Store } from '../../src/store/store.js';
+
+/** A statement as the driver would send it. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** Call a Store method against a pool that records instead of running; returns what it would send. */
+export async function captureStatement(schema: string, call: (store: Store) => Promise<unknown>): Promise<Statement> {
+  let captured: Statement | undefined;
+  const recorder = {
+    query: async (text: string, values: unknown[] = []) => {
+      captured = { text, values };
+      return { rows: [], rowCount: 0 };
+    },
+  };
+  await call(new Store(recorder as unknown as pg.Pool, schema));
+  if (!captured) throw new Error('the Store method sent no statement');
+  return captured;
+}
+
+/** Remember the last parameters of every named query `store` runs (wraps `store.run`). */
+export function recordStatements(store: Store): Map<string, unknown[]> {
+  const seen = new Map<string, unknown[]>();
+  const original = store.run.bind(store);
+  store.run = (name, values, db) => {
+    seen.set(name, values);
+    return original(name, values, db);
+  };
+  return seen;
+}
+
+/** A parameter as an SQL literal (for pgbench scripts). */
+export function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) return `'${value.toISOString()}'`;
+  if (Array.isArray(value)) return `'{${value.map((v) => `"${String(v).replace(/(["\\])/g, '\\$1')}"`).join(',')}}'`;
+  return `'${String(value).replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,107 @@
+/**
+ * The SQL ceiling of draining: Kairos's own claim and completion statements (through its Store)
+ * with no engine around them, from Node (one connection in turn, or a claimer and a completer in
+ * parallel as the engine does) and from pgbench (a C client) when it is installed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Store } from '../../src/store/store.js';
+import { captureStatement, literal } from './capture.js';
+import { nowMs } from './stats.js';
+
+const NODE = { id: 'ceiling', name: 'ceiling', tags: [] as string[] };
+
+/** Rewrites a statement's text before it is sent (for what-if measurements). */
+export type Rewrite = (text: string) => string;
+
+/** Drain the `kairos` queue at `url` with the raw statements (optionally rewritten); returns jobs/s. */
+export async function nodeCeiling(url: string, batch: number, parallel: boolean, rewrite: Rewrite = (t) => t): Promise<number> {
+  const pools = [new pg.Pool({ connectionString: url, max: 1 }), new pg.Pool({ connectionString: url, max: 1 })];
+  for (const pool of pools) pool.on('error', () => undefined);
+  const rewriting = (pool: pg.Pool): pg.Pool => ({ query: (text: string, values: unknown[]) => pool.query(rewrite(text), values) }) as unknown as pg.Pool;
+  const [claimer, completer] = pools.map((pool) => new Store(rewriting(pool), 'kairos')) as [Store, Store];
+  const claim = (): Promise<Array<{ run_id: number; attempt: number }>> => claimer.claim(NODE, ['default'], ['noop'], batch, null, 60_000);
+  const complete = (runs: Array<{ run_id: number; attempt: number }>): Promise<unknown> =>
+    completer.complete(runs.map((r) => ({ run_id: r.run_id, attempt: r.attempt, duration_ms: 0, output: null })), NODE.id, null);
+  let total = 0;
+  const start = nowMs();
+  try {
+    if (!parallel) {
+      for (let runs = await claim(); runs.length > 0; runs = await claim()) {
+        await complete(runs);
+        total += runs.length;
+      }
+    } else {
+      const queue: Array<{ run_id: number; attempt: number }> = [];
+      let claiming = true;
+      const claimLoop = async (): Promise<void> => {
+        for (let runs = await claim(); runs.length > 0; runs = await claim()) queue.push(...runs);
+        claiming = false;
+      };
+      const completeLoop = async (): Promise<void> => {
+        while (claiming || queue.length > 0) {
+          if (queue.length === 0) {
+            await new Promise((resolve) => setImmediate(resolve));
+            continue;
+          }
+          const runs = queue.splice(0, 1000);
+          await complete(runs);
+          total += runs.length;
+        }
+      };
+      await Promise.all([claimLoop(), completeLoop()]);
+    }
+    return total / ((nowMs() - start) / 1000);
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+  }
+}
+
+/** Where pgbench is, if anywhere. */
+export function findPgbench(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v pgbench'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    const dirs = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : [];
+    return dirs.map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`).find((p) => existsSync(p));
+  }
+}
+
+/** Statement text without comment lines, its $n replaced by literals or pgbench variables. */
+function inline(text: string, values: unknown[], variables: Record<number, string> = {}): string {
+  const body = text.split('\n').filter((line) => !line.trim().startsWith('--')).join('\n').replace(/;\s*$/, '');
+  return body.replace(/\$(\d+)/g, (_, n: string) => variables[Number(n)] ?? literal(values[Number(n) - 1]));
+}
+
+/** One pgbench transaction pair: the claim (returning the claimed runs as JSON) and the completion. */
+export async function pgbenchScript(batch: number): Promise<string> {
+  const claim = await captureStatement('kairos', (s) => s.claim({ ...NODE, id: 'pgbench', name: 'pgbench' }, ['default'], ['noop'], batch, null, 60_000));
+  const complete = await captureStatement('kairos', (s) => s.complete([], 'pgbench', null));
+  const claimSql = inline(claim.text, claim.values);
+  const cut = claimSql.indexOf('\nUPDATE ');
+  if (!claimSql.startsWith('WITH') || cut < 0) throw new Error('claimRuns is no longer WITH … UPDATE …; update bench/lib/ceiling.ts');
+  const flattened = `${claimSql.slice(0, cut)},\nclaimed AS (${claimSql.slice(cut + 1)})\n` +
+    `SELECT coalesce(json_agg(json_build_object('run_id', run_id, 'attempt', attempt, 'duration_ms', 0, 'output', null)), '[]') AS items FROM claimed \\gset`;
+  return `${flattened}\n${inline(complete.text, complete.values, { 1: ':items' })};\n`;
+}
+
+/** Drain the queue at `url` with pgbench (`clients` connections); returns jobs/s, or why it could not run. */
+export async function pgbenchCeiling(pgbench: string, url: string, jobs: number, batch: number, clients: number): Promise<number | string> {
+  const dir = mkdtempSync(join(tmpdir(), 'kairos-pgbench-'));
+  try {
+    const script = join(dir, 'drain.sql');
+    writeFileSync(script, await pgbenchScript(batch));
+    const transactions = Math.ceil(jobs / batch / clients) + 1;
+    const args = ['-n', '-M', 'extended', '-c', String(clients), '-j', String(clients), '-t', String(transactions), '-f', script, url];
+    const start = nowMs();
+    const result = spawnSync(pgbench, args, { encoding: 'utf8' });
+    const seconds = (nowMs() - start) / 1000;
+    if (result.status !== 0) return `pgbench failed: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ')}`;
+    return jobs / seconds;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Worker children: one process per system and measurement, started with the tsx loader, talking
+ * over IPC. Memory is read from /proc (VmRSS now, VmHWM peak), so it is the child's own figure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { WorkerConfig } from './types.js';
+
+/** What a child recorded, sent when it stops. */
+export interface ChildReport {
+  /** Handler calls (all attempts). */
+  handled: number;
+  /** Monotonic ms of the first handler call (NaN if none). */
+  first: number;
+  /** mixed: enqueue → start of first attempts, ms. */
+  latencies: number[];
+  /** mixed: monotonic ms of each successful attempt. */
+  completions: number[];
+  /** cron: [schedule name, due epoch ms, start epoch ms]. */
+  fires: Array<[string, number, number]>;
+}
+
+/** Messages a child sends. */
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'handled'; first: number; at: number }
+  | { type: 'latency'; ms: number }
+  | { type: 'report'; report: ChildReport };
+
+const WORKER = fileURLToPath(new URL('../worker.ts', import.meta.url));
+const live = new Set<ChildProcess>();
+
+/** Kill the children this process started and that still run (on abort). */
+export function killChildren(): void {
+  for (const child of live) if (child.pid) process.kill(child.pid, 'SIGKILL');
+  live.clear();
+}
+
+/** A running worker child. */
+export class WorkerChild {
+  private listeners: Array<(message: ChildMessage) => void> = [];
+  private stopping: Promise<ChildReport> | undefined;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (message: ChildMessage) => {
+      for (const listener of this.listeners) listener(message);
+    });
+  }
+
+  /** Start a child and wait until its worker is up. `nodeArgs` go to node (e.g. --cpu-prof). */
+  static async start(config: WorkerConfig, nodeArgs: string[] = [], timeoutMs = 60_000): Promise<WorkerChild> {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', WORKER], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
+    });
+    live.add(child);
+    child.on('exit', () => live.delete(child));
+    const worker = new WorkerChild(child);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${config.system} worker did not start within ${timeoutMs} ms`)), timeoutMs);
+      child.once('exit', (code) => reject(new Error(`${config.system} worker exited during start (code ${code})`)));
+      const off = worker.on((message) => {
+        if (message.type !== 'ready') return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+    return worker;
+  }
+
+  /** The child's pid. */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** Listen to the child's messages; returns a function that stops listening. */
+  on(listener: (message: ChildMessage) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Wait for the first message of a type (rejects after `timeoutMs`). */
+  next<T extends ChildMessage['type']>(type: T, timeoutMs: number): Promise<Extract<ChildMessage, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no '${type}' from the worker within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on((message) => {
+        if (message.type !== type) return;
+        clearTimeout(timer);
+        off();
+        resolve(message as Extract<ChildMessage, { type: T }>);
+      });
+    });
+  }
+
+  /** Resident and peak resident memory of the child, MB (from /proc). */
+  memory(): { rssMb: number; peakMb: number } {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+  }
+
+  /** Stop the worker gracefully and collect its report (the child is killed after `timeoutMs`). Idempotent. */
+  stop(timeoutMs = 30_000): Promise<ChildReport> {
+    this.stopping ??= this.stopOnce(timeoutMs);
+    return this.stopping;
+  }
+
+  private async stopOnce(timeoutMs: number): Promise<ChildReport> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error('the worker had already exited');
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    const report = this.next('report', timeoutMs);
+    report.catch(() => undefined);
+    try {
+      this.child.send({ type: 'stop' });
+      const { report: result } = await report;
+      await exited;
+      return result;
+    } catch (error) {
+      if (this.child.pid && this.child.exitCode === null) process.kill(this.child.pid, 'SIGKILL');
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Shared vocabulary of the benchmark suite: the systems compared, what a job carries, how a
+ * worker child is configured, and what a workload returns.
+ */
+
+/** The systems the suite can compare. */
+export type SystemName = 'kairos' | 'graphile' | 'pgboss';
+
+/** Every system, in display order. */
+export const SYSTEMS: readonly SystemName[] = ['kairos', 'graphile', 'pgboss'];
+
+/** Display names. */
+export const SYSTEM_LABELS: Record<SystemName, string> = { kairos: 'Kairos', graphile: 'graphile-worker', pgboss: 'pg-boss' };
+
+/** The payload of a benchmark job: `t` is the enqueue time (monotonic ms), `fail` fails attempt 1. */
+export interface JobPayload {
+  t?: number;
+  fail?: boolean;
+}
+
+/** What a worker adapter tells the shared handler about one attempt. */
+export interface JobInfo {
+  payload: JobPayload;
+  /** 1-based attempt number. */
+  attempt: number;
+  /** Schedule name of a cron fire. */
+  name?: string;
+  /** Due time of a cron fire, epoch ms. */
+  scheduledAt?: number;
+}
+
+/** The handler every adapter calls; throwing fails the attempt. */
+export type Handler = (job: JobInfo) => void;
+
+/** How many handlers run at once, and how many jobs one fetch may lock. */
+export interface WorkerSettings {
+  concurrency: number;
+  batch: number;
+}
+
+/** What a worker child does with its jobs. */
+export type WorkerMode = 'drain' | 'latency' | 'mixed' | 'cron' | 'idle' | 'none';
+
+/** The configuration of a worker child (passed as JSON in BENCH_WORKER). */
+export interface WorkerConfig extends WorkerSettings {
+  system: SystemName;
+  url: string;
+  mode: WorkerMode;
+  /** drain: report once this many handlers ran. */
+  expect?: number;
+  /** How many nodes (instances) to run in the child. @default 1 */
+  nodes?: number;
+  /** cron: how many schedules to define. */
+  schedules?: number;
+}
+
+/** Options of the jobs the driver enqueues. */
+export interface ProducerOptions {
+  /** Retries after a failed attempt (about 1 s apart where the system allows it). */
+  retries: number;
+}
+
+/** The driver's side of a system: enqueue and observe the queue. */
+export interface Producer {
+  /** Enqueue many jobs in one call. */
+  enqueueBatch(payloads: JobPayload[]): Promise<void>;
+  /** Enqueue one job. */
+  enqueueOne(payload: JobPayload): Promise<void>;
+  /** Jobs not finished yet (queued, running or waiting for a retry). */
+  remaining(): Promise<number>;
+  /** Release connections. */
+  close(): Promise<void>;
+}
+
+/** A running worker (one node) inside a child process. */
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+/** One metric of a workload. `better` says which direction wins (for ratios). */
+export interface MetricDef {
+  key: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower' | 'info';
+}
+
+/** Metric values of one system in one repetition. */
+export type Sample = Record<string, number>;
