@@ -60,11 +60,28 @@ function cachedCron(cron: string, timezone: string): Schedule {
   const key = `${timezone}\n${cron}`;
   let schedule = cronCache.get(key);
   if (!schedule) {
-    schedule = compileSchedule({ kind: 'cron', cron, timezone });
+    schedule = cronUnion(cron, timezone);
     if (cronCache.size >= CRON_CACHE_SIZE) cronCache.clear();
     cronCache.set(key, schedule);
   }
   return schedule;
+}
+
+/**
+ * A job's cron may hold several crontab lines (elephant_worker's schedule arrays, written through
+ * the SQL API): it fires at the earliest next time of any line, as the SQL cron_next does.
+ */
+function cronUnion(cron: string, timezone: string): Schedule {
+  const lines = cron.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (lines.length <= 1) return compileSchedule({ kind: 'cron', cron: lines[0] ?? cron, timezone });
+  const parts = lines.map((line) => compileSchedule({ kind: 'cron', cron: line, timezone }));
+  const pick = (dates: Array<Date | null>, better: (a: Date, b: Date) => boolean): Date | null =>
+    dates.reduce<Date | null>((best, d) => (d && (!best || better(d, best)) ? d : best), null);
+  return {
+    spec: parts[0]!.spec,
+    next: (after) => pick(parts.map((p) => p.next(after)), (a, b) => a < b),
+    previous: (at) => pick(parts.map((p) => p.previous(at)), (a, b) => a > b),
+  };
 }
 
 /** Build the schedule of a job row; custom schedules come from code (`custom`). */

@@ -207,7 +207,7 @@ describe('cron_next agrees with parseCron().next()', () => {
     assert.deepEqual(await runs('0 * * * *', london, '2025-10-25T23:30:00Z', 2), ['2025-10-26T00:00:00Z', '2025-10-26T01:00:00Z']);
   });
 
-  test('times zones given by their other names', async () => {
+  test('time zones given by their other names', async () => {
     const probes: Probe[] = [];
     const expected: Array<number | null> = [];
     for (const timezone of ['Etc/UTC', 'US/Eastern', 'america/new_york', 'CET', 'EST5EDT', 'PST', 'Japan', 'GB', 'Etc/GMT+5', 'etc/gmt-14', 'Etc/GMT0', 'Asia/Calcutta']) {
@@ -234,9 +234,13 @@ describe('cron_next agrees with parseCron().next()', () => {
       { expression: '0 0 1 1 *', timezone: 'UTC', after: Date.parse('2999-01-01T00:00:00Z') },
       { expression: '59 59 23 31 12 *', timezone: 'Asia/Tokyo', after: Date.parse('2999-12-31T00:00:00Z') },
       { expression: '0 0 29 2 */7', timezone: 'UTC', after: Date.parse('2990-01-01T00:00:00Z') },
+      // Every match since 2007 falls in New York's spring-forward gap, and interval-like jobs skip those.
+      { expression: '*/30 2 * 3 SUN#2', timezone: 'America/New_York', after: Date.parse('2006-03-12T07:29:59Z') },
     ];
     const expected = probes.map((p) => parseCron(p.expression, p.timezone).next(new Date(p.after))?.getTime() ?? null);
-    assert.deepEqual(expected, [null, Date.parse('2999-12-31T14:59:59Z'), null]);
+    assert.deepEqual(expected, [null, Date.parse('2999-12-31T14:59:59Z'), null, Date.parse('2006-03-12T07:30:00Z')]);
+    probes.push({ expression: '*/30 2 * 3 SUN#2', timezone: 'America/New_York', after: Date.parse('2006-03-12T07:30:00Z') });
+    expected.push(null);
     await assertSameNext(probes, expected);
   });
 });
@@ -435,8 +439,9 @@ describe('time zones', () => {
 });
 
 describe('performance', () => {
-  test('sparse and dense expressions stay fast', async () => {
-    const hard = ['0 0 29 2 *', '0 0 31 * 5', '0 0 29 2 */7', '59 59 23 31 12 *', '0 0 */3 2 MON#4', '0 0 31W * *', '* * * * * *', '0 0 LW 2 *', '0 0 29 * 0#5'];
+  test('sparse and dense expressions stay fast', async (t) => {
+    const hard = ['0 0 29 2 *', '0 0 31 * 5', '0 0 29 2 */7', '59 59 23 31 12 *', '0 0 */3 2 MON#4', '0 0 31W * *', '* * * * * *', '0 0 LW 2 *', '0 0 29 * 0#5',
+      '*/30 2 * 3 SUN#2']; // the last never fires again in New York: searched day by day to the year 3000
     let slowest = { ms: 0, what: '' };
     for (const expression of hard) {
       for (const [timezone, from] of [['UTC', '2025-03-01T00:00:00Z'], ['America/New_York', '2097-03-09T06:59:59Z'], ['Australia/Lord_Howe', '2025-04-05T15:29:59Z']] as const) {
@@ -446,7 +451,8 @@ describe('performance', () => {
         if (ms > slowest.ms) slowest = { ms, what: `${expression} in ${timezone} after ${from}` };
       }
     }
-    // Well under 50 ms in practice; the bound only catches a search that went minute by minute.
-    assert.ok(slowest.ms < 250, `slowest: ${slowest.what} took ${slowest.ms.toFixed(1)} ms`);
+    t.diagnostic(`slowest: ${slowest.what} took ${slowest.ms.toFixed(1)} ms`);
+    // Far below in practice; the bound only catches a search that went minute by minute.
+    assert.ok(slowest.ms < 500, `slowest: ${slowest.what} took ${slowest.ms.toFixed(1)} ms`);
   });
 });

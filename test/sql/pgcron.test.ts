@@ -74,3 +74,16 @@ test('an installer who may not create roles gets a notice, not an error', async 
     await db.pool.query(`DROP SCHEMA IF EXISTS inst_${tag} CASCADE; REVOKE CREATE ON DATABASE "${database}" FROM ${installer}; DROP OWNED BY ${installer}; DROP ROLE ${installer}`);
   }
 });
+
+test('a job with several crontab lines (elephant_worker schedule arrays) fires on the union', async () => {
+  const { TestClock, drain } = await import('../../src/testing/index.js');
+  const row = (await db.pool.query(`SELECT * FROM ${s}.insert_job('SELECT 1', current_catalog, '{"0 6 * * *","30 18 * * *"}')`)).rows[0];
+  const clock = new TestClock(new Date(row.next_run.getTime() + 1000));
+  const agent = db.node({ clock, runSqlJobs: true });
+  await agent.services.ticker.materialise();
+  assert.equal(await drain(agent), 1);
+  const next = (await db.pool.query(`SELECT next_run FROM ${s}.jobs WHERE job_id = $1`, [row.job_id])).rows[0].next_run as Date;
+  const sqlNext = (await db.pool.query(`SELECT ${s}.cron_next($1, 'UTC', $2) AS n`, [row.cron, row.next_run])).rows[0].n as Date;
+  assert.equal(next.toISOString(), sqlNext.toISOString(), 'TypeScript and SQL agree on the union');
+  assert.ok([6, 18].includes(next.getUTCHours()));
+});
