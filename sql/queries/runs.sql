@@ -2,35 +2,24 @@
 -- database clock; tests pass a fixed time.
 
 -- name: insertRuns
--- Batch insert of ad-hoc runs from a JSON array. With conflict 'raise' a duplicate key fails the
--- whole statement (unique violation), so a batch is all or nothing.
+-- Batch insert of ad-hoc runs from a JSON array (see runs_from_json). With conflict 'raise' a
+-- duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
 INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT x.task, x.queue, x.priority, x.payload, x.key,
-       coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
-       CASE WHEN x.grace_ms IS NULL THEN NULL
-            ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
-       x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
-       run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text)
+SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+       x.backoff_max_ms, x.timeout_ms, x.lock_key
+  FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz) x ORDER BY x.ord
 RETURNING r.run_id, r.key, r.run_at;
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
 WITH input AS (
-  SELECT row_number() OVER () AS ord, x.*
-    FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
-         run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
-         timeout_ms int, lock_key text)
+  SELECT * FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz)
 ), inserted AS (
   INSERT INTO {{schema}}.runs AS r
     (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-  SELECT x.task, x.queue, x.priority, x.payload, x.key,
-         coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
-         CASE WHEN x.grace_ms IS NULL THEN NULL
-              ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
-         x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
+  SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+         x.backoff_max_ms, x.timeout_ms, x.lock_key
     FROM input x ORDER BY x.ord
   ON CONFLICT (task, key) WHERE key IS NOT NULL DO NOTHING
   RETURNING r.run_id, r.task, r.key, r.run_at
@@ -47,14 +36,9 @@ SELECT i.ord, coalesce(ins.run_id, existing.run_id) AS run_id, ins.run_id IS NOT
 -- options; a running one cannot be replaced (returns no row, the caller raises).
 INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT x.task, x.queue, x.priority, x.payload, x.key,
-       coalesce(x.run_at, $2::timestamptz, now()) + coalesce(x.delay_ms, 0) * interval '1 millisecond',
-       CASE WHEN x.grace_ms IS NULL THEN NULL
-            ELSE coalesce(x.run_at, $2::timestamptz, now()) + (coalesce(x.delay_ms, 0) + x.grace_ms) * interval '1 millisecond' END,
-       x.max_retries, x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM jsonb_to_recordset($1::jsonb) AS x(task text, queue text, priority int, payload jsonb, key text,
-       run_at timestamptz, delay_ms bigint, grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text)
+SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+       x.backoff_max_ms, x.timeout_ms, x.lock_key
+  FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz) x ORDER BY x.ord
 ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
    SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
        expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
