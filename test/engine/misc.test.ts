@@ -73,8 +73,11 @@ test('periodic() defines a task and its schedule in one call', async () => {
   assert.equal(job?.priority, 1);
   assert.equal(job?.nextRun?.toISOString(), '2030-01-01T00:15:00.000Z');
   clock.set('2030-01-01T00:15:00Z');
+  // The started node's own services may claim it first: wait for the completion, not for drain().
+  const done = waitForStatus(kairos, (c) => c.task === 'cleanup' && c.next === 'completed');
   await kairos.services.ticker.materialise();
   await drain(kairos);
+  await done;
   assert.equal(runs, 1);
   await kairos.stop();
 });
