@@ -45,6 +45,8 @@ export async function startWorker(config: WorkerConfig, handler: Handler): Promi
     connectionString: config.url,
     concurrency: config.concurrency,
     batchSize: Math.min(config.batch, 5000),
+    // Claim ahead of free slots, as graphile-worker's localQueue does (same size as its localQueue).
+    prefetch: config.batch,
     tasks: { [TASK]: run, tick: run },
     // What-if experiments only (e.g. '{"pollInterval":"1s"}'); the suite itself never sets it.
     ...(JSON.parse(process.env.BENCH_KAIROS_OPTIONS ?? '{}') as Record<string, unknown>),

@@ -113,6 +113,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     };
     const heartbeat = new Heartbeat(this.ctx, executor);
     heartbeat.onNodeMissing = () => this.register();
+    heartbeat.onCancelRequested = (runId) => this.cancelLocal(runId);
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
     this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
@@ -254,8 +255,17 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       this.publish([{ runId, job: String(row.task), task: String(row.task), key: (row.key as string | null) ?? null, previous: 'pending', next: 'cancelled' }]);
       return 'cancelled';
     }
-    this.services.executor.cancel(runId, reason);
+    this.cancelLocal(runId, reason);
     return 'cancelling';
+  }
+
+  /** Stop a run held by this node: abort it if it runs, or drop it if it waits in the prefetch buffer. */
+  private cancelLocal(runId: number, reason = 'cancelled'): void {
+    if (this.services.executor.cancel(runId, reason)) return;
+    const run = this.services.producer.takeBuffered(runId);
+    if (!run) return;
+    const meta = { job: run.job_name ?? run.task, task: run.task, key: run.key };
+    void this.completer.fail({ run_id: run.run_id, attempt: run.attempt, outcome: 'cancelled', message: reason, delay_ms: 0, duration_ms: 0, output: null }, meta);
   }
 
   /** Create runs for every occurrence of a job's schedule in [from, to] not yet materialised. */
@@ -278,11 +288,11 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   }
 
   private listen(): void {
-    const { producer, ticker, heartbeat, executor } = this.services;
+    const { producer, ticker, heartbeat } = this.services;
     this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null, this.ctx.offsetMs));
     this.notifier.on('jobs', (n: Notice) => ticker.hint(n.at ? new Date(String(n.at)) : null, Boolean(n.plan)));
     this.notifier.on('cancel', (n: Notice) => {
-      if (n.node === this.nodeId) executor.cancel(Number(n.run));
+      if (n.node === this.nodeId) this.cancelLocal(Number(n.run), n.reason ? String(n.reason) : undefined);
     });
     this.notifier.on('status', (n: Notice) => {
       if (n.node === this.nodeId) return;

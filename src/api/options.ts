@@ -42,6 +42,12 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   concurrency?: number;
   /** Most runs claimed per round trip. @default max(concurrency, 1) capped at 500 */
   batchSize?: number;
+  /**
+   * Runs claimed ahead of free slots and started as slots free (like graphile-worker's localQueue):
+   * fewer, larger claims under a backlog. Prefetched runs hold their lease (the heartbeat renews it)
+   * and are handed back at stop(). @default 0
+   */
+  prefetch?: number;
   /** This node's name (shown in history and the node registry). @default `${hostname}-${pid}` */
   nodeName?: string;
   /** Tags of this node (for pinning jobs to nodes). @default [] */
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   queues: string[];
   concurrency: number;
   batchSize: number;
+  prefetch: number;
   nodeName: string;
   nodeTags: string[];
   pollIntervalMs: number;
@@ -134,6 +141,7 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     queues,
     concurrency,
     batchSize: options.batchSize === undefined ? Math.min(concurrency, 500) : assertInteger(options.batchSize, 'batchSize', 1, 5000),
+    prefetch: options.prefetch === undefined ? 0 : assertInteger(options.prefetch, 'prefetch', 0, 100_000),
     nodeName: options.nodeName === undefined ? `${os.hostname()}-${process.pid}` : assertName(options.nodeName, 'nodeName'),
     nodeTags: nameList(options.nodeTags, 'nodeTags', []),
     pollIntervalMs: duration(options.pollInterval, 'pollInterval', 5000, 10),

@@ -10,6 +10,8 @@ import type { Executor } from './executor.js';
 export class Heartbeat extends LoopService {
   /** Re-register when the node row has vanished (pruned or deleted by an operator). */
   onNodeMissing: () => Promise<void> = async () => undefined;
+  /** A run of this node was flagged for cancellation (the fallback for a lost NOTIFY). */
+  onCancelRequested: (runId: number) => void = (runId) => void this.executor.cancel(runId);
 
   constructor(
     private readonly ctx: EngineContext,
@@ -26,7 +28,7 @@ export class Heartbeat extends LoopService {
     );
     if (Number(rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
     for (const row of rows) {
-      if (row.run_id !== null && row.cancel_requested) this.executor.cancel(Number(row.run_id));
+      if (row.run_id !== null && row.cancel_requested) this.onCancelRequested(Number(row.run_id));
     }
     if (Date.now() - sentAt > this.ctx.options.leaseMs / 2) {
       this.ctx.logger.warn({ ms: Date.now() - sentAt }, 'heartbeat took more than half the lease; runs risk being rescued');

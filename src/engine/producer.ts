@@ -6,6 +6,7 @@
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 import type { Executor } from './executor.js';
+import type { ClaimedRun } from '../store/store.js';
 
 /** The claim loop of one node. */
 export class Producer extends LoopService {
@@ -15,6 +16,8 @@ export class Producer extends LoopService {
   private nextDueAt = Infinity;
   private dueTimer: NodeJS.Timeout | undefined;
   private passes = 0;
+  /** Runs claimed ahead of free slots (the `prefetch` option), started as slots free. */
+  private buffer: ClaimedRun[] = [];
   executor: Executor | undefined;
 
   constructor(private readonly ctx: EngineContext) {
@@ -29,12 +32,27 @@ export class Producer extends LoopService {
     return names;
   }
 
-  /** A slot freed: claim again when a backlog is likely (batched: wait for enough free slots). */
+  /** A slot freed: start a prefetched run, and claim again when a backlog is likely (batched). */
   slotFreed(): void {
-    if (!this.backlog || !this.executor) return;
-    const free = this.ctx.options.concurrency - this.executor.activeCount;
-    const enough = Math.max(1, Math.floor(this.ctx.options.concurrency / 4));
-    if (free >= enough || this.executor.activeCount === 0) this.wake();
+    if (!this.executor) return;
+    this.startBuffered();
+    if (!this.backlog) return;
+    const { concurrency, prefetch } = this.ctx.options;
+    const room = concurrency + prefetch - this.executor.activeCount - this.buffer.length;
+    const enough = Math.max(1, Math.floor((concurrency + prefetch) / 4));
+    if (room >= enough || this.executor.activeCount === 0) this.wake();
+  }
+
+  /** Remove a prefetched run that was cancelled before it started; returns it, or undefined. */
+  takeBuffered(runId: number): ClaimedRun | undefined {
+    const index = this.buffer.findIndex((r) => r.run_id === runId);
+    return index < 0 ? undefined : this.buffer.splice(index, 1)[0];
+  }
+
+  private startBuffered(): void {
+    const executor = this.executor;
+    if (!executor) return;
+    while (this.buffer.length > 0 && executor.activeCount < this.ctx.options.concurrency) executor.start(this.buffer.shift()!);
   }
 
   /** Someone said runs are due at `at` (DB time) in `queue`; `offsetMs` maps DB time to local time. */
@@ -45,10 +63,16 @@ export class Producer extends LoopService {
     else this.wakeAt(local);
   }
 
+  /** Stop claiming, and hand prefetched runs that never started back to the queue at once. */
   override async stop(): Promise<void> {
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = undefined;
     await super.stop();
+    const unstarted = this.buffer.splice(0);
+    if (unstarted.length > 0) {
+      // uncount: these attempts never ran, so the attempt number goes back.
+      await this.ctx.store.release(this.ctx.nodeId, unstarted.map((r) => r.run_id), null, this.ctx.clock.now(), 0, true);
+    }
   }
 
   private wakeAt(localMs: number): void {
@@ -67,15 +91,18 @@ export class Producer extends LoopService {
   async runOnce(): Promise<number | undefined> {
     const executor = this.executor;
     if (!executor) return undefined;
+    this.startBuffered();
     const tasks = this.taskNames();
-    const free = this.ctx.options.concurrency - executor.activeCount;
-    if (free <= 0 || tasks.length === 0) return undefined;
-    const limit = Math.min(free, this.ctx.options.batchSize);
+    const { concurrency, prefetch, batchSize } = this.ctx.options;
+    const room = concurrency + prefetch - executor.activeCount - this.buffer.length;
+    if (room <= 0 || tasks.length === 0) return undefined;
+    const limit = Math.min(room, batchSize);
     const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
     const runs = await this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs);
-    for (const run of runs) executor.start(run);
+    this.buffer.push(...runs);
+    this.startBuffered();
     this.backlog = runs.length === limit;
-    if (this.backlog) return executor.activeCount < this.ctx.options.concurrency ? 0 : undefined;
+    if (this.backlog) return executor.activeCount + this.buffer.length < concurrency + prefetch ? 0 : undefined;
     // Every few passes (or when nothing came back) look up the next future due time for the timer.
     if (runs.length === 0 || ++this.passes % 8 === 0) await this.lookAhead(tasks);
     return undefined;
