@@ -13,7 +13,7 @@ INSERT INTO {{schema}}.jobs AS j
    exceptions, node_name, node_tags)
 SELECT x.job_name, x.job_type, x.command, x.description, x.schedule_kind, x.cron, x.timezone,
        x.interval_ms * interval '1 millisecond', x.schedule_time, x.end_time, x.max_runs, x.catch_up,
-       x.max_lateness_ms, x.misfire_grace_ms, x.overlap, x.payload, x.queue, x.priority, x.max_retries,
+       x.max_lateness_ms, x.misfire_grace_ms, x.overlap, coalesce(x.payload, 'null'::jsonb), x.queue, x.priority, x.max_retries,
        x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key, x.max_attempts, x.enabled, x.next_run, true,
        x.labels, x.exceptions, x.node_name, x.node_tags
   FROM jsonb_to_record($1::jsonb) AS x(job_name text, job_type text, command text, description text,
@@ -33,7 +33,7 @@ UPDATE {{schema}}.jobs AS j
        cron = x.cron, timezone = x.timezone, schedule_interval = x.interval_ms * interval '1 millisecond',
        schedule_time = x.schedule_time, end_time = x.end_time, max_runs = x.max_runs, catch_up = x.catch_up,
        max_lateness_ms = x.max_lateness_ms, misfire_grace_ms = x.misfire_grace_ms, overlap = x.overlap,
-       payload = x.payload, queue = x.queue, priority = x.priority, max_retries = x.max_retries,
+       payload = coalesce(x.payload, 'null'::jsonb), queue = x.queue, priority = x.priority, max_retries = x.max_retries,
        backoff_ms = x.backoff_ms, backoff_max_ms = x.backoff_max_ms, timeout_ms = x.timeout_ms,
        lock_key = x.lock_key, max_attempts = x.max_attempts, labels = x.labels, exceptions = x.exceptions,
        node_name = x.node_name, node_tags = x.node_tags, updated_at = now(),

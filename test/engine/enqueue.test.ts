@@ -135,3 +135,13 @@ test('a typed task validates its payload at enqueue', async () => {
   await kairos.enqueue('typed', { n: 1 });
   assert.equal(await db.count('runs', "task = 'typed'"), 1);
 });
+
+test('a null payload is kept as JSON null (found by the fuzz test: it used to hit NOT NULL)', async () => {
+  const seen: unknown[] = [];
+  const kairos = db.node({ tasks: { nullish: (p: unknown) => void seen.push(p) } });
+  await kairos.enqueue('nullish', null);
+  await kairos.schedule({ name: 'nullish-job', task: 'nullish', payload: null, every: '1h' });
+  await kairos.trigger('nullish-job');
+  assert.equal(await drain(kairos), 2);
+  assert.deepEqual(seen, [null, null]);
+});
