@@ -81,11 +81,11 @@ export async function pgbenchScript(batch: number): Promise<string> {
   const claim = await captureStatement('kairos', (s) => s.claim({ ...NODE, id: 'pgbench', name: 'pgbench' }, ['default'], ['noop'], batch, null, 60_000));
   const complete = await captureStatement('kairos', (s) => s.complete([], 'pgbench', null));
   const claimSql = inline(claim.text, claim.values);
-  const cut = claimSql.indexOf('\nUPDATE ');
-  if (!claimSql.startsWith('WITH') || cut < 0) throw new Error('claimRuns is no longer WITH … UPDATE …; update bench/lib/ceiling.ts');
-  const flattened = `${claimSql.slice(0, cut)},\nclaimed AS (${claimSql.slice(cut + 1)})\n` +
-    `SELECT coalesce(json_agg(json_build_object('run_id', run_id, 'attempt', attempt, 'duration_ms', 0, 'output', null)), '[]') AS items FROM claimed \\gset`;
-  return `${flattened}\n${inline(complete.text, complete.values, { 1: ':items' })};\n`;
+  if (!claimSql.trim().startsWith('SELECT')) throw new Error('claimRuns is no longer one SELECT of claim_runs(); update bench/lib/ceiling.ts');
+  const claimed = `WITH claimed AS (${claimSql.trim()})\n` +
+    `SELECT coalesce(json_object_agg(run_id, json_build_object('attempt', attempt, 'duration_ms', 0, 'output', null)), '{}') AS items,\n` +
+    `       coalesce(array_agg(run_id), '{}') AS ids FROM claimed \\gset`;
+  return `${claimed}\n${inline(complete.text, complete.values, { 1: ':items', 4: ':ids' })};\n`;
 }
 
 /** Drain the queue at `url` with pgbench (`clients` connections); returns jobs/s, or why it could not run. */

@@ -50,33 +50,9 @@ RETURNING r.run_id, r.key, r.run_at;
 -- Claim up to $3 due runs of the given queues and tasks for node $1, highest priority (lowest
 -- number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
 -- each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
--- schedule) waits while another run of its job is running.
-WITH candidates AS (
-  SELECT r.run_id
-    FROM {{schema}}.runs r
-   WHERE r.status = 'pending'
-     AND r.queue = ANY($2::text[])
-     AND r.task = ANY($4::text[])
-     AND r.run_at <= coalesce($5::timestamptz, now())
-     AND (r.expires_at IS NULL OR r.expires_at >= coalesce($5::timestamptz, now()))
-     AND (r.node_name IS NULL OR r.node_name = $7)
-     AND r.node_tags <@ $8::text[]
-     AND (NOT r.serial OR NOT EXISTS (
-           SELECT 1 FROM {{schema}}.runs o WHERE o.job_id = r.job_id AND o.status = 'running'))
-   ORDER BY r.priority, r.run_at, r.run_id
-   LIMIT $3
-   FOR UPDATE SKIP LOCKED
-)
-UPDATE {{schema}}.runs r
-   SET status = 'running', attempt = r.attempt + 1, node_id = $1,
-       started_at = coalesce($5::timestamptz, now()),
-       lease_until = coalesce($5::timestamptz, now()) + $6::bigint * interval '1 millisecond'
-  FROM candidates c
- WHERE r.run_id = c.run_id
-RETURNING r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.payload, r.key, r.scheduled_at, r.run_at,
-          r.attempt, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key, r.started_at,
-          r.rescues, r.cancel_requested,
-          (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = r.job_id) AS job_name;
+-- schedule) waits while another run of its job is running. The statement lives in claim_runs
+-- (migration 0009) so that it is always planned as an ordered index scan.
+SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[]);
 
 -- name: nextDue
 -- When is the next pending run of these queues due? (sets the producer's timer)
@@ -88,13 +64,16 @@ SELECT run_at FROM {{schema}}.runs
 -- Record a batch of successful attempts of node $2. Fencing: only a run still running on this
 -- node with this attempt number is completed; a late write from a node whose run was rescued
 -- matches nothing. The run leaves the queue and its record goes to job_logs.
-WITH input AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(run_id bigint, attempt int, duration_ms double precision, output jsonb)
-), done AS (
-  DELETE FROM {{schema}}.runs r USING input i
-   WHERE r.run_id = i.run_id AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
+-- $1 is a JSON object keyed by run id and $4 the ids: no join between the batch and runs, so the
+-- statement stays linear in the batch whatever the planner believes of runs (with a join and stale
+-- statistics it chose a nested loop of every running run times every batch item: 40 ms a batch).
+WITH done AS (
+  DELETE FROM {{schema}}.runs r
+   WHERE r.run_id = ANY($4::bigint[]) AND r.status = 'running' AND r.node_id = $2
+     AND r.attempt = ($1::jsonb -> r.run_id::text ->> 'attempt')::int
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.owner,
-            i.duration_ms, i.output
+            ($1::jsonb -> r.run_id::text ->> 'duration_ms')::double precision AS duration_ms,
+            nullif($1::jsonb -> r.run_id::text -> 'output', 'null'::jsonb) AS output
 ), jobs_done AS (
   UPDATE {{schema}}.jobs j
      SET last_run = d.started_at, last_status = true, last_message = NULL, current_attempts = 0
@@ -115,29 +94,29 @@ SELECT d.run_id, d.job_id, d.task, d.key FROM done d;
 -- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
 -- retried while it has retries left, was not cancelled, and its job is not being disabled by this
 -- failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
-WITH input AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb)
-      AS x(run_id bigint, attempt int, outcome text, message text, delay_ms bigint, duration_ms double precision, output jsonb)
-), decided AS (
-  SELECT i.*, r.job_id,
+-- $1 and $4 as in completeRuns.
+WITH decided AS (
+  SELECT r.run_id, i.attempt, i.outcome, i.message, i.delay_ms, i.duration_ms, nullif(i.output, 'null'::jsonb) AS output, r.job_id,
          (j.job_id IS NOT NULL AND i.outcome <> 'cancelled' AND j.enabled AND j.max_attempts IS NOT NULL
             AND j.current_attempts + 1 >= j.max_attempts) AS disables,
          (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries) AS has_retries
-    FROM input i
-    JOIN {{schema}}.runs r ON r.run_id = i.run_id AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
+    FROM {{schema}}.runs r
+   CROSS JOIN LATERAL jsonb_to_record($1::jsonb -> r.run_id::text)
+         AS i(attempt int, outcome text, message text, delay_ms bigint, duration_ms double precision, output jsonb)
     LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
+   WHERE r.run_id = ANY($4::bigint[]) AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
 ), retried AS (
   UPDATE {{schema}}.runs r
      SET status = 'pending', node_id = NULL, lease_until = NULL, last_error = d.message, cancel_requested = false,
          run_at = coalesce($3::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
     FROM decided d
-   WHERE r.run_id = d.run_id AND d.has_retries AND NOT d.disables
+   WHERE r.run_id = d.run_id AND r.run_id = ANY($4::bigint[]) AND d.has_retries AND NOT d.disables
      AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
             r.owner, d.outcome, d.message, d.duration_ms, d.output, 'retrying'::text AS final_status
 ), finished AS (
   DELETE FROM {{schema}}.runs r USING decided d
-   WHERE r.run_id = d.run_id AND NOT (d.has_retries AND NOT d.disables)
+   WHERE r.run_id = d.run_id AND r.run_id = ANY($4::bigint[]) AND NOT (d.has_retries AND NOT d.disables)
      AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
             r.owner, d.outcome, d.message, d.duration_ms, d.output,

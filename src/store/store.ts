@@ -100,17 +100,29 @@ export class Store {
   }
 
   /** Record successful attempts; returns the runs actually completed (fenced ones are left out). */
-  complete(items: Completion[], nodeId: string, now: Date | null): Promise<Row[]> {
-    return this.run('completeRuns', [JSON.stringify(items), nodeId, now]);
+  complete(items: Completion[], nodeId: string, now: Date | null, db?: Queryable): Promise<Row[]> {
+    const [object, ids] = byRunId(items);
+    return this.run('completeRuns', [object, nodeId, now, ids], db);
   }
 
   /** Record failed attempts; returns each affected run with its new status. */
   fail(items: Failure[], nodeId: string, now: Date | null): Promise<Row[]> {
-    return this.run('failRuns', [JSON.stringify(items), nodeId, now]);
+    const [object, ids] = byRunId(items);
+    return this.run('failRuns', [object, nodeId, now, ids]);
   }
 
   /** Hand runs back to the queue (shutdown, lock busy). */
   release(nodeId: string, runIds: number[], message: string | null, now: Date | null, delayMs = 0, uncount = false): Promise<Row[]> {
     return this.run('releaseRuns', [nodeId, runIds, message, now, delayMs, uncount]);
   }
+}
+
+/**
+ * A batch as the completion statements take it: a JSON object keyed by run id (looked up per row,
+ * so the statement needs no join with the batch) and the ids as an array (for the index scan).
+ */
+function byRunId(items: Array<{ run_id: number }>): [string, number[]] {
+  const object: Record<string, unknown> = {};
+  for (const { run_id, ...rest } of items) object[run_id] = rest;
+  return [JSON.stringify(object), items.map((item) => item.run_id)];
 }

@@ -44,11 +44,8 @@ export class SqlExecutor implements JobExecutor {
 
   /** Record the completion on the job's own transaction; false (roll back) when fenced off. */
   private async recordInTransaction(client: import('pg').PoolClient, run: ClaimedRun, output: SqlOutput, durationMs: number): Promise<boolean> {
-    const rows = await this.ctx.store.run(
-      'completeRuns',
-      [JSON.stringify([{ run_id: run.run_id, attempt: run.attempt, duration_ms: durationMs, output }]), this.ctx.nodeId, this.ctx.clock.now()],
-      client,
-    );
+    const item = { run_id: run.run_id, attempt: run.attempt, duration_ms: durationMs, output };
+    const rows = await this.ctx.store.complete([item], this.ctx.nodeId, this.ctx.clock.now(), client);
     return rows.length === 1;
   }
 }
