@@ -89,6 +89,8 @@ SELECT {{schema}}.trigger_job($1, $2::jsonb, $3) AS run_id;
 -- The ticker's batch: enabled jobs whose next occurrence is due (or that no node has planned yet),
 -- locked so that exactly one node materialises each. $2 lists the custom schedules this node can
 -- compute (a next-run function lives in code, so only nodes that have it may plan its job).
+-- $4 (ms) is the schedule-ahead window: a job due within it is planned early when its overlap
+-- policy allows it or it has no active run (the planner then decides on a free job).
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.timezone,
        EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, j.schedule_time, j.end_time, j.max_runs,
        j.run_count, j.planned, j.next_run, j.created_at, j.catch_up, j.max_lateness_ms, j.misfire_grace_ms, j.overlap,
@@ -98,7 +100,10 @@ SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.t
        coalesce($1::timestamptz, now()) AS db_now
   FROM {{schema}}.jobs j
  WHERE j.enabled
-   AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now())) OR NOT j.planned)
+   AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now()) + $4::bigint * interval '1 millisecond'
+         AND (j.next_run <= coalesce($1::timestamptz, now()) OR j.overlap = 'allow'
+              OR NOT EXISTS (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id)))
+        OR NOT j.planned)
    AND (j.schedule_kind <> 'custom' OR j.job_name = ANY($2::text[]))
  ORDER BY j.next_run NULLS FIRST
  LIMIT $3
@@ -149,17 +154,23 @@ WITH plan AS (
     FROM occ o JOIN {{schema}}.jobs j ON j.job_id = o.job_id
    WHERE o.outcome = 'run'
    ORDER BY o.scheduled_at
-  RETURNING run_id, job_id, task, key, scheduled_at, queue
+  RETURNING run_id, job_id, task, key, scheduled_at, queue, run_at
 )
-SELECT i.run_id, i.job_id, i.task, i.key, i.scheduled_at, i.queue,
+SELECT i.run_id, i.job_id, i.task, i.key, i.scheduled_at, i.queue, i.run_at,
        (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM stop_notified) AS stopped,
        (SELECT count(*) FROM replaced_log) AS replaced
   FROM inserted i;
 
 -- name: nextJobDue
--- When must the ticker wake next? The earliest next_run of an enabled job, whether any job waits
--- to be planned, and the database clock (to convert a due time into a local timer).
-SELECT (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1) AS next_run,
+-- When must the ticker wake next? The earliest next_run of an enabled job (or $1 ms before it, for
+-- a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
+-- clock (to convert a due time into a local timer).
+SELECT least(
+         (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1),
+         (SELECT j.next_run - $1::bigint * interval '1 millisecond' FROM {{schema}}.jobs j
+           WHERE j.enabled AND j.next_run IS NOT NULL
+             AND (j.overlap = 'allow' OR NOT EXISTS (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id))
+           ORDER BY j.next_run LIMIT 1)) AS next_run,
        EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND schedule_kind <> 'custom') AS unplanned,
        clock_timestamp() AS db_time;
 

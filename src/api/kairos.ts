@@ -93,6 +93,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       customSchedules: new Map(),
       offsetMs: 0,
       publish: (changes) => this.publish(changes),
+      jobRunFinished: () => this.services?.ticker.wake(),
     };
     for (const [name, task] of taskDefinitions(options.tasks as Record<string, TaskDefinition | TaskHandler> | undefined)) this.addTask(name, task);
     this.completer = new Completer(this.ctx);
@@ -108,8 +109,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     producer.executor = executor;
     this.completer.onRetry = (queue, at) => producer.hint(queue, at, this.ctx.offsetMs);
     const ticker = new Ticker(this.ctx);
-    ticker.onRunsCreated = (queues) => {
-      if (queues.some((q) => this.options.queues.includes(q))) producer.wake();
+    ticker.onRunsCreated = (due) => {
+      for (const [queue, at] of due) producer.hint(queue, at, this.ctx.offsetMs);
     };
     const heartbeat = new Heartbeat(this.ctx, executor);
     heartbeat.onNodeMissing = () => this.register();

@@ -54,6 +54,13 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   nodeTags?: string[];
   /** Polling fallback when no NOTIFY arrives. @default '5s' */
   pollInterval?: number | string;
+  /**
+   * Materialise a schedule's occurrences this long before they are due, so that the run is queued
+   * and a timer claims it on the due time itself (not after the ticker's transaction). Overlap
+   * policies other than 'allow' plan ahead only for a job with no active run, one occurrence at
+   * a time. 0 plans at the due time. @default '500ms'
+   */
+  scheduleAhead?: number | string;
   /** How often the node proves it is alive and extends its leases. @default '10s' */
   heartbeatInterval?: number | string;
   /** How long a run stays claimed without a heartbeat before it is rescued. @default '60s' */
@@ -94,6 +101,7 @@ export interface ResolvedOptions {
   nodeName: string;
   nodeTags: string[];
   pollIntervalMs: number;
+  scheduleAheadMs: number;
   heartbeatIntervalMs: number;
   leaseMs: number;
   rescueIntervalMs: number;
@@ -145,6 +153,7 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     nodeName: options.nodeName === undefined ? `${os.hostname()}-${process.pid}` : assertName(options.nodeName, 'nodeName'),
     nodeTags: nameList(options.nodeTags, 'nodeTags', []),
     pollIntervalMs: duration(options.pollInterval, 'pollInterval', 5000, 10),
+    scheduleAheadMs: options.scheduleAhead === undefined ? 500 : parseDuration(options.scheduleAhead, 'scheduleAhead', { minMs: 0, maxMs: 60_000 }),
     heartbeatIntervalMs,
     leaseMs,
     rescueIntervalMs: duration(options.rescueInterval, 'rescueInterval', 15_000, 10),

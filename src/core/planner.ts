@@ -108,8 +108,11 @@ export function firstOccurrence(schedule: Pick<Schedule, 'next'>, job: DueJob, n
   return first;
 }
 
-/** Decide what a due (or unplanned) job does at `now`. */
-export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date | null): JobPlan {
+/**
+ * Decide what a due (or unplanned) job does at `now`. With a `horizon` after `now`, occurrences
+ * due by the horizon are materialised ahead of time (see {@link planAhead}).
+ */
+export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date | null, horizon: Date = now): JobPlan {
   const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0 };
   const schedule = scheduleOf(job, custom);
   if (!schedule) return empty;
@@ -129,7 +132,7 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
     endAt: job.endAt,
     remainingRuns,
   });
-  const decided = applyOverlap(job, plan.fire);
+  const decided = planAhead(job, schedule, applyOverlap(job, plan.fire), plan.next, now, horizon, remainingRuns);
   // Calendar exceptions: the occurrence is recorded as skipped and does not count as a run.
   for (const occurrence of decided.occurrences) {
     if (occurrence.outcome === 'run' && isException(occurrence.scheduledAt, job.timezone, job.exceptions ?? [])) {
@@ -137,7 +140,35 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
       decided.fired--;
     }
   }
-  return { ...decided, jobId: job.jobId, nextRun: plan.next, missed: plan.missed };
+  return { ...decided, jobId: job.jobId, missed: plan.missed };
+}
+
+type Decided = Pick<JobPlan, 'occurrences' | 'fired' | 'replace' | 'nextRun'>;
+
+/**
+ * Add the occurrences in (now, horizon] to a plan: they are on time by definition, so no catch-up
+ * policy applies. A job whose overlap policy is not 'allow' plans ahead only while it has no
+ * active run and fires nothing now, and one occurrence at a time: its policy is then decided on a
+ * free job, and the serial claim keeps a manual run and this one apart.
+ */
+function planAhead(job: DueJob, schedule: Pick<Schedule, 'next'>, decided: Omit<Decided, 'nextRun'>, next: Date | null, now: Date, horizon: Date, remainingRuns: number | null): Decided {
+  const plan: Decided = { ...decided, occurrences: [...decided.occurrences], nextRun: next };
+  if (horizon <= now || next === null || next <= now) return plan;
+  const serial = job.overlap !== 'allow';
+  if (serial && (job.running + job.pending > 0 || plan.occurrences.length > 0)) return plan;
+  const limit = serial ? 1 : CATCH_UP_BATCH;
+  let added = 0;
+  let cursor: Date | null = next;
+  while (cursor !== null && cursor <= horizon && added < limit && (job.endAt === null || cursor <= job.endAt)) {
+    if (remainingRuns !== null && plan.fired >= remainingRuns) break;
+    plan.occurrences.push({ scheduledAt: cursor, outcome: 'run' });
+    plan.fired++;
+    added++;
+    cursor = schedule.next(cursor);
+  }
+  const finished = (remainingRuns !== null && plan.fired >= remainingRuns) || cursor === null || (job.endAt !== null && cursor > job.endAt);
+  plan.nextRun = finished ? null : cursor;
+  return plan;
 }
 
 /** Apply the overlap policy to the occurrences that fire. */

@@ -79,7 +79,9 @@ export class Completer {
     const rows = await this.withRetry('complete', batch, () =>
       this.ctx.store.complete(batch.map((p) => p.item), this.ctx.nodeId, this.ctx.clock.now()),
     );
-    if (rows) this.settle(batch, rows, () => 'completed');
+    if (!rows) return;
+    this.settle(batch, rows, () => 'completed');
+    if (rows.some((row) => row.job_id !== null)) this.ctx.jobRunFinished();
   }
 
   private async writeFailures(batch: Array<Pending<Failure>>): Promise<void> {
@@ -89,6 +91,7 @@ export class Completer {
     );
     if (!rows) return;
     this.settle(batch, rows, (row) => (row.status === 'retrying' ? 'pending' : (row.status as RunState)));
+    if (rows.some((row) => row.job_id !== null && row.status !== 'retrying')) this.ctx.jobRunFinished();
     for (const row of rows) if (row.status === 'retrying') this.onRetry(String(row.queue), row.run_at as Date);
     for (const row of rows) {
       if (row.job_disabled) {

@@ -26,4 +26,9 @@ export interface EngineContext {
   offsetMs: number;
   /** Publish status changes (locally, and to other nodes when configured). */
   publish(changes: StatusChange[]): void;
+  /**
+   * A run of a scheduled job was recorded as finished: its job may now be planned ahead again
+   * (a job with an active run is not, unless its overlap policy is 'allow').
+   */
+  jobRunFinished(): void;
 }

@@ -179,6 +179,7 @@ export class Executor {
       return;
     }
     this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'completed' }]);
+    if (run.job_id !== null) this.ctx.jobRunFinished();
   }
 
   private context(run: ClaimedRun, signal: AbortSignal): TaskContext {

@@ -15,8 +15,11 @@ const BATCH = 100;
 
 /** The schedule loop of one node. */
 export class Ticker extends LoopService {
-  /** Called with the queues that received new runs, so the local producer claims at once. */
-  onRunsCreated: (queues: string[]) => void = () => undefined;
+  /**
+   * Called with the earliest run_at (DB time) of the new runs of each queue, so the local producer
+   * claims them at once, or sets its timer when they were materialised ahead of their due time.
+   */
+  onRunsCreated: (due: Map<string, Date>) => void = () => undefined;
 
   constructor(private readonly ctx: EngineContext) {
     super('ticker', ctx.options.pollIntervalMs, ctx.logger);
@@ -47,10 +50,12 @@ export class Ticker extends LoopService {
   async materialise(): Promise<number> {
     const now = this.ctx.clock.now();
     const created = await inTransaction(this.ctx.store.pool, async (client) => {
-      const rows = await this.ctx.store.run('lockDueJobs', [now, [...this.ctx.customSchedules.keys()], BATCH], client);
+      const ahead = this.ctx.options.scheduleAheadMs;
+      const rows = await this.ctx.store.run('lockDueJobs', [now, [...this.ctx.customSchedules.keys()], BATCH, ahead], client);
       if (rows.length === 0) return { count: 0, runs: [] as Row[] };
       const dbNow = rows[0]!.db_now as Date;
-      const plans = rows.map((row) => this.plan(row, dbNow));
+      const horizon = new Date(dbNow.getTime() + ahead);
+      const plans = rows.map((row) => this.plan(row, dbNow, horizon));
       const runs = await this.ctx.store.run('applyPlans', applyPlanParams(plans, this.ctx.nodeId, now), client);
       return { count: rows.length, runs };
     });
@@ -58,10 +63,10 @@ export class Ticker extends LoopService {
     return created.count;
   }
 
-  private plan(row: Row, dbNow: Date): JobPlan {
+  private plan(row: Row, dbNow: Date, horizon: Date): JobPlan {
     const job = toDueJob(row);
     try {
-      const plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name));
+      const plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name), horizon);
       if (plan.missed > 0) this.ctx.logger.warn({ job: job.name, missed: plan.missed }, `job ${job.name}: ${plan.missed} missed occurrence(s) dropped by catch-up policy ${job.catchUp}`);
       return plan;
     } catch (error) {
@@ -74,12 +79,18 @@ export class Ticker extends LoopService {
   private announce(runs: Row[]): void {
     const changes: StatusChange[] = runs.map((r) => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: '', next: 'pending' }));
     this.ctx.publish(changes);
-    this.onRunsCreated([...new Set(runs.map((r) => String(r.queue)))]);
+    const due = new Map<string, Date>();
+    for (const run of runs) {
+      const queue = String(run.queue);
+      const at = run.run_at as Date;
+      if (!(due.get(queue)! <= at)) due.set(queue, at);
+    }
+    this.onRunsCreated(due);
   }
 
   private async untilNextDue(): Promise<number | undefined> {
     const sentAt = Date.now();
-    const [row] = await this.ctx.store.run<{ next_run: Date | null; unplanned: boolean; db_time: Date }>('nextJobDue', []);
+    const [row] = await this.ctx.store.run<{ next_run: Date | null; unplanned: boolean; db_time: Date }>('nextJobDue', [this.ctx.options.scheduleAheadMs]);
     if (!row) return undefined;
     const receivedAt = Date.now();
     this.ctx.offsetMs = row.db_time.getTime() - (sentAt + receivedAt) / 2;
