@@ -38,7 +38,7 @@ export async function explainHotPath(server: BenchServer, backlog: number): Prom
     const complete = await captureStatement('kairos', (s) => s.complete([], NODE.id, null));
     const fail = await captureStatement('kairos', (s) => s.fail([], NODE.id, null));
     const newRuns: NewRun[] = Array.from({ length: 1000 }, () => ({
-      task: 'noop', queue: 'default', priority: 5, payload: {}, key: null, run_at: null, delay_ms: null, grace_ms: null,
+      task: 'noop', queue: 'default', priority: 5, payload_json: '{}', key: null, run_at: null, delay_ms: null, grace_ms: null,
       max_retries: 3, backoff_ms: 1000, backoff_max_ms: 3_600_000, timeout_ms: null, lock_key: null,
     }));
     const insert = await captureStatement('kairos', (s) => s.insertRuns(newRuns, 'raise', null));

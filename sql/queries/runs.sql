@@ -8,13 +8,13 @@ INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
 SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
        x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz) x ORDER BY x.ord
+  FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
 RETURNING r.run_id, r.key, r.run_at;
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
 WITH input AS (
-  SELECT * FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz)
+  SELECT * FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz)
 ), inserted AS (
   INSERT INTO {{schema}}.runs AS r
     (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
@@ -38,7 +38,7 @@ INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
 SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
        x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json($1::jsonb, $2::timestamptz) x ORDER BY x.ord
+  FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
 ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
    SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
        expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,

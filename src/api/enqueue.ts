@@ -67,7 +67,7 @@ export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOp
     task,
     queue: assertName(options.queue ?? definition?.queue ?? 'default', f('queue')),
     priority: assertInteger(options.priority ?? definition?.priority ?? 5, f('priority'), -1000, 1000),
-    payload: JSON.parse(text) as unknown,
+    payload_json: text,
     key: assertKey(options.key, f('key')),
     run_at: options.runAt === undefined ? null : assertDate(options.runAt, f('runAt')).toISOString(),
     delay_ms: optionalDuration(options.delay, f('delay')),

@@ -56,7 +56,8 @@ export interface NewRun {
   task: string;
   queue: string;
   priority: number;
-  payload: unknown;
+  /** The payload as JSON text (checked and serialised once, by the API). */
+  payload_json: string;
   key: string | null;
   run_at: string | null;
   delay_ms: number | null;
@@ -91,7 +92,8 @@ export class Store {
   /** Insert ad-hoc runs with the given conflict policy. */
   insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable): Promise<Row[]> {
     const name = conflict === 'ignore' ? 'insertRunsIgnore' : conflict === 'replace' ? 'replaceRun' : 'insertRuns';
-    return this.run(name, [JSON.stringify(runs), now], db);
+    const [items, defaults] = runsJson(runs);
+    return this.run(name, [items, now, defaults], db);
   }
 
   /** Claim up to `limit` due runs for `nodeId`. */
@@ -125,4 +127,27 @@ function byRunId(items: Array<{ run_id: number }>): [string, number[]] {
   const object: Record<string, unknown> = {};
   for (const { run_id, ...rest } of items) object[run_id] = rest;
   return [JSON.stringify(object), items.map((item) => item.run_id)];
+}
+
+/** Fields that may be sent once per batch (see runs_from_json in migration 0011). */
+const SHARED = ['task', 'queue', 'priority', 'run_at', 'delay_ms', 'grace_ms', 'max_retries', 'backoff_ms', 'backoff_max_ms', 'timeout_ms', 'lock_key'] as const;
+
+/**
+ * A batch of new runs as JSON: the values every run shares (non-null, sent once) and an array of
+ * what each run has of its own. Payloads are spliced in as the JSON text the API checked (not
+ * parsed and serialised again); null fields are left out (jsonb_to_recordset reads a missing key
+ * as null). For a batch of one task with small payloads, a quarter of the bytes to parse.
+ */
+export function runsJson(runs: NewRun[]): [items: string, defaults: string] {
+  const first = runs[0] as unknown as Record<string, unknown> | undefined;
+  const defaults: Record<string, unknown> = {};
+  for (const field of SHARED) {
+    const value = first?.[field];
+    if (value !== null && value !== undefined && runs.every((run) => run[field] === value)) defaults[field] = value;
+  }
+  const parts = runs.map(({ payload_json, ...rest }) => {
+    const head = JSON.stringify(rest, (key, value: unknown) => (value === null || (key !== '' && key in defaults) ? undefined : value));
+    return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"payload":${payload_json}}`;
+  });
+  return [`[${parts.join(',')}]`, JSON.stringify(defaults)];
 }

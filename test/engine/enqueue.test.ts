@@ -145,3 +145,22 @@ test('a null payload is kept as JSON null (found by the fuzz test: it used to hi
   assert.equal(await drain(kairos), 2);
   assert.deepEqual(seen, [null, null]);
 });
+
+test('a batch sends shared options once: each run still gets exactly its own options', async () => {
+  const kairos = db.node({ tasks: { a: () => undefined, b: () => undefined } });
+  const at = new Date('2031-01-01T00:00:00Z');
+  const results = await kairos.enqueueMany([
+    { task: 'a', payload: { n: 1 }, timeout: '5s', queue: 'q1', priority: 2, runAt: at },
+    { task: 'a', payload: null, queue: 'q1', priority: 2, runAt: at },
+    { task: 'b', payload: [1, 'two'], timeout: '5s', queue: 'q1', retries: 0, key: 'k', runAt: at, delay: '1m' },
+  ]);
+  const { rows } = await db.pool.query(
+    `SELECT task, queue, priority, payload, key, run_at, max_retries, timeout_ms FROM "${db.schema}".runs WHERE run_id = ANY($1) ORDER BY run_id`,
+    [results.map((r) => r.id)],
+  );
+  assert.deepEqual(rows.map((r) => [r.task, r.queue, r.priority, r.payload, r.key, r.run_at.toISOString(), r.max_retries, r.timeout_ms]), [
+    ['a', 'q1', 2, { n: 1 }, null, '2031-01-01T00:00:00.000Z', 3, 5000],
+    ['a', 'q1', 2, null, null, '2031-01-01T00:00:00.000Z', 3, null],
+    ['b', 'q1', 5, [1, 'two'], 'k', '2031-01-01T00:01:00.000Z', 0, 5000],
+  ]);
+});
