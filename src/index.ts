@@ -25,3 +25,4 @@ export { parseDuration } from './core/duration.js';
 export { migrate, type MigrateResult } from './store/migrate.js';
 export type { Clock } from './core/clock.js';
 export type { Logger } from './core/logger.js';
+export * from './observability/index.js';

@@ -72,6 +72,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly periodicJobs: ScheduleOptions[] = [];
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   private statusBuffer: StatusChange[] = [];
+  /** Observers of the status changes this node itself records (not other nodes'): alerts and metrics use them. */
+  readonly localStatus: Array<(changes: StatusChange[]) => void> = [];
 
   constructor(options: KairosOptions<T>) {
     super();
@@ -308,6 +310,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
 
   /** Emit status changes here, and to the other nodes when clusterEvents is on. */
   private publish(changes: StatusChange[]): void {
+    for (const observe of this.localStatus) observe(changes);
     if (this.listenerCount('status') > 0) for (const change of changes) this.emit('status', change);
     if (!this.options.clusterEvents) return;
     this.statusBuffer.push(...changes);

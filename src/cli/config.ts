@@ -11,6 +11,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type YAMLMap } from 'yaml'
 import { z } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
+import { alertRulesSchema, redactAlertRules, type AlertRule } from '../observability/alert-rules.js';
 
 /** The agent's settings, complete and checked. */
 export interface AgentConfig {
@@ -39,6 +40,12 @@ export interface AgentConfig {
   connections: Record<string, string>;
   /** Remarks for the log, e.g. pgAgent settings that were accepted and ignored. */
   notes: string[];
+  /** Port of the HTTP server of probes and metrics (/healthz, /readyz, /metrics; 0 = any free port); absent = no server. */
+  httpPort?: number;
+  /** Address that server binds (YAML `http: { host }`); absent = 127.0.0.1. */
+  httpHost?: string;
+  /** Alert rules (YAML `alerts:`, see docs/observability.md); absent = none besides the SQL ones. */
+  alerts?: AlertRule[];
 }
 
 /** Where configuration comes from; `configFile` is optional. */
@@ -99,6 +106,7 @@ const list = (source: Source, item: z.ZodType, min = 0): z.ZodType => {
 };
 const duration = (field: string, minMs: number, maxMs: number): z.ZodType =>
   z.preprocess((v) => toMilliseconds(v, field), z.number({ error: `a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, such as "10s" (a number without a unit is seconds)` }).int().min(minMs).max(maxMs));
+const HOST = text('a host name or IP address to bind, such as 127.0.0.1 or 0.0.0.0', /^[A-Za-z0-9.:_[\]-]{1,255}$/);
 const QUEUE = text('a queue name of 1-200 letters, digits, spaces and _ . : - / @', /^[A-Za-z0-9_][A-Za-z0-9_.:\-/@ ]{0,199}$/);
 const postgresUrl = (): z.ZodType => z.string({ error: POSTGRES_URL }).refine(isPostgresUrl, { error: POSTGRES_URL });
 
@@ -144,6 +152,9 @@ const FIELDS: Record<Key, { env?: string; yaml: string; schema: (source: Source)
       }
     })),
   },
+  httpPort: { env: 'KAIROS_HTTP_PORT', yaml: 'http.port', schema: () => integer(0, 65_535) },
+  httpHost: { env: 'KAIROS_HTTP_HOST', yaml: 'http.host', schema: () => HOST },
+  alerts: { yaml: 'alerts', schema: () => alertRulesSchema },
 };
 const KEYS = Object.keys(FIELDS) as Key[];
 /** pgAgent's connection settings, turned into `databaseUrl`. YAML reads `password: 0123` as 123, hence strings only. */
@@ -157,6 +168,8 @@ const PGAGENT_IGNORED: Record<string, string> = {
   retry_on_crash: "restart the agent with your service manager (systemd's Restart=, a container restart policy)",
 };
 const SECRET = /^(databaseUrl|connections|db_password)\b/;
+/** Alert fields whose values are never shown in a message (webhook secrets; URLs may hold tokens). */
+const HIDDEN = /^alerts\[\d+\]\.(secret|url)$/;
 
 /**
  * Build the agent's configuration from `flags` (keys as in AgentConfig, e.g. `pollInterval`),
@@ -193,7 +206,8 @@ export async function loadAgentConfig(input: AgentConfigInput): Promise<AgentCon
       for (const issue of parsed.error.issues) {
         const field = key + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
         const got = issue.path.length === 0 ? value : issue.input;
-        problems.push(new KairosValidationError(field, `Expected \`${field}\` (from ${source.label}) to be ${issue.message}, got ${SECRET.test(field) ? describeSecret(got) : describeValue(got)}`));
+        const shown = HIDDEN.test(field) ? 'a value (not shown)' : SECRET.test(field) ? describeSecret(got) : describeValue(got);
+        problems.push(new KairosValidationError(field, `Expected \`${field}\` (from ${source.label}) to be ${issue.message}, got ${shown}`));
       }
     } else if (key === 'connections') Object.assign(config.connections as object, parsed.data);
     else if (key in FIELDS) config[key] = parsed.data; // pgAgent's db_* become databaseUrl below
@@ -210,6 +224,7 @@ export function redactConfig(config: AgentConfig): Record<string, unknown> {
     ...structuredClone(config),
     databaseUrl: config.databaseUrl === null ? null : redactUrl(config.databaseUrl),
     connections: Object.fromEntries(Object.entries(config.connections).map(([name, url]) => [name, redactUrl(url)])),
+    ...(config.alerts === undefined ? {} : { alerts: redactAlertRules(config.alerts) }),
   };
 }
 
@@ -269,7 +284,8 @@ async function readConfigFile(path: string, notes: string[], problems: KairosVal
     const keyPath = section ? `${sectionName}.${name}` : name;
     const line = at(pair.key);
     const key = known.get(name);
-    if (name in PGAGENT_IGNORED) notes.push(`${path}: \`${keyPath}\` (line ${line}) is accepted for pgAgent compatibility and ignored: ${PGAGENT_IGNORED[name]}`);
+    if (name === 'http') given.push(...httpSettings(pair, (values?.http ?? null) as Record<string, unknown> | null, keyPath, { path, at, known, problems, source }));
+    else if (name in PGAGENT_IGNORED) notes.push(`${path}: \`${keyPath}\` (line ${line}) is accepted for pgAgent compatibility and ignored: ${PGAGENT_IGNORED[name]}`);
     else if (key === undefined) problems.push(new KairosValidationError(keyPath, `Unknown setting \`${name}\` in ${path} (line ${line})${suggest(name, [...known.keys()])}`));
     else if (given.some((g) => g.key === key)) problems.push(new KairosValidationError(key, `Setting \`${keyPath}\` in ${path} (line ${line}) repeats \`${FIELDS[key as Key]?.yaml ?? key}\` under another name; keep one`));
     else if (values?.[name] !== null && values?.[name] !== undefined) given.push({ key, value: values[name], source: source(keyPath, line) }); // empty = default
@@ -278,6 +294,27 @@ async function readConfigFile(path: string, notes: string[], problems: KairosVal
   const db = given.filter((g) => g.key in PGAGENT_DB);
   if (url && db.length > 0) problems.push(new KairosValidationError('databaseUrl', `Expected ${path} to give either \`database_url\` or pgAgent's \`db_*\` settings, not both (${url.source.label})`));
   else if (db.length > 0 && !db.some((g) => g.key === 'db_host')) problems.push(new KairosValidationError('db_host', `Expected ${path} to give \`db_host\` along with ${db.map((g) => `\`${g.key}\``).join(', ')}`));
+  return given;
+}
+
+/** The `http: { port, host }` mapping of a file, as `httpPort` and `httpHost` settings. */
+function httpSettings(
+  pair: YAMLMap['items'][number], values: Record<string, unknown> | null, keyPath: string,
+  ctx: { path: string; at: (node: unknown) => number; known: Map<string, string>; problems: KairosValidationError[]; source: (keyPath: string, line: number) => Source },
+): Given[] {
+  if (values === null) return []; // empty = defaults
+  if (!isMap(pair.value)) {
+    ctx.problems.push(new KairosValidationError(keyPath, `Expected \`${keyPath}\` in ${ctx.path} (line ${ctx.at(pair.key)}) to be a mapping with \`port\` and \`host\`, got ${describeValue(values)}`));
+    return [];
+  }
+  const given: Given[] = [];
+  for (const item of pair.value.items) {
+    const name = isScalar(item.key) ? String(item.key.value) : 'a non-scalar key';
+    const key = ctx.known.get(`http.${name}`);
+    const line = ctx.at(item.key);
+    if (key === undefined) ctx.problems.push(new KairosValidationError(`${keyPath}.${name}`, `Unknown setting \`${name}\` under \`${keyPath}\` in ${ctx.path} (line ${line}); known settings: port, host`));
+    else if (values[name] !== null && values[name] !== undefined) given.push({ key, value: values[name], source: ctx.source(`${keyPath}.${name}`, line) });
+  }
   return given;
 }
 

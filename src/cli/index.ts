@@ -48,6 +48,8 @@ export function program(): Command {
     .option('--log-format <format>', 'json | pretty | auto (env KAIROS_LOG_FORMAT)')
     .option('--tasks <paths...>', 'JS task modules or folders (env KAIROS_TASKS)')
     .option('--shutdown-timeout <duration>', 'grace period on SIGTERM (env KAIROS_SHUTDOWN_TIMEOUT)')
+    .option('--http-port <port>', 'serve /healthz, /readyz and /metrics on this port (env KAIROS_HTTP_PORT)')
+    .option('--http-host <address>', 'address of that server (env KAIROS_HTTP_HOST; default 127.0.0.1)')
     .action(startCommand);
   const common = (cmd: Command): Command => cmd.addOption(databaseUrl()).addOption(schema()).option('--json', 'JSON output for scripts');
   registerJobs(cli, common);

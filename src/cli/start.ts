@@ -13,6 +13,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgr
 import { redactConnectionString } from '../store/db.js';
 import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { createAlerts } from '../observability/alerts.js';
+import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
 
 /** Check the database answers and the schema is installed, with messages an operator can act on. */
 async function preflight(url: string, config: AgentConfig): Promise<void> {
@@ -32,7 +35,7 @@ async function preflight(url: string, config: AgentConfig): Promise<void> {
 }
 
 /** Stop the node (and the embedded server) on SIGTERM/SIGINT; resolves when stopped. */
-function untilSignal(kairos: Kairos, server: EmbeddedPostgres | undefined, logger: Logger): Promise<void> {
+function untilSignal(kairos: Kairos, server: EmbeddedPostgres | undefined, logger: Logger, afterStop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -43,6 +46,7 @@ function untilSignal(kairos: Kairos, server: EmbeddedPostgres | undefined, logge
         .stop()
         .catch((error: unknown) => logger.error({ err: error }, 'stopping failed'))
         .then(async () => {
+          await afterStop().catch((error: unknown) => logger.error({ err: error }, 'stopping alerts and probes failed'));
           if (server) {
             forgetEmbeddedUrl();
             await server.stop();
@@ -71,6 +75,7 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
     logger.info({ database: redactConnectionString(url), dataDir: server.dataDir }, 'no database given: using the embedded PostgreSQL');
     config.migrate = true;
   }
+  let web: ObservabilityServer | undefined;
   try {
     await preflight(url, config);
     const tasks = await loadTaskModules(config.tasks);
@@ -80,10 +85,22 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
       runSqlJobs: true, allowShell: config.allowShell, connections: config.connections,
       shutdownTimeout: config.shutdownTimeout, migrate: config.migrate, logger, tasks,
     });
+    // Observers first, so the first attempt is counted; the probes answer while the node starts.
+    const metrics = createMetrics(kairos);
+    const alerts = createAlerts(kairos, { checkedRules: config.alerts ?? [], registry: metrics.registry });
+    if (config.httpPort !== undefined) {
+      web = await startObservabilityServer(kairos, { port: config.httpPort, host: config.httpHost, metrics });
+      logger.info({ url: web.url }, `probes and metrics on ${web.url} (/healthz, /readyz, /metrics)`);
+    }
     await kairos.start();
     logger.info({ node: kairos.nodeId, tasks: Object.keys(tasks), shell: config.allowShell }, 'kairos agent started');
-    await untilSignal(kairos, server, logger);
+    await untilSignal(kairos, server, logger, async () => {
+      await alerts.close(5000);
+      metrics.close();
+      await web?.close();
+    });
   } catch (error) {
+    await web?.close();
     if (server) {
       forgetEmbeddedUrl();
       await server.stop().catch(() => undefined);

@@ -13,6 +13,7 @@ import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import type { TaskContext } from '../api/tasks.js';
 import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
+import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
 
 interface ActiveRun {
   run: ClaimedRun;
@@ -27,6 +28,8 @@ const MAX_MESSAGE = 10_000;
 /** Executes attempts on this node. */
 export class Executor {
   private readonly active = new Map<number, ActiveRun>();
+  /** Told of each attempt's start and end (metrics, alerts); each attempt also gets a span. */
+  readonly observers: AttemptObserver[] = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -137,13 +140,17 @@ export class Executor {
     }
     if (run.cancel_requested) controller.abort(new KairosCancelledError('cancelled'));
     const executor = this.executors[run.job_type];
+    const watch = observeAttempt(run, this.observers, this.ctx.nodeId);
+    let ended: AttemptOutcome = 'released';
+    let failure: unknown;
     try {
       const output = await Promise.race([
-        executor ? executor.execute(run, context) : Promise.reject(new Error(`This node cannot run ${run.job_type} jobs`)),
+        watch.within(() => (executor ? executor.execute(run, context) : Promise.reject(new Error(`This node cannot run ${run.job_type} jobs`)))),
         aborted,
       ]);
       if (entry.settled) return;
       entry.settled = true;
+      ended = 'completed';
       if (output instanceof RecordedResult) return this.recorded(run, output);
       // Not awaited: the slot frees now and the result joins the next batch write.
       void this.completer.complete(
@@ -155,6 +162,11 @@ export class Executor {
       entry.settled = true;
       const reason = controller.signal.aborted ? (controller.signal.reason as Error) : error;
       const outcome = reason instanceof KairosCancelledError ? 'cancelled' : reason instanceof KairosTimeoutError ? 'timeout' : 'failed';
+      if (outcome === 'failed' && lostConnection(run, reason, this.ctx.options.maxRescues)) {
+        failure = reason;
+        return void this.handBack(run, reason);
+      }
+      [ended, failure] = [outcome, reason];
       void this.completer.fail(
         {
           run_id: run.run_id,
@@ -169,6 +181,26 @@ export class Executor {
       );
     } finally {
       if (timer) clearTimeout(timer);
+      watch.end(ended, performance.now() - started, failure);
+    }
+  }
+
+  /**
+   * A SQL job whose connection died (server restart, terminated backend) did not fail: its
+   * transaction rolled back. Hand the run back instead of spending the occurrence on the outage.
+   * If the commit went through after all, the run is already gone and the release matches nothing.
+   */
+  private async handBack(run: ClaimedRun, reason: unknown): Promise<void> {
+    const message = `released: database connection lost (${errorMessage(reason)})`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ctx.store.release(this.ctx.nodeId, [run.run_id], message, this.ctx.clock.now(), 1000);
+        this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'pending' }]);
+        return;
+      } catch (error) {
+        if (attempt >= 12) return this.ctx.logger.error({ err: error, runId: run.run_id }, 'handing back a run after a lost connection failed');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 10_000)));
+      }
     }
   }
 
@@ -226,6 +258,17 @@ export class Executor {
       client.release(error as Error);
     }
   }
+}
+
+/**
+ * Whether a SQL attempt failed because its database connection was lost rather than because of the
+ * job. Bounded (retries + maxRescues attempts) so that a job that kills its own connection still ends.
+ */
+function lostConnection(run: ClaimedRun, error: unknown, maxRescues: number): boolean {
+  if (run.job_type !== 'sql' || run.attempt > run.max_retries + maxRescues) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^(57P0[123]|08)/.test(code)) return true;
+  return error instanceof Error && /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/.test(error.message);
 }
 
 function errorMessage(error: unknown): string {

@@ -7,6 +7,7 @@ import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 import type { Executor } from './executor.js';
 import type { ClaimedRun } from '../store/store.js';
+import { traceClaim } from '../observability/tracing.js';
 
 /** The claim loop of one node. */
 export class Producer extends LoopService {
@@ -98,7 +99,7 @@ export class Producer extends LoopService {
     if (room <= 0 || tasks.length === 0) return undefined;
     const limit = Math.min(room, batchSize);
     const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
-    const runs = await this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs);
+    const runs = await traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs));
     this.buffer.push(...runs);
     this.startBuffered();
     this.backlog = runs.length === limit;

@@ -1,0 +1,271 @@
+/**
+ * Alerts: notifications about failed runs, jobs disabled after repeated failures, and late or
+ * expired scheduled runs, sent through webhooks, a PostgreSQL NOTIFY channel or the log. Rules
+ * come from code or the agent's YAML and from the `alert_rules` table (add_alert in SQL).
+ *
+ * One node sends each alert, without coordination: every event is observed only where it is
+ * recorded. A final failure is alerted by the node that recorded it (its completer, or the rescuer
+ * that abandoned a run), a disabled job by the node whose failure disabled it, a late start by the
+ * node that started the attempt, and an expired run by the node whose rescuer dropped it. Events
+ * other nodes forward (the `clusterEvents` option) are ignored here. Retried attempts are not
+ * alerted: only the failure after the last retry (or one that disables the job) is.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { Kairos } from '../api/kairos.js';
+import type { StatusChange } from '../core/types.js';
+import { KairosValidationError } from '../core/errors.js';
+import type { ClaimedRun } from '../store/store.js';
+import type { AttemptObserver } from './tracing.js';
+import { parseAlertRules, type AlertEvent, type AlertRule } from './alert-rules.js';
+import { loggableUrl, sendWebhook } from './webhook.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyKairos = Kairos<any>;
+
+/** What an alert says (the webhook body and the NOTIFY payload). */
+export interface Alert {
+  event: AlertEvent;
+  /** The job's name, or the task name of an ad-hoc run. */
+  job: string;
+  task: string | null;
+  runId: number | null;
+  attempt: number | null;
+  queue: string | null;
+  message: string;
+  scheduledAt: string | null;
+  startedAt: string | null;
+  /** For `late`: start minus scheduled time. */
+  latenessMs: number | null;
+  /** The node that sent the alert. */
+  node: string;
+  schema: string;
+  /** When the alert was made (node clock). */
+  at: string;
+}
+
+/** Options of {@link createAlerts}. */
+export interface AlertsOptions {
+  /** Rules given in code: checked here, camelCase or YAML spelling (see parseAlertRules). @default [] */
+  rules?: unknown[];
+  /** Rules already checked by parseAlertRules or the agent's configuration. @default [] */
+  checkedRules?: AlertRule[];
+  /** Also use the rules of the `alert_rules` table. @default true */
+  sqlRules?: boolean;
+  /** How long rules read from the table are reused before they are read again, ms. @default 10000 */
+  refreshMs?: number;
+  /** First webhook retry delay, ms (doubles each retry). @default 1000 */
+  webhookBackoffMs?: number;
+  /** Environment to read `secretEnv` from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Count deliveries on this registry (`kairos_alerts_sent_total`, `kairos_alerts_failed_total`), e.g. `metrics.registry`. */
+  registry?: Registry;
+}
+
+/** A running alerts module. */
+export interface KairosAlerts {
+  /** The rules in force (secrets included: do not log). */
+  rules(): Promise<AlertRule[]>;
+  /** Send an alert through every matching rule (also used internally). */
+  dispatch(alert: Alert): Promise<void>;
+  /** Resolves when every delivery started so far has finished (tests, shutdown). */
+  idle(): Promise<void>;
+  /** Stop observing the node and wait up to `timeoutMs` for deliveries in flight. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+const MAX_IN_FLIGHT = 200;
+const MAX_MESSAGE = 2000;
+
+/** Create the alerts of `kairos` and start observing it (before or after start()). */
+export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): KairosAlerts {
+  const env = options.env ?? process.env;
+  const configured = [...(options.checkedRules ?? []), ...parseAlertRules(options.rules ?? [], 'alerts')];
+  configured.forEach((rule, i) => {
+    if (rule.channel === 'webhook' && rule.secret === undefined && !env[rule.secretEnv!]) {
+      throw new KairosValidationError(`alerts[${i}].secret_env`, `Expected environment variable ${rule.secretEnv} (\`alerts[${i}].secret_env\`) to hold the webhook secret, got nothing`);
+    }
+  });
+  const logger = kairos.logger;
+  const sqlRules = new SqlRules(kairos, options.refreshMs ?? 10_000, options.sqlRules ?? true);
+  /** Webhook, NOTIFY and log deliveries under way (capped). */
+  const inFlight = new Set<Promise<void>>();
+  /** Events being looked at (rules read, details looked up) before any delivery. */
+  const preparing = new Set<Promise<void>>();
+  const rules = async (): Promise<AlertRule[]> => [...configured, ...(await sqlRules.get())];
+  const registers = options.registry ? [options.registry] : [];
+  const sent = new Counter({ name: 'kairos_alerts_sent_total', help: 'Alerts delivered by this node, by channel and event', labelNames: ['channel', 'event'], registers });
+  const failed = new Counter({ name: 'kairos_alerts_failed_total', help: 'Alerts this node could not deliver (after retries), by channel and event', labelNames: ['channel', 'event'], registers });
+
+  const deliver = async (rule: AlertRule, alert: Alert): Promise<void> => {
+    if (rule.channel === 'log') {
+      logger.warn({ alert }, `kairos alert: ${describe(alert)}`);
+    } else if (rule.channel === 'notify') {
+      await kairos.store.run('alertNotify', [rule.name, JSON.stringify(alert)]);
+    } else {
+      const secret = rule.secret ?? env[rule.secretEnv!] ?? '';
+      const ok = await sendWebhook({ url: rule.url, secret, body: alert, event: alert.event, retries: rule.retries, timeoutMs: rule.timeoutMs, backoffMs: options.webhookBackoffMs }, logger);
+      if (!ok) {
+        logger.error({ webhook: loggableUrl(rule.url), rule: rule.source, event: alert.event, job: alert.job }, 'alert webhook could not be delivered');
+        failed.inc({ channel: rule.channel, event: alert.event });
+        return;
+      }
+    }
+    sent.inc({ channel: rule.channel, event: alert.event });
+  };
+
+  const dispatch = async (alert: Alert): Promise<void> => {
+    const matching = (await rules()).filter((rule) => matches(rule, alert));
+    for (const rule of matching) {
+      if (inFlight.size >= MAX_IN_FLIGHT) {
+        logger.error({ event: alert.event, job: alert.job }, `alert dropped: ${MAX_IN_FLIGHT} deliveries already in flight`);
+        failed.inc({ channel: rule.channel, event: alert.event });
+        continue;
+      }
+      const delivery: Promise<void> = deliver(rule, alert)
+        .catch((error: unknown) => {
+          logger.error({ err: error, channel: rule.channel, rule: rule.source }, 'alert delivery failed');
+          failed.inc({ channel: rule.channel, event: alert.event });
+        })
+        .finally(() => inFlight.delete(delivery));
+      inFlight.add(delivery);
+    }
+  };
+
+  /** Start an alert in the background; the engine never waits for alerts. */
+  const raise = (make: () => Promise<Alert | undefined>, event: AlertEvent): void => {
+    const work: Promise<void> = (async () => {
+      if (!(await rules()).some((r) => r.events.includes(event))) return; // no rule: no lookup
+      const alert = await make();
+      if (alert) await dispatch(alert);
+    })()
+      .catch((error: unknown) => logger.error({ err: error, event }, 'preparing an alert failed'))
+      .finally(() => preparing.delete(work));
+    preparing.add(work);
+  };
+
+  const base = (event: AlertEvent, job: string, message: string): Alert => ({
+    event, job, task: null, runId: null, attempt: null, queue: null, message: message.slice(0, MAX_MESSAGE), scheduledAt: null, startedAt: null,
+    latenessMs: null, node: kairos.nodeId, schema: kairos.options.schema, at: new Date().toISOString(),
+  });
+
+  const fromLog = async (event: AlertEvent, change: StatusChange): Promise<Alert | undefined> => {
+    const [log] = await kairos.store.run('lastLogOfRun', [change.runId]);
+    if (!log) return { ...base(event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
+    return {
+      ...base(event, String(log.job_name ?? log.task), String(log.message ?? `run ${change.runId} ${change.next}`)),
+      task: String(log.task), runId: change.runId, attempt: Number(log.attempt), queue: String(log.queue),
+      scheduledAt: iso(log.scheduled_at), startedAt: iso(log.run_time),
+    };
+  };
+
+  const onStatus = (changes: StatusChange[]): void => {
+    for (const change of changes) {
+      if (change.next === 'failed' || change.next === 'expired') raise(() => fromLog(change.next as AlertEvent, change), change.next);
+    }
+  };
+  const onDisabled = ({ job }: { job: string }): void => {
+    raise(async () => {
+      const info = await kairos.getJob(job).catch(() => undefined);
+      const detail = info ? `after ${info.currentAttempts} consecutive failed attempts (max_attempts ${info.maxAttempts ?? '-'}); last error: ${info.lastMessage ?? '-'}` : 'after repeated failures';
+      return base('disabled', job, `job ${job} disabled ${detail}`);
+    }, 'disabled');
+  };
+  const observer: AttemptObserver = {
+    started(run) {
+      if (!run.scheduled_at || run.attempt !== 1) return;
+      const latenessMs = run.started_at.getTime() - run.scheduled_at.getTime();
+      if (latenessMs <= 0) return;
+      raise(async () => lateAlert(run, latenessMs, await rules()), 'late');
+    },
+  };
+  const lateAlert = (run: ClaimedRun, latenessMs: number, all: AlertRule[]): Alert | undefined => {
+    const job = run.job_name ?? run.task;
+    // Only worth an alert when some rule's threshold is passed (matches() checks each rule's own).
+    if (!all.some((r) => r.events.includes('late') && (r.job === undefined || r.job === job) && latenessMs > r.lateAfterMs)) return undefined;
+    return {
+      ...base('late', job, `run ${run.run_id} of ${job} started ${Math.round(latenessMs / 1000)} s after its scheduled time`),
+      task: run.task, runId: run.run_id, attempt: run.attempt, queue: run.queue, scheduledAt: iso(run.scheduled_at), startedAt: iso(run.started_at), latenessMs,
+    };
+  };
+
+  kairos.localStatus.push(onStatus);
+  kairos.on('jobDisabled', onDisabled);
+  kairos.services.executor.observers.push(observer);
+
+  const idle = async (): Promise<void> => {
+    while (inFlight.size > 0 || preparing.size > 0) await Promise.allSettled([...preparing, ...inFlight]);
+  };
+  return {
+    rules,
+    dispatch,
+    idle,
+    async close(timeoutMs = 10_000) {
+      remove(kairos.localStatus, onStatus);
+      kairos.off('jobDisabled', onDisabled);
+      remove(kairos.services.executor.observers, observer);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Does `rule` want `alert`? (`late` only past the rule's own threshold.) */
+function matches(rule: AlertRule, alert: Alert): boolean {
+  if (!rule.events.includes(alert.event)) return false;
+  if (rule.job !== undefined && rule.job !== alert.job) return false;
+  return alert.event !== 'late' || (alert.latenessMs ?? 0) > rule.lateAfterMs;
+}
+
+function describe(alert: Alert): string {
+  if (alert.event === 'failed') return `run ${alert.runId} of ${alert.job} failed: ${alert.message}`;
+  if (alert.event === 'expired') return `run ${alert.runId} of ${alert.job} expired: ${alert.message}`;
+  return alert.message;
+}
+
+function iso(value: unknown): string | null {
+  return value instanceof Date ? value.toISOString() : value === null || value === undefined ? null : String(value);
+}
+
+function remove<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index >= 0) list.splice(index, 1);
+}
+
+/** The rules of the alert_rules table, read at most every `refreshMs` and only when an event needs them. */
+class SqlRules {
+  private cached: AlertRule[] = [];
+  private readAt = -Infinity;
+  private reading: Promise<AlertRule[]> | undefined;
+  private warned = false;
+
+  constructor(private readonly kairos: AnyKairos, private readonly refreshMs: number, private readonly enabled: boolean) {}
+
+  get(): Promise<AlertRule[]> {
+    if (!this.enabled) return Promise.resolve([]);
+    if (performance.now() - this.readAt < this.refreshMs) return Promise.resolve(this.cached);
+    this.reading ??= this.read().finally(() => { this.reading = undefined; });
+    return this.reading;
+  }
+
+  private async read(): Promise<AlertRule[]> {
+    try {
+      const rows = await this.kairos.store.run('alertRules', []);
+      this.cached = rows.map((row) => toRule(row));
+      this.readAt = performance.now();
+    } catch (error) {
+      // 42P01: the schema predates alert rules (not migrated yet): use the configured rules only.
+      if (!this.warned) this.kairos.logger.warn({ err: error }, 'reading alert rules from the database failed; using the configured rules only');
+      this.warned = true;
+      this.readAt = performance.now();
+    }
+    return this.cached;
+  }
+}
+
+function toRule(row: Record<string, unknown>): AlertRule {
+  const shared = { job: row.job_name === null ? undefined : String(row.job_name), events: row.events as AlertEvent[], lateAfterMs: Number(row.late_after_ms), source: `sql:${String(row.rule_id)}` };
+  if (row.channel === 'webhook') return { ...shared, channel: 'webhook', url: String(row.target), secret: String(row.secret), retries: 3, timeoutMs: 5000 };
+  if (row.channel === 'notify') return { ...shared, channel: 'notify', name: String(row.target) };
+  return { ...shared, channel: 'log' };
+}

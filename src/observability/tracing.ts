@@ -1,0 +1,108 @@
+/**
+ * OpenTelemetry spans around claiming and running, through `@opentelemetry/api` only: without an
+ * SDK registered by the application every call is a no-op, so Kairos never decides where traces go.
+ * Also the attempt observer hook the executor calls, which metrics and alerts use as well.
+ */
+import { context, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import type { ClaimedRun } from '../store/store.js';
+
+/** How an attempt ended on this node; `released` = handed back unfinished (shutdown). */
+export type AttemptOutcome = 'completed' | 'failed' | 'timeout' | 'cancelled' | 'released';
+
+/** Told of every attempt this node starts and ends (metrics, alerts). Must not throw. */
+export interface AttemptObserver {
+  started?(run: ClaimedRun): void;
+  ended?(run: ClaimedRun, outcome: AttemptOutcome, durationMs: number, error?: unknown): void;
+}
+
+/** One attempt being watched: run the handler inside it, then end it once. */
+export interface AttemptWatch {
+  /** Run `fn` with the attempt's span as the active span, so the handler's own spans nest under it. */
+  within<T>(fn: () => Promise<T>): Promise<T>;
+  /** End the attempt (the first call counts). */
+  end(outcome: AttemptOutcome, durationMs: number, error?: unknown): void;
+}
+
+/** Span attribute names (stable: dashboards and queries use them). */
+export const ATTR = {
+  runId: 'kairos.run.id',
+  job: 'kairos.job.name',
+  task: 'kairos.task',
+  attempt: 'kairos.run.attempt',
+  queue: 'kairos.queue',
+  jobType: 'kairos.job.type',
+  outcome: 'kairos.run.outcome',
+  claimLimit: 'kairos.claim.limit',
+  claimed: 'kairos.claim.count',
+  node: 'kairos.node.id',
+} as const;
+
+function tracer(): Tracer {
+  // Looked up each time: the application may register its provider after Kairos was imported.
+  return trace.getTracer('kairos');
+}
+
+/** Start watching an attempt: opens the `kairos.run` span and tells the observers. */
+export function observeAttempt(run: ClaimedRun, observers: readonly AttemptObserver[], nodeId: string): AttemptWatch {
+  const span = tracer().startSpan('kairos.run', {
+    kind: SpanKind.CONSUMER,
+    attributes: {
+      [ATTR.runId]: run.run_id,
+      [ATTR.job]: run.job_name ?? run.task,
+      [ATTR.task]: run.task,
+      [ATTR.attempt]: run.attempt,
+      [ATTR.queue]: run.queue,
+      [ATTR.jobType]: run.job_type,
+      [ATTR.node]: nodeId,
+    },
+  });
+  notify(observers, (o) => o.started?.(run));
+  let ended = false;
+  return {
+    within: (fn) => context.with(trace.setSpan(context.active(), span), fn),
+    end(outcome, durationMs, error) {
+      if (ended) return;
+      ended = true;
+      endSpan(span, outcome, error);
+      notify(observers, (o) => o.ended?.(run, outcome, durationMs, error));
+    },
+  };
+}
+
+function endSpan(span: Span, outcome: AttemptOutcome, error: unknown): void {
+  span.setAttribute(ATTR.outcome, outcome);
+  if (outcome === 'failed' || outcome === 'timeout') {
+    if (error instanceof Error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error ?? outcome) });
+  } else if (outcome === 'completed') {
+    span.setStatus({ code: SpanStatusCode.OK });
+  }
+  span.end();
+}
+
+/** Run a claim (one producer round trip) inside a `kairos.claim` span. */
+export async function traceClaim<T extends unknown[]>(limit: number, queues: string[], claim: () => Promise<T>): Promise<T> {
+  const span = tracer().startSpan('kairos.claim', { kind: SpanKind.INTERNAL, attributes: { [ATTR.claimLimit]: limit, [ATTR.queue]: queues.join(',') } });
+  try {
+    const runs = await context.with(trace.setSpan(context.active(), span), claim);
+    span.setAttribute(ATTR.claimed, runs.length);
+    return runs;
+  } catch (error) {
+    if (error instanceof Error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** An observer that throws must not break the executor: log-free isolation (observers log themselves). */
+function notify(observers: readonly AttemptObserver[], call: (o: AttemptObserver) => void): void {
+  for (const observer of observers) {
+    try {
+      call(observer);
+    } catch {
+      // observers are ours (metrics, alerts) and catch their own errors; this is a last guard
+    }
+  }
+}
