@@ -6,7 +6,8 @@ import type { Logger } from '../core/logger.js';
 
 /** A background loop. */
 export abstract class LoopService {
-  private timer: NodeJS.Timeout | undefined;
+  /** The planned pass: a timer, or an immediate for a pass due now. */
+  private timer: { cancel(): void } | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
   private started = false;
@@ -39,7 +40,7 @@ export abstract class LoopService {
   /** Stop the loop and wait for a pass in progress. Calling it twice does nothing. */
   async stop(): Promise<void> {
     this.started = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.nextAt = Infinity;
     await this.running;
@@ -58,9 +59,17 @@ export abstract class LoopService {
   private schedule(delayMs: number): void {
     const at = Date.now() + Math.max(0, delayMs);
     if (this.timer && at >= this.nextAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.nextAt = at;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, delayMs));
+    // setTimeout(0) waits a millisecond or more: a pass due now (a NOTIFY, a backlog) runs on the
+    // next turn of the event loop instead.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(() => this.tick());
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(() => this.tick(), delayMs);
+      this.timer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   private tick(): void {

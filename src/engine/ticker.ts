@@ -40,10 +40,15 @@ export class Ticker extends LoopService {
       if (wait === undefined || wait > 1) return wait;
     }
     let handled: number;
+    let total = 0;
     do {
       handled = await this.materialise();
+      total += handled;
     } while (handled === BATCH);
-    return this.untilNextDue();
+    const wait = await this.untilNextDue();
+    // Due by the look of it, yet nothing this node may lock (another node's custom schedule, a
+    // row locked by another ticker): look again shortly rather than at once, for ever.
+    return total === 0 && wait !== undefined && wait <= 1 ? Math.min(this.intervalMs, 100) : wait;
   }
 
   /** One batch: lock due jobs, plan them, write the plans. Returns how many jobs were locked. */
