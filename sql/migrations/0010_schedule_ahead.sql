@@ -7,7 +7,11 @@
 -- would fire as the job was, not as it is: this trigger drops those runs and their occurrences
 -- and moves the job's cursor back to the first dropped one, so the ticker plans them again from
 -- the new definition (or not at all, for a disabled job).
-CREATE FUNCTION {{schema}}.unplan_ahead() RETURNS trigger LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER: a job_scheduler member who may change the job may not delete occurrences or
+-- other roles' runs; the trigger only drops the rows of the job being updated, which the update
+-- itself was allowed to touch. Fixed search_path, every name schema-qualified.
+CREATE FUNCTION {{schema}}.unplan_ahead() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   first_dropped timestamptz;
   dropped integer;
@@ -46,3 +50,4 @@ CREATE TRIGGER jobs_unplan_ahead BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW
             NEW.database_name, NEW.node_name, NEW.node_tags, NEW.exceptions, NEW.options, NEW.misfire_grace_ms)
         OR (OLD.planned AND NOT NEW.planned))
   EXECUTE FUNCTION {{schema}}.unplan_ahead();
+REVOKE ALL ON FUNCTION {{schema}}.unplan_ahead() FROM PUBLIC;

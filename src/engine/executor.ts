@@ -10,6 +10,7 @@ import type { EngineContext } from './context.js';
 import type { Completer } from './completer.js';
 import type { ClaimedRun } from '../store/store.js';
 import { RecordedResult, type JobExecutor } from '../executors/types.js';
+import { RunAbort } from './abort.js';
 import type { TaskContext } from '../api/tasks.js';
 import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
@@ -17,7 +18,7 @@ import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../ob
 
 interface ActiveRun {
   run: ClaimedRun;
-  controller: AbortController;
+  abort: RunAbort;
   done: Promise<void>;
   /** Set once the outcome is decided, so a late handler result is ignored. */
   settled: boolean;
@@ -52,8 +53,7 @@ export class Executor {
 
   /** Start an attempt (returns at once). */
   start(run: ClaimedRun): void {
-    const controller = new AbortController();
-    const entry: ActiveRun = { run, controller, settled: false, done: Promise.resolve() };
+    const entry: ActiveRun = { run, abort: new RunAbort(), settled: false, done: Promise.resolve() };
     this.active.set(run.run_id, entry);
     this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'pending', next: 'running' }]);
     entry.done = this.execute(entry).finally(() => this.finish(run.run_id));
@@ -62,8 +62,8 @@ export class Executor {
   /** Abort one attempt held here (cancel from any node arrives here through NOTIFY or heartbeat). */
   cancel(runId: number, reason = 'cancelled'): boolean {
     const entry = this.active.get(runId);
-    if (!entry || entry.controller.signal.aborted) return false;
-    entry.controller.abort(new KairosCancelledError(reason));
+    if (!entry || entry.abort.reason) return false;
+    entry.abort.abort(new KairosCancelledError(reason));
     return true;
   }
 
@@ -87,7 +87,7 @@ export class Executor {
     const entries = [...this.active.values()].filter((e) => !e.settled);
     for (const entry of entries) {
       entry.settled = true;
-      entry.controller.abort(new KairosCancelledError('node shutting down'));
+      entry.abort.abort(new KairosCancelledError('node shutting down'));
     }
     if (entries.length === 0) return 0;
     const ids = entries.map((e) => e.run.run_id);
@@ -118,6 +118,12 @@ export class Executor {
       await this.attempt(entry);
     } catch (error) {
       this.ctx.logger.error({ err: error, runId: run.run_id }, 'executing a run failed unexpectedly');
+      // E.g. the exclusive lock's connection failed. Neither recorded nor handed back, the run would
+      // stay leased to this live node for ever (its heartbeat extends every run it holds).
+      if (!entry.settled) {
+        entry.settled = true;
+        await this.handBack(run, `released: ${errorMessage(error)}`);
+      }
     } finally {
       if (lock) await this.releaseLock(lock, run.lock_key!);
     }
@@ -125,20 +131,14 @@ export class Executor {
 
   /** Run the handler against the timeout and the abort signal, then record the outcome. */
   private async attempt(entry: ActiveRun): Promise<void> {
-    const { run, controller } = entry;
+    const { run, abort } = entry;
     const started = performance.now();
-    const context = this.context(run, controller.signal);
+    const context = this.context(run, abort);
     let timer: NodeJS.Timeout | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void => reject(controller.signal.reason as Error);
-      if (controller.signal.aborted) onAbort();
-      else controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
     if (run.timeout_ms) {
-      timer = setTimeout(() => controller.abort(new KairosTimeoutError(`timed out after ${run.timeout_ms} ms`)), run.timeout_ms);
+      timer = setTimeout(() => abort.abort(new KairosTimeoutError(`timed out after ${run.timeout_ms} ms`)), run.timeout_ms);
     }
-    if (run.cancel_requested) controller.abort(new KairosCancelledError('cancelled'));
+    if (run.cancel_requested) abort.abort(new KairosCancelledError('cancelled'));
     const executor = this.executors[run.job_type];
     const watch = observeAttempt(run, this.observers, this.ctx.nodeId);
     let ended: AttemptOutcome = 'released';
@@ -146,7 +146,7 @@ export class Executor {
     try {
       const output = await Promise.race([
         watch.within(() => (executor ? executor.execute(run, context) : Promise.reject(new Error(`This node cannot run ${run.job_type} jobs`)))),
-        aborted,
+        abort.aborted,
       ]);
       if (entry.settled) return;
       entry.settled = true;
@@ -160,11 +160,11 @@ export class Executor {
     } catch (error) {
       if (entry.settled) return;
       entry.settled = true;
-      const reason = controller.signal.aborted ? (controller.signal.reason as Error) : error;
+      const reason = abort.reason ?? error;
       const outcome = reason instanceof KairosCancelledError ? 'cancelled' : reason instanceof KairosTimeoutError ? 'timeout' : 'failed';
       if (outcome === 'failed' && lostConnection(run, reason, this.ctx.options.maxRescues)) {
         failure = reason;
-        return void this.handBack(run, reason);
+        return void this.handBack(run, `released: database connection lost (${errorMessage(reason)})`);
       }
       [ended, failure] = [outcome, reason];
       void this.completer.fail(
@@ -186,12 +186,12 @@ export class Executor {
   }
 
   /**
-   * A SQL job whose connection died (server restart, terminated backend) did not fail: its
-   * transaction rolled back. Hand the run back instead of spending the occurrence on the outage.
-   * If the commit went through after all, the run is already gone and the release matches nothing.
+   * Hand a run back to the queue (retrying while the database is away). Used when a SQL job's
+   * connection died (server restart, terminated backend): it did not fail, its transaction rolled
+   * back, so the occurrence must not be spent on the outage. If the commit went through after all,
+   * the run is already gone and the release matches nothing.
    */
-  private async handBack(run: ClaimedRun, reason: unknown): Promise<void> {
-    const message = `released: database connection lost (${errorMessage(reason)})`;
+  private async handBack(run: ClaimedRun, message: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.ctx.store.release(this.ctx.nodeId, [run.run_id], message, this.ctx.clock.now(), 1000);
@@ -214,8 +214,11 @@ export class Executor {
     if (run.job_id !== null) this.ctx.jobRunFinished();
   }
 
-  private context(run: ClaimedRun, signal: AbortSignal): TaskContext {
+  private context(run: ClaimedRun, abort: RunAbort): TaskContext {
     const dueAt = run.scheduled_at ?? run.run_at;
+    const parent = this.ctx.logger;
+    let logger: TaskContext['logger'] | undefined;
+    // signal and logger are made when the handler first reads them (most never do).
     return {
       runId: run.run_id,
       attempt: run.attempt,
@@ -229,8 +232,12 @@ export class Executor {
       dueAt,
       startedAt: run.started_at,
       latenessMs: Math.max(0, run.started_at.getTime() - dueAt.getTime()),
-      signal,
-      logger: this.ctx.logger.child({ runId: run.run_id, task: run.task, attempt: run.attempt }),
+      get signal() {
+        return abort.signal;
+      },
+      get logger() {
+        return (logger ??= parent.child({ runId: run.run_id, task: run.task, attempt: run.attempt }));
+      },
     };
   }
 

@@ -138,3 +138,18 @@ test('jobs carry labels (job classes) for filtering', async () => {
   assert.deepEqual(await client.listJobs({ label: 'reporting' }), []);
   await client.stop();
 });
+
+test('a job_scheduler member can disable its job while a run is queued ahead: the run and its occurrence go', async () => {
+  await as(bob, [`SELECT ${s}.add_job('bob-ahead', 'sql', 'SELECT 1', '1 hour')`]);
+  const { rows: [job] } = await db.pool.query(`SELECT job_id FROM ${s}.jobs WHERE job_name = 'bob-ahead'`);
+  // What the ticker writes when it plans an occurrence ahead of its due time.
+  await db.pool.query(
+    `WITH o AS (INSERT INTO ${s}.occurrences (job_id, scheduled_at, outcome) VALUES ($1, now() + interval '10 minutes', 'run') RETURNING scheduled_at)
+     INSERT INTO ${s}.runs (job_id, task, job_type, scheduled_at, run_at, owner) SELECT $1, '@sql', 'sql', scheduled_at, scheduled_at, '${bob}' FROM o`,
+    [job.job_id],
+  );
+  await as(bob, [`SELECT ${s}.toggle_job('bob-ahead', false)`]);
+  assert.equal(await db.count('runs', 'job_id = $1', [job.job_id]), 0);
+  assert.equal(await db.count('occurrences', 'job_id = $1', [job.job_id]), 0);
+  assert.equal((await db.pool.query(`SELECT enabled FROM ${s}.jobs WHERE job_id = $1`, [job.job_id])).rows[0].enabled, false);
+});
