@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.js';
 import { demoCommand } from './demo.js';
 import { registerJobs } from './jobs.js';
 import { registerRuns } from './runs.js';
+import { registerDashboard } from '../dashboard/cli.js';
 import { startCommand } from './start.js';
 import { EXIT } from './output.js';
 import { VERSION } from '../api/kairos.js';
@@ -54,6 +55,7 @@ export function program(): Command {
   const common = (cmd: Command): Command => cmd.addOption(databaseUrl()).addOption(schema()).option('--json', 'JSON output for scripts');
   registerJobs(cli, common);
   registerRuns(cli, common);
+  registerDashboard(cli);
   return cli;
 }
 

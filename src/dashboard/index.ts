@@ -1,0 +1,260 @@
+/**
+ * `kairos/dashboard`: the web dashboard as a plain Node request handler. Serve it with
+ * `http.createServer(createDashboard({ databaseUrl }))`, mount it under a path of your own server
+ * (`basePath`), or run `kairos dashboard`. Pages are rendered on the server; a small ES-module
+ * client (no bundler, no CDN) draws the uPlot charts and follows live updates.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import pg from 'pg';
+import { assertSchemaName } from '../store/sql.js';
+import { createPool } from '../store/db.js';
+import { KairosValidationError, describeValue } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { DashboardDb, showError, type Tx } from './db.js';
+import { Security, securityHeaders, type DashboardAuth, type Principal } from './security.js';
+import { LiveEvents } from './events.js';
+import { html, layout, type Html, type PageContext } from './html.js';
+import { calendarPage, nodesPage, overviewPage, runsPage, type QueueSample } from './pages-ops.js';
+import { jobPage, jobsPage } from './pages-jobs.js';
+import { formPage, jobValues } from './page-form.js';
+import { FormError, noticeText, perform } from './actions.js';
+import { previewSchedule, type FormValues } from './form.js';
+
+export type { DashboardAuth, DashboardUser } from './security.js';
+export { describeCron, describeSchedule } from './describe.js';
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions {
+  /** An existing pool (not closed by close()), or… */
+  pool?: pg.Pool;
+  /** …a connection string (the dashboard then owns its pool). */
+  databaseUrl?: string;
+  /** Schema of the installation. @default 'kairos' */
+  schema?: string;
+  /** Path the dashboard is mounted under, e.g. '/kairos'. @default '' (the root) */
+  basePath?: string;
+  /** Hide and refuse every write. @default false */
+  readOnly?: boolean;
+  /** Token and/or basic-auth users; with none, whoever reaches the port is in. */
+  auth?: DashboardAuth;
+  /** Mark cookies Secure (when served over HTTPS). @default false */
+  secureCookies?: boolean;
+  logger?: Logger;
+  /**
+   * Host names (Host header, without port) the dashboard answers to. Without auth it defaults to
+   * the loopback names only, so a web page cannot reach it through DNS rebinding; with auth, any.
+   */
+  allowedHosts?: string[];
+  /** How often the queue depth is sampled for its chart. @default 15000 */
+  sampleIntervalMs?: number;
+}
+
+/** The dashboard: a request handler (Express-style `next` optional) with close(). */
+export interface Dashboard {
+  (req: IncomingMessage, res: ServerResponse, next?: () => void): void;
+  /** Stop live updates and sampling; closes the pool if the dashboard created it. */
+  close(): Promise<void>;
+  /** The options in force (base path normalised). */
+  readonly basePath: string;
+}
+
+const ASSET_DIR = fileURLToPath(new URL('../../assets/dashboard/', import.meta.url));
+const require = createRequire(import.meta.url);
+const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+
+/** Load the static files once: the client, the stylesheet and uPlot from node_modules. */
+function loadAssets(): Map<string, { type: string; body: Buffer }> {
+  const files: Array<[string, string]> = [
+    ['app.js', `${ASSET_DIR}app.js`], ['style.css', `${ASSET_DIR}style.css`],
+    ['uplot.js', require.resolve('uplot/dist/uPlot.esm.js')], ['uplot.css', require.resolve('uplot/dist/uPlot.min.css')],
+  ];
+  return new Map(files.map(([name, path]) => [name, { type: TYPES[name.split('.').pop()!]!, body: readFileSync(path) }]));
+}
+
+function normaliseBase(path: string | undefined): string {
+  const base = (path ?? '').replace(/\/+$/, '');
+  if (base !== '' && !/^\/[A-Za-z0-9._~\-/]*$/.test(base)) throw new KairosValidationError('basePath', `Expected \`basePath\` to be a URL path such as "/kairos", got ${describeValue(path)}`);
+  return base;
+}
+
+/** Read a urlencoded POST body (at most 1 MiB). */
+function readBody(req: IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 1024 * 1024) reject(new KairosValidationError('body', 'Expected a form of at most 1 MiB'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string | Buffer, type = 'text/html; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', ...extra });
+  res.end(body);
+}
+
+/** Create the dashboard handler. */
+export function createDashboard(options: DashboardOptions): Dashboard {
+  const schema = assertSchemaName(options.schema ?? 'kairos');
+  const base = normaliseBase(options.basePath);
+  if (!options.pool && !options.databaseUrl) throw new KairosValidationError('databaseUrl', 'Expected `pool` or `databaseUrl` for the dashboard, got neither');
+  const logger = options.logger ?? silentLogger;
+  const pool = options.pool ?? createPool(options.databaseUrl!, 5, (error) => logger.warn({ err: error }, 'idle dashboard connection failed'));
+  const db = new DashboardDb(pool, schema);
+  const security = new Security(options.auth ?? {}, base || '/', Boolean(options.secureCookies));
+  const poolConfig = (pool as unknown as { options: pg.ClientConfig }).options;
+  const urlPassword = (text: string | undefined): string => {
+    try {
+      return text ? decodeURIComponent(new URL(text).password) : '';
+    } catch {
+      return '';
+    }
+  };
+  // Never shown: the dashboard's token and passwords, and the database password however given.
+  const secrets = (): string[] => [...security.secrets, typeof poolConfig.password === 'string' ? poolConfig.password : '', urlPassword(poolConfig.connectionString)];
+  const readOnly = Boolean(options.readOnly);
+  const allowedHosts = options.allowedHosts ?? (security.enabled ? null : ['127.0.0.1', 'localhost', '[::1]']);
+  const events = new LiveEvents(db, logger);
+  const assets = loadAssets();
+  const samples: QueueSample[] = [];
+  const sample = (): void => {
+    db.store.run('dashQueueDepth', []).then(([row]) => {
+      samples.push({ at: (row!.at as Date).getTime(), queued: Number(row!.queued), running: Number(row!.running) });
+      if (samples.length > 240) samples.shift();
+    }, (error: unknown) => logger.warn({ err: error }, 'queue sampling failed'));
+  };
+  sample();
+  const sampler = setInterval(sample, options.sampleIntervalMs ?? 15_000);
+  sampler.unref();
+
+  const context = (req: IncomingMessage, res: ServerResponse, principal: Principal, extra: Partial<PageContext> = {}): PageContext => ({
+    base, csrf: security.csrfToken(req, res, principal), readOnly, user: principal.name || null, schema, ...extra,
+  });
+
+  const errorPage = (res: ServerResponse, ctx: PageContext, status: number, message: string): void => {
+    send(res, status, layout({ ...ctx, error: message }, 'Error', '', html`<p><a href="${ctx.base}/">Back to the overview</a></p>`).text);
+  };
+
+  async function page(path: string, query: URLSearchParams, tx: Tx, ctx: PageContext, samplesNow: QueueSample[]): Promise<Html | null> {
+    if (path === '/' || path === '') return overviewPage(ctx, tx, samplesNow);
+    if (path === '/jobs') return jobsPage(ctx, tx, query);
+    if (path === '/runs') return runsPage(ctx, tx);
+    if (path === '/nodes') return nodesPage(ctx, tx);
+    if (path === '/calendar') return calendarPage(ctx, tx);
+    if (path === '/jobs/new') {
+      if (readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
+      return formPage(ctx, { kind: 'sql', schedule_kind: 'cron', timezone: 'UTC' }, { editing: false, action: '/jobs' });
+    }
+    const job = /^\/jobs\/(\d{1,9})(\/edit)?$/.exec(path);
+    if (job) {
+      const id = Number(job[1]);
+      if (!job[2]) return jobPage(ctx, tx, id);
+      if (readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
+      const [row] = await tx.q('dashJob', [id]);
+      if (!row) return null;
+      return formPage(ctx, jobValues(row, await tx.q('dashSteps', [id])), { editing: true, action: `/jobs/${id}/edit`, jobId: id });
+    }
+    return null;
+  }
+
+  async function write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal): Promise<void> {
+    const body = await readBody(req);
+    const ctx = context(req, res, principal);
+    if (readOnly) return errorPage(res, ctx, 403, 'This dashboard is read-only: changes are refused.');
+    const refused = security.checkWrite(req, principal, body.get('_csrf') ?? (req.headers['x-csrf-token'] as string | undefined));
+    if (refused) return errorPage(res, ctx, 403, `Refused: ${refused}.`);
+    try {
+      const result = await db.tx(principal.role, (tx) => perform(tx, path, body));
+      if (!result) return errorPage(res, ctx, 404, 'There is no such action.');
+      res.writeHead(303, { Location: `${base}${result.redirect}?notice=${encodeURIComponent(result.notice)}`, 'Cache-Control': 'no-store' });
+      res.end();
+    } catch (error) {
+      const cause = error instanceof FormError ? error.cause : error;
+      const shown = showError(cause, secrets());
+      if (shown.status === 500) logger.error({ err: cause, path }, 'dashboard action failed');
+      if (error instanceof FormError) {
+        const editing = path !== '/jobs';
+        const values: FormValues = error.values;
+        return send(res, shown.status, formPage({ ...ctx, error: shown.message }, values, { editing, action: path, jobId: editing ? Number(path.split('/')[2]) : undefined }).text);
+      }
+      errorPage(res, ctx, shown.status, shown.message);
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
+      if (next) return next();
+      return send(res, 404, 'Not found', 'text/plain; charset=utf-8');
+    }
+    securityHeaders(res);
+    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (allowedHosts && !allowedHosts.includes(hostname)) {
+      return send(res, 421, `This dashboard answers only to ${allowedHosts.join(', ')} without authentication; configure auth or allowedHosts.`, 'text/plain; charset=utf-8');
+    }
+    const path = url.pathname.slice(base.length) || '/';
+    const asset = /^\/assets\/([a-z.]+)$/.exec(path);
+    if (asset && req.method === 'GET') {
+      const file = assets.get(asset[1]!);
+      return file ? send(res, 200, file.body, file.type, { 'Cache-Control': 'public, max-age=300' }) : send(res, 404, 'Not found', 'text/plain; charset=utf-8');
+    }
+    let principal = security.authenticate(req);
+    if (path === '/login' && req.method === 'POST') {
+      const body = await readBody(req);
+      if (security.login(res, body.get('token') ?? '')) {
+        res.writeHead(303, { Location: `${base}/` });
+        return void res.end();
+      }
+      principal = null;
+    }
+    if (!principal) return unauthorized(res, path === '/login' && req.method === 'POST');
+    if (req.method === 'POST') return write(req, res, path, principal);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8', { Allow: 'GET, POST' });
+    if (path === '/events') return events.open(req, res);
+    if (path === '/api/preview') {
+      return send(res, 200, JSON.stringify(previewSchedule(url.searchParams, new Date())), 'application/json; charset=utf-8');
+    }
+    const ctx = context(req, res, principal, { notice: noticeText(url.searchParams.get('notice')) });
+    try {
+      const body = await db.tx(principal.role, (tx) => page(path, url.searchParams, tx, ctx, samples.slice()));
+      if (!body) return errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
+      send(res, 200, body.text);
+    } catch (error) {
+      const shown = showError(error, secrets());
+      if (shown.status === 500) logger.error({ err: error, path }, 'dashboard page failed');
+      errorPage(res, ctx, shown.status === 400 && readOnly ? 403 : shown.status, shown.message);
+    }
+  }
+
+  function unauthorized(res: ServerResponse, failed: boolean): void {
+    const headers: Record<string, string> = security.basic ? { 'WWW-Authenticate': 'Basic realm="Kairos dashboard", charset="UTF-8"' } : {};
+    const form = security.tokenLogin
+      ? html`<form method="post" action="${base}/login" class="login"><label>Access token <input type="password" name="token" autocomplete="current-password" autofocus></label><button type="submit" class="primary">Sign in</button></form>`
+      : html`<p>Sign in with your user name and password.</p>`;
+    const body = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Kairos</title><link rel="stylesheet" href="${base}/assets/style.css"><link rel="icon" href="data:,"></head>
+<body class="signin"><main><h1>Kairos</h1>${failed ? html`<div class="banner error">That token is not right.</div>` : ''}${form}</main></body></html>`;
+    send(res, 401, body.text, 'text/html; charset=utf-8', headers);
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => {
+    handle(req, res, next).catch((error: unknown) => {
+      logger.error({ err: error }, 'dashboard request failed');
+      if (!res.headersSent) send(res, 500, 'Internal error', 'text/plain; charset=utf-8');
+      else res.end();
+    });
+  }) as Dashboard;
+  Object.defineProperty(handler, 'basePath', { value: base });
+  handler.close = async () => {
+    clearInterval(sampler);
+    await events.close();
+    if (!options.pool) await pool.end();
+  };
+  return handler;
+}
