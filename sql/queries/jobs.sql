@@ -90,7 +90,9 @@ SELECT {{schema}}.trigger_job($1, $2::jsonb, $3) AS run_id;
 -- locked so that exactly one node materialises each. $2 lists the custom schedules this node can
 -- compute (a next-run function lives in code, so only nodes that have it may plan its job).
 -- $4 (ms) is the schedule-ahead window: a job due within it is planned early when its overlap
--- policy allows it or it has no active run (the planner then decides on a free job).
+-- policy allows it or it has no active run (the planner then decides on a free job). "No active
+-- run" is a LIMIT 1 probe of runs_job, not NOT EXISTS: under an OR the planner may turn NOT EXISTS
+-- into a hash of every run's job_id, a scan of the whole queue on each ticker pass.
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.timezone,
        EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, j.schedule_time, j.end_time, j.max_runs,
        j.run_count, j.planned, j.next_run, j.created_at, j.catch_up, j.max_lateness_ms, j.misfire_grace_ms, j.overlap,
@@ -102,7 +104,7 @@ SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.t
  WHERE j.enabled
    AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now()) + $4::bigint * interval '1 millisecond'
          AND (j.next_run <= coalesce($1::timestamptz, now()) OR j.overlap = 'allow'
-              OR NOT EXISTS (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id)))
+              OR (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id LIMIT 1) IS NULL))
         OR NOT j.planned)
    AND (j.schedule_kind <> 'custom' OR j.job_name = ANY($2::text[]))
  ORDER BY j.next_run NULLS FIRST
@@ -169,7 +171,7 @@ SELECT least(
          (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1),
          (SELECT j.next_run - $1::bigint * interval '1 millisecond' FROM {{schema}}.jobs j
            WHERE j.enabled AND j.next_run IS NOT NULL
-             AND (j.overlap = 'allow' OR NOT EXISTS (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id))
+             AND (j.overlap = 'allow' OR (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id LIMIT 1) IS NULL)
            ORDER BY j.next_run LIMIT 1)) AS next_run,
        EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND schedule_kind <> 'custom') AS unplanned,
        clock_timestamp() AS db_time;
