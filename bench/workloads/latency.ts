@@ -23,7 +23,7 @@ export const latency: Workload = {
   ],
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
     const wanted = ctx.quick ? 100 : 500;
-    const budgetMs = ctx.quick ? 6000 : 20_000;
+    const budgetMs = ctx.quick ? 4000 : 20_000;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url);
     const child = await WorkerChild.start({ system, url: db.url, mode: 'latency', ...ctx.settings });

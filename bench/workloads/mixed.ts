@@ -24,7 +24,7 @@ export const mixed: Workload = {
   ],
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
     const rate = ctx.quick ? 500 : 2000;
-    const seconds = ctx.quick ? 6 : 15;
+    const seconds = ctx.quick ? 4 : 15;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url, { retries: 3 });
     const child = await WorkerChild.start({ system, url: db.url, mode: 'mixed', ...ctx.settings });
@@ -45,7 +45,7 @@ export const mixed: Workload = {
       }
       const end = nowMs();
       const backlog = await producer.remaining();
-      const clearLimit = ctx.quick ? 15 : 60;
+      const clearLimit = ctx.quick ? 10 : 60;
       const cleared = await waitFor(async () => (await producer.remaining()) === 0, clearLimit * 1000, 50);
       const clear = (nowMs() - end) / 1000;
       if (!cleared) ctx.note(`${system}: backlog not cleared ${clearLimit} s after arrivals stopped`);
