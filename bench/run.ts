@@ -1,5 +1,6 @@
 /**
- * The benchmark suite: Kairos, graphile-worker and pg-boss on the same PostgreSQL, in one run,
+ * The benchmark suite: Kairos, graphile-worker and pg-boss on the same PostgreSQL (and, for cron,
+ * pg_cron on a private server where its package is installed), in one run,
  * with the same workloads; prints medians, spreads and Kairos ÷ peer ratios, and writes
  * bench/results/. Run: `npm run bench -- --quick` (see --help). Not part of `npm test`.
  */
@@ -9,8 +10,9 @@ import { parseArgs, USAGE } from './lib/args.js';
 import { killChildren } from './lib/child.js';
 import { markdown, textTable, writeResults, type RunResult, type WorkloadResult } from './lib/report.js';
 import { startServer, type BenchServer } from './lib/server.js';
+import { stopPgCronServers } from './lib/pgcron-server.js';
 import { nowMs } from './lib/stats.js';
-import { SYSTEMS, type SystemName } from './lib/types.js';
+import { COLUMNS, SYSTEMS, type ColumnName } from './lib/types.js';
 import type { BenchContext, Workload } from './lib/workload.js';
 import { drain } from './workloads/drain.js';
 import { enqueue } from './workloads/enqueue.js';
@@ -32,7 +34,7 @@ function rotate<T>(items: T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-async function runWorkload(workload: Workload, server: BenchServer, base: Omit<BenchContext, 'rep' | 'note' | 'database'>, systems: SystemName[], repeat: number): Promise<WorkloadResult> {
+async function runWorkload(workload: Workload, server: BenchServer, base: Omit<BenchContext, 'rep' | 'note' | 'database'>, systems: ColumnName[], repeat: number): Promise<WorkloadResult> {
   const result: WorkloadResult = { name: workload.name, title: workload.title, metrics: workload.metrics, systems, samples: {}, notes: [] };
   const note = (text: string): void => void (result.notes.includes(text) || result.notes.push(text));
   let databases = 0;
@@ -48,7 +50,7 @@ async function runWorkload(workload: Workload, server: BenchServer, base: Omit<B
   });
   await workload.prepare?.(context(0));
   const reps = workload.once ? 1 : repeat;
-  const record = (system: SystemName, sample: Record<string, number>): void => {
+  const record = (system: ColumnName, sample: Record<string, number>): void => {
     const bySystem = (result.samples[system] ??= {});
     for (const [key, value] of Object.entries(sample)) (bySystem[key] ??= []).push(value);
   };
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   const server = await startServer(log);
   const abort = (): void => {
     killChildren();
-    void server.stop().finally(() => process.exit(130));
+    void Promise.all([server.stop(), stopPgCronServers()]).finally(() => process.exit(130));
   };
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
   };
   try {
     for (const workload of selected) {
-      const systems = SYSTEMS.filter((s) => args.systems.includes(s) && (workload.systems ?? SYSTEMS).includes(s));
+      const measurable: readonly ColumnName[] = workload.systems ?? SYSTEMS;
+      const systems = COLUMNS.filter((s) => args.systems.includes(s) && measurable.includes(s));
       if (systems.length === 0) continue;
       const result = await runWorkload(workload, server, { quick: args.quick, server, settings, log }, systems, args.repeat);
       run.workloads.push(result);

@@ -1,14 +1,15 @@
 /**
  * Command-line flags of `npm run bench -- …` (or `npx tsx bench/run.ts …`).
  */
-import { SYSTEMS, type SystemName } from './types.js';
+import { COLUMNS, type ColumnName } from './types.js';
 
 /** Parsed flags. */
 export interface BenchArgs {
   quick: boolean;
   /** Workload names to run (null: all). */
   only: string[] | null;
-  systems: SystemName[];
+  /** Systems (and pg_cron, which only the cron workload measures). */
+  systems: ColumnName[];
   repeat: number;
   concurrency: number;
   batch: number;
@@ -20,7 +21,8 @@ export const USAGE = `Usage: npm run bench -- [options]   (or: npx tsx bench/run
 
   --quick                   small sizes, one repetition (2–3 minutes; a few workloads: under one)
   --only <w1,w2,...>        workloads: drain, enqueue, latency, mixed, cron, scale, idle, memory
-  --systems <s1,s2,...>     kairos, graphile, pgboss (default: all)
+  --systems <s1,s2,...>     kairos, graphile, pgboss, pgcron (default: all; pgcron: cron workload only,
+                            full mode, needs the postgresql-<major>-cron package)
   --repeat <n>              repetitions (default 3, quick 1)
   --concurrency <n>         handlers at once, every system (default 50)
   --batch <n>               jobs one fetch may lock (default 500)
@@ -40,7 +42,7 @@ function positive(value: string | undefined, flag: string): number {
 
 /** Parse argv (without node and the script). Throws on unknown flags or bad values. */
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, only: null, systems: [...SYSTEMS], repeat: 0, concurrency: 50, batch: 500, help: false };
+  const args: BenchArgs = { quick: false, only: null, systems: [...COLUMNS], repeat: 0, concurrency: 50, batch: 500, help: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
@@ -53,10 +55,11 @@ export function parseArgs(argv: string[]): BenchArgs {
         args.only = list(value(), name);
         break;
       case '--systems': {
-        const names = list(value(), name);
-        const unknown = names.filter((s) => !SYSTEMS.includes(s as SystemName));
-        if (unknown.length > 0) throw new Error(`unknown system(s) ${unknown.join(', ')}; expected ${SYSTEMS.join(', ')}`);
-        args.systems = SYSTEMS.filter((s) => names.includes(s));
+        // pg_cron is also accepted under its own spelling.
+        const names = list(value(), name).map((s) => (s === 'pg_cron' ? 'pgcron' : s));
+        const unknown = names.filter((s) => !COLUMNS.includes(s as ColumnName));
+        if (unknown.length > 0) throw new Error(`unknown system(s) ${unknown.join(', ')}; expected ${COLUMNS.join(', ')}`);
+        args.systems = COLUMNS.filter((s) => names.includes(s));
         break;
       }
       case '--repeat':

@@ -4,16 +4,16 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { summary } from './stats.js';
-import { SYSTEM_LABELS, type MetricDef, type SystemName } from './types.js';
+import { SYSTEM_LABELS, type ColumnName, type MetricDef } from './types.js';
 
 /** Everything measured by one workload. */
 export interface WorkloadResult {
   name: string;
   title: string;
   metrics: MetricDef[];
-  systems: SystemName[];
+  systems: ColumnName[];
   /** samples[system][metric] = one value per repetition. */
-  samples: Partial<Record<SystemName, Record<string, number[]>>>;
+  samples: Partial<Record<ColumnName, Record<string, number[]>>>;
   notes: string[];
 }
 

@@ -9,8 +9,17 @@ export type SystemName = 'kairos' | 'graphile' | 'pgboss';
 /** Every system, in display order. */
 export const SYSTEMS: readonly SystemName[] = ['kairos', 'graphile', 'pgboss'];
 
+/**
+ * A column of a results table: a system, or pg_cron, which is no job queue and only measured by
+ * the cron workload (on a private server of its own; see bench/lib/pgcron-server.ts).
+ */
+export type ColumnName = SystemName | 'pgcron';
+
+/** Every column, in display order (the default of --systems). */
+export const COLUMNS: readonly ColumnName[] = [...SYSTEMS, 'pgcron'];
+
 /** Display names. */
-export const SYSTEM_LABELS: Record<SystemName, string> = { kairos: 'Kairos', graphile: 'graphile-worker', pgboss: 'pg-boss' };
+export const SYSTEM_LABELS: Record<ColumnName, string> = { kairos: 'Kairos', graphile: 'graphile-worker', pgboss: 'pg-boss', pgcron: 'pg_cron' };
 
 /** The payload of a benchmark job: `t` is the enqueue time (monotonic ms), `fail` fails attempt 1. */
 export interface JobPayload {

@@ -3,7 +3,7 @@
  * system and repetition, the shared worker settings, and a place for notes shown with the results.
  */
 import type { BenchServer } from './server.js';
-import type { MetricDef, Sample, SystemName, WorkerSettings } from './types.js';
+import type { ColumnName, MetricDef, Sample, SystemName, WorkerSettings } from './types.js';
 
 /** A database created for one measurement. */
 export interface Database {
@@ -33,14 +33,18 @@ export interface Workload {
   name: string;
   title: string;
   metrics: MetricDef[];
-  /** Systems it can measure. @default all */
-  systems?: readonly SystemName[];
+  /** Columns it can measure. @default every system (SYSTEMS: the job queues, not pg_cron) */
+  systems?: readonly ColumnName[];
   /** Run once whatever --repeat says (long or system-independent measurements). */
   once?: boolean;
   /** Called once before the repetitions (e.g. to say what cannot be measured here). */
   prepare?(ctx: BenchContext): Promise<void>;
-  /** Measure one system once. Returns metric values by key (missing keys: not measured). */
-  run(system: SystemName, ctx: BenchContext): Promise<Sample>;
+  /**
+   * Measure one system once. Returns metric values by key (missing keys: not measured). Only
+   * called with the columns of `systems`, so a workload that lists no extra column may declare
+   * its parameter as `SystemName`.
+   */
+  run(system: ColumnName, ctx: BenchContext): Promise<Sample>;
   /** Measure all systems at once instead (when they do not disturb each other, e.g. idle nodes). */
-  runAll?(systems: SystemName[], ctx: BenchContext): Promise<Partial<Record<SystemName, Sample>>>;
+  runAll?(systems: ColumnName[], ctx: BenchContext): Promise<Partial<Record<ColumnName, Sample>>>;
 }
