@@ -29,12 +29,22 @@ SELECT n.*, (SELECT count(*) FROM {{schema}}.runs r WHERE r.node_id = n.node_id 
   FROM {{schema}}.nodes n ORDER BY n.started_at DESC;
 
 -- name: pruneLogs
--- Delete up to $3 attempt records of status $1 that finished before $2 (one batch; the pruner
--- loops while batches come back full, so one long DELETE never holds locks for long).
-WITH doomed AS (
-  SELECT log_id FROM {{schema}}.job_logs WHERE status = ANY($1::text[]) AND finished_at < $2 LIMIT $3
-)
-DELETE FROM {{schema}}.job_logs l USING doomed d WHERE l.log_id = d.log_id;
+-- Delete up to $3 attempt records of status $1 that finished before $2 from the default
+-- partitions (one batch; the pruner loops while batches come back full, so one long DELETE never
+-- holds locks for long). Day partitions are dropped whole instead: see historyDropExpired.
+SELECT {{schema}}.history_prune_default('job_logs', $1::text[], $2, $3) AS deleted;
+
+-- name: pruneStepLogs
+-- The same for step records finished before $1 (at most $2).
+SELECT {{schema}}.history_prune_default('step_logs', NULL, $1, $2) AS deleted;
+
+-- name: historyPrepare
+-- Create the missing day partitions of the history for $2 UTC days from day $1.
+SELECT {{schema}}.history_prepare($1::date, $2) AS created;
+
+-- name: historyDropExpired
+-- Drop the day partitions wholly before their cutoff: completed $1, failed $2, cancelled $3, steps $4.
+SELECT * FROM {{schema}}.history_drop_expired($1, $2, $3, $4);
 
 -- name: pruneOccurrences
 WITH doomed AS (

@@ -12,7 +12,11 @@ import type { Logger } from '../core/logger.js';
 import { assertSchemaName } from '../store/sql.js';
 import type { TaskDefinition, TaskHandler, TaskMap } from './tasks.js';
 
-/** Retention ("vacuum policy") of the attempt history. Durations are ms or strings like '7d'. */
+/**
+ * Retention ("vacuum policy") of the attempt history. Durations are ms or strings like '7d'.
+ * The history is kept in daily (UTC) partitions that are dropped whole: a record is kept at least
+ * its retention and at most one day longer (see docs/history.md).
+ */
 export interface RetentionOptions {
   /** Keep completed attempts this long. @default '7d' */
   completed?: number | string;
