@@ -17,7 +17,8 @@ test('a SQL job is exactly once across a kill -9 of the agent running it', async
       child.on('exit', () => reject(new Error('agent exited early')));
     });
     const runId = (await db.pool.query(`SELECT ${s}.trigger_job('crashy') AS id`)).rows[0].id;
-    await eventually(async () => (await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'INSERT INTO public.crash_%' AND state = 'active'")).rows[0].n === 1, 10_000, 'the job to start');
+    // The command runs inside its owner's function (see src/executors/sql/run.ts): wait for that call.
+    await eventually(async () => (await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_temp.kairos_run_job%' AND state = 'active'")).rows[0].n === 1, 10_000, 'the job to start');
     child.kill('SIGKILL');
     // Its transaction dies with its connection; the lease runs out and another node takes over.
     const heir = db.node({ runSqlJobs: true, rescueInterval: 200, pollInterval: 200 });

@@ -130,7 +130,7 @@ test('a SQL job times out (statement_timeout) and can be cancelled from another 
   const other = db.node({ queues: ['none'] });
   await other.start();
   const run = await kairos.trigger('cancel-me');
-  await eventually(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`)).rows[0].n >= 1, 10_000, 'the job to start');
+  await eventually(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_temp.kairos_run_job%' AND wait_event = 'PgSleep' AND state = 'active'`)).rows[0].n >= 1, 10_000, 'the job to start');
   const started = Date.now();
   assert.equal(await other.cancel(run), 'cancelling');
   assert.equal((await waitForRun(kairos, run)).next, 'cancelled');

@@ -1,12 +1,15 @@
 /**
- * Running one SQL command as a role: on a dedicated connection, `SET ROLE` to the job's owner
- * (never the agent's own rights), the timeout as `statement_timeout`, cancellation through
+ * Running one SQL command as a role: on a dedicated connection, as the job's owner (never the
+ * agent's own rights), the timeout as `statement_timeout`, cancellation through
  * `pg_cancel_backend`, rows affected and notices captured.
  *
- * Transactional mode runs the command in a transaction and lets the caller do more work in it
- * before COMMIT (recording the completion: exactly once). Statements that cannot run inside a
- * transaction block (VACUUM, CREATE INDEX CONCURRENTLY, CALL of a procedure that commits…) run in
- * autocommit mode, with the role and timeout set for the session and reset afterwards.
+ * `SET ROLE` alone is no boundary: the command could `RESET ROLE` and act as the agent. So the
+ * command runs inside a SECURITY DEFINER function that the owner itself creates in pg_temp, where
+ * PostgreSQL refuses every change of role; the transaction lets the caller record the completion
+ * before COMMIT (exactly once). Maintenance statements that cannot run in a transaction block
+ * (VACUUM, CREATE INDEX CONCURRENTLY…) run in autocommit mode, one statement only (extended
+ * protocol), as security-restricted operations of PostgreSQL's (no role change there either).
+ * The connection is DISCARDed afterwards: no temp object or setting of one owner reaches the next.
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../store/sql.js';
@@ -15,7 +18,7 @@ import { quoteIdent } from '../../store/sql.js';
 export interface SqlOutput {
   /** Rows affected (summed over statements). */
   rows: number;
-  /** The command tag of the last statement (SELECT, DELETE, VACUUM…). */
+  /** The command's first keyword (SELECT, DELETE, VACUUM…). */
   command: string | null;
   /** NOTICE/WARNING messages, oldest first (bounded). */
   notices: string[];
@@ -46,7 +49,6 @@ const NON_TRANSACTIONAL = [
   /^(CREATE|DROP|ALTER)\s+DATABASE\b/i,
   /^(CREATE|DROP)\s+TABLESPACE\b/i,
   /^ALTER\s+SYSTEM\b/i,
-  /^CALL\b/i,
   /^DETACH\s+PARTITION\b.*\bCONCURRENTLY\b/is,
   /^ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b/is,
 ];
@@ -72,7 +74,9 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
   let broken: Error | undefined;
   try {
     if (cmd.signal.aborted) throw cmd.signal.reason as Error;
-    const transactional = cmd.transaction === 'auto' ? !needsAutocommit(cmd.sql) : cmd.transaction;
+    // Only maintenance statements leave the owner's function (and the transaction): anything else
+    // asked to run without one still runs in the function, committed at once.
+    const transactional = cmd.transaction === true || !needsAutocommit(cmd.sql);
     return transactional ? await inTransaction(client, cmd, notices) : await autocommit(client, cmd, notices);
   } catch (error) {
     if (cmd.signal.aborted) throw cmd.signal.reason as Error;
@@ -81,28 +85,44 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     cmd.signal.removeEventListener('abort', cancel);
     client.off('notice', onNotice);
     // A connection whose session state could not be reset is thrown away, never reused.
-    await client.query('RESET ROLE; RESET statement_timeout').catch((error: Error) => (broken = error));
+    await client.query('DISCARD ALL').catch((error: Error) => (broken = error));
     client.release(broken);
   }
 }
 
-function summarise(result: pg.QueryResult | pg.QueryResult[], notices: string[]): SqlOutput {
-  const results = Array.isArray(result) ? result : [result];
-  return {
-    rows: results.reduce((sum, r) => sum + (r.rowCount ?? 0), 0),
-    command: results.at(-1)?.command ?? null,
-    notices: [...notices],
-  };
+/** The first keyword of a command, as its kind (the function call hides the command tag). */
+function firstKeyword(sql: string): string | null {
+  const match = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/.exec(sql);
+  return match?.[2]?.toUpperCase() ?? null;
 }
+
+/**
+ * The function the command runs in, created by the owner (SET LOCAL ROLE first), so it is theirs
+ * and runs with exactly their rights. Deferred constraint triggers are fired inside it too: at
+ * COMMIT they would run with the agent's role. Dropped before the transaction ends.
+ */
+const RUNNER = `CREATE FUNCTION pg_temp.kairos_run_job(command text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER AS $run$
+DECLARE affected bigint;
+BEGIN
+  EXECUTE command;
+  GET DIAGNOSTICS affected = ROW_COUNT;
+  SET CONSTRAINTS ALL IMMEDIATE;
+  RETURN affected;
+END $run$`;
 
 async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL ROLE ${quoteIdent(cmd.role)}`);
     if (cmd.timeoutMs) await client.query(`SET LOCAL statement_timeout = ${Math.floor(cmd.timeoutMs)}`);
-    const output = summarise(await client.query(cmd.sql), notices);
+    await client.query(RUNNER);
+    const { rows } = await client.query<{ affected: string }>('SELECT pg_temp.kairos_run_job($1) AS affected', [cmd.sql]);
+    await client.query('DROP FUNCTION pg_temp.kairos_run_job(text)');
+    const output: SqlOutput = { rows: Number(rows[0]?.affected ?? 0), command: firstKeyword(cmd.sql), notices: [...notices] };
     // Back to the agent's role to record the result (the owner may not write Kairos's tables).
-    await client.query('RESET ROLE; SET LOCAL statement_timeout = 0');
+    await client.query('RESET ROLE');
+    await client.query('SET LOCAL statement_timeout = 0');
     const keep = cmd.beforeCommit ? await cmd.beforeCommit(client, output) : true;
     await client.query(keep ? 'COMMIT' : 'ROLLBACK');
     return { output, committed: keep };
@@ -115,6 +135,7 @@ async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: st
 async function autocommit(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
   await client.query(`SET ROLE ${quoteIdent(cmd.role)}`);
   if (cmd.timeoutMs) await client.query(`SET statement_timeout = ${Math.floor(cmd.timeoutMs)}`);
-  const output = summarise(await client.query(cmd.sql), notices);
-  return { output, committed: true };
+  // Extended protocol: one statement, so "VACUUM; RESET ROLE; …" cannot ride along.
+  const result = await client.query({ text: cmd.sql, queryMode: 'extended' } as pg.QueryConfig);
+  return { output: { rows: result.rowCount ?? 0, command: result.command ?? firstKeyword(cmd.sql), notices: [...notices] }, committed: true };
 }
