@@ -18,7 +18,20 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 export function createPool(connectionString: string, max: number, onError: (error: Error) => void): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'kairos' });
   pool.on('error', onError);
+  guardCheckedOutClients(pool);
   return pool;
+}
+
+/**
+ * pg-pool listens for errors only on idle clients: a checked-out client (a transaction, a SQL job,
+ * an exclusive lock) whose connection is cut (server restart, pg_terminate_backend) emits an
+ * 'error' nobody handles, which kills the process. Its query fails anyway and the pool drops it
+ * on release, so the event itself can be ignored.
+ */
+export function guardCheckedOutClients(pool: pg.Pool): void {
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
 }
 
 /** Run `fn` in a transaction on a client checked out from `pool`. */

@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { KairosValidationError } from '../../core/errors.js';
+import { guardCheckedOutClients } from '../../store/db.js';
 
 /** Where SQL runs. */
 export class Connections {
@@ -37,6 +38,7 @@ export class Connections {
     if (!pool) {
       pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'kairos-sql-job' });
       pool.on('error', () => undefined);
+      guardCheckedOutClients(pool);
       this.others.set(key, pool);
     }
     return pool;
