@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres.js';
+import { refuseIfRunning } from './server.js';
 
 /** Where the Debian packages put each major version's server. */
 const DEBIAN_ROOT = '/usr/lib/postgresql';
@@ -62,19 +63,6 @@ export function findPgCron(): PgCronInstall | null {
 /** Installed major versions (with or without pg_cron), for the "why not" note. */
 export function installedMajors(): string[] {
   return existsSync(DEBIAN_ROOT) ? readdirSync(DEBIAN_ROOT).filter((major) => /^\d+$/.test(major)) : [];
-}
-
-/** Two runs must not share the data directory: the second would delete the first one's cluster. */
-function refuseIfRunning(dataDir: string): void {
-  const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return; // left over by a run that died: safe to remove
-  }
-  throw new Error(`another benchmark run is using ${DATA_DIR} (postmaster pid ${pid}); wait for it to finish`);
 }
 
 /** The last lines of the server log, for a start failure's message. */

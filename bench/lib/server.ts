@@ -40,9 +40,9 @@ function externalUrlFor(base: string): (db: string) => string {
   };
 }
 
-/** Two runs must not share the data directory: the second would delete the first one's cluster. */
-function refuseIfRunning(): void {
-  const pidFile = join(DATA_DIR, 'postmaster.pid');
+/** Two runs must not share a data directory: the second would delete the first one's cluster. */
+export function refuseIfRunning(dataDir: string, hint = ''): void {
+  const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   try {
@@ -50,7 +50,7 @@ function refuseIfRunning(): void {
   } catch {
     return; // left over by a run that died: safe to remove
   }
-  throw new Error(`another benchmark run is using ${DATA_DIR} (postmaster pid ${pid}); wait for it to finish, or set DATABASE_URL`);
+  throw new Error(`another benchmark run is using ${dataDir} (postmaster pid ${pid}); wait for it to finish${hint}`);
 }
 
 /** Start (or connect to) the server and probe what it offers. */
@@ -61,7 +61,7 @@ export async function startServer(log: (line: string) => void): Promise<BenchSer
     urlFor = externalUrlFor(process.env.DATABASE_URL);
     log('using the server in DATABASE_URL');
   } else {
-    refuseIfRunning();
+    refuseIfRunning(DATA_DIR, ', or set DATABASE_URL');
     rmSync(DATA_DIR, { recursive: true, force: true });
     embedded = await startEmbeddedPostgres({
       dataDir: DATA_DIR,
