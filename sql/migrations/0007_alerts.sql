@@ -16,7 +16,7 @@ CREATE TABLE {{schema}}.alert_rules (
   channel       text NOT NULL CHECK (channel IN ('webhook', 'notify', 'log')),
   target        text CHECK (length(target) BETWEEN 1 AND 2000),
   secret        text,
-  events        text[] NOT NULL CHECK (cardinality(events) > 0 AND events <@ ARRAY['failed', 'disabled', 'late', 'expired']),
+  events        text[] NOT NULL CHECK (cardinality(events) > 0 AND events <@ ARRAY['failed', 'disabled', 'late', 'expired', 'missed']),
   late_after_ms bigint NOT NULL DEFAULT 60000 CHECK (late_after_ms >= 0),
   owner         name NOT NULL DEFAULT current_user,
   created_at    timestamptz NOT NULL DEFAULT now(),
@@ -31,11 +31,11 @@ CREATE POLICY member_rows ON {{schema}}.alert_rules
 
 -- Add an alert rule; returns its id. Everything is checked before the row is written.
 CREATE FUNCTION {{schema}}.add_alert(channel text, target text DEFAULT NULL, job_name text DEFAULT NULL,
-                                    events text[] DEFAULT ARRAY['failed', 'disabled', 'late', 'expired'],
+                                    events text[] DEFAULT ARRAY['failed', 'disabled', 'late', 'expired', 'missed'],
                                     late_after interval DEFAULT '1 minute', secret text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  known text[] := ARRAY['failed', 'disabled', 'late', 'expired'];
+  known text[] := ARRAY['failed', 'disabled', 'late', 'expired', 'missed'];
   target_job integer;
   bad text;
   new_id integer;
@@ -64,11 +64,11 @@ BEGIN
     PERFORM {{schema}}.api_fail(format('only webhooks take a secret, not %s alerts', channel));
   END IF;
   IF events IS NULL OR cardinality(events) = 0 THEN
-    PERFORM {{schema}}.api_fail('events must list at least one of failed, disabled, late, expired');
+    PERFORM {{schema}}.api_fail('events must list at least one of failed, disabled, late, expired, missed');
   END IF;
   SELECT e INTO bad FROM unnest(events) e WHERE e IS NULL OR NOT e = ANY (known) LIMIT 1;
   IF FOUND THEN
-    PERFORM {{schema}}.api_fail(format('events must be among failed, disabled, late, expired, got %L', bad));
+    PERFORM {{schema}}.api_fail(format('events must be among failed, disabled, late, expired, missed, got %L', bad));
   END IF;
   IF late_after IS NULL OR late_after < interval '0' OR extract(month FROM late_after) <> 0 OR extract(year FROM late_after) <> 0 THEN
     PERFORM {{schema}}.api_fail(format('late_after must be a positive interval without months or years, got %L', late_after));

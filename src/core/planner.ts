@@ -45,6 +45,8 @@ export interface JobPlan {
   replace: boolean;
   /** Due occurrences dropped by the catch-up policy. */
   missed: number;
+  /** Occurrences skipped because a run of the job was still active (overlap policy). */
+  overlapSkipped: number;
 }
 
 /** How far 'skip' tolerates lateness when the job sets no misfire grace. */
@@ -113,7 +115,7 @@ export function firstOccurrence(schedule: Pick<Schedule, 'next'>, job: DueJob, n
  * due by the horizon are materialised ahead of time (see {@link planAhead}).
  */
 export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date | null, horizon: Date = now): JobPlan {
-  const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0 };
+  const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0, overlapSkipped: 0 };
   const schedule = scheduleOf(job, custom);
   if (!schedule) return empty;
   const remainingRuns = job.maxRuns === null ? null : Math.max(0, job.maxRuns - job.runCount);
@@ -133,6 +135,7 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
     remainingRuns,
   });
   const decided = planAhead(job, schedule, applyOverlap(job, plan.fire), plan.next, now, horizon, remainingRuns);
+  const overlapSkipped = decided.occurrences.filter((o) => o.outcome === 'skipped').length;
   // Calendar exceptions: the occurrence is recorded as skipped and does not count as a run.
   for (const occurrence of decided.occurrences) {
     if (occurrence.outcome === 'run' && isException(occurrence.scheduledAt, job.timezone, job.exceptions ?? [])) {
@@ -140,7 +143,7 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
       decided.fired--;
     }
   }
-  return { ...decided, jobId: job.jobId, missed: plan.missed };
+  return { ...decided, jobId: job.jobId, missed: plan.missed, overlapSkipped };
 }
 
 type Decided = Pick<JobPlan, 'occurrences' | 'fired' | 'replace' | 'nextRun'>;

@@ -73,11 +73,15 @@ export class Ticker extends LoopService {
     try {
       const plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name), horizon);
       if (plan.missed > 0) this.ctx.logger.warn({ job: job.name, missed: plan.missed }, `job ${job.name}: ${plan.missed} missed occurrence(s) dropped by catch-up policy ${job.catchUp}`);
+      // Alerts listen for this ('missed' event): only the node that planned the job emits it.
+      if (plan.missed + plan.overlapSkipped > 0) {
+        this.ctx.events.emit('missedFires', { job: job.name, missed: plan.missed, skipped: plan.overlapSkipped, catchUp: job.catchUp, overlap: job.overlap });
+      }
       return plan;
     } catch (error) {
       // A row that cannot be planned (e.g. a bad cron written by plain SQL) must not block the others.
       this.ctx.logger.error({ err: error, job: job.name }, `job ${job.name} cannot be scheduled; its next_run is cleared`);
-      return { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0 };
+      return { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0, overlapSkipped: 0 };
     }
   }
 

@@ -7,9 +7,9 @@ import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 
 /** What an alert is about. */
-export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired';
+export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired' | 'missed';
 /** Every alert event. */
-export const ALERT_EVENTS: readonly AlertEvent[] = ['failed', 'disabled', 'late', 'expired'];
+export const ALERT_EVENTS: readonly AlertEvent[] = ['failed', 'disabled', 'late', 'expired', 'missed'];
 
 /** A checked alert rule. */
 export type AlertRule = {
@@ -42,7 +42,7 @@ const duration = (minMs: number, maxMs: number): z.ZodType<number> =>
 
 const common = {
   job: z.string({ error: 'a job name' }).regex(NAME, { error: 'a job name of 1-200 letters, digits, spaces and _ . : - / @' }).optional(),
-  events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: 'one of failed, disabled, late, expired' }), { error: 'a list of events (failed, disabled, late, expired)' })
+  events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: 'one of failed, disabled, late, expired, missed' }), { error: 'a list of events (failed, disabled, late, expired, missed)' })
     .min(1, { error: 'a list of at least one event' }).optional(),
   late_after: duration(0, 30 * 86_400_000).optional(),
 };

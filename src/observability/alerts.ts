@@ -188,8 +188,17 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
     };
   };
 
+  const onMissed = ({ job, missed, skipped, catchUp, overlap }: { job: string; missed: number; skipped: number; catchUp: string; overlap: string }): void => {
+    const parts = [
+      missed > 0 ? `${missed} occurrence(s) dropped by catch-up policy ${catchUp}` : '',
+      skipped > 0 ? `${skipped} skipped: a run was still active (overlap policy ${overlap})` : '',
+    ].filter(Boolean);
+    raise(async () => base('missed', job, `job ${job} missed fires: ${parts.join('; ')}`), 'missed');
+  };
+
   kairos.localStatus.push(onStatus);
   kairos.on('jobDisabled', onDisabled);
+  kairos.on('missedFires', onMissed);
   kairos.services.executor.observers.push(observer);
 
   const idle = async (): Promise<void> => {
@@ -202,6 +211,7 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
     async close(timeoutMs = 10_000) {
       remove(kairos.localStatus, onStatus);
       kairos.off('jobDisabled', onDisabled);
+      kairos.off('missedFires', onMissed);
       remove(kairos.services.executor.observers, observer);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);

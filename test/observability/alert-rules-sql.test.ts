@@ -64,7 +64,7 @@ test('bad input is refused with SQLSTATE 22023 (P0002 for unknown names) and wri
     [`'notify', $1`, [`kairos:${db.schema}`], '22023', /is Kairos's own/],
     [`'log', 'somewhere'`, [], '22023', /a log alert takes no target/],
     [`'notify', 'ops', secret => $1`, [SECRET], '22023', /only webhooks take a secret/],
-    [`'log', events => '{}'`, [], '22023', /at least one of failed, disabled, late, expired/],
+    [`'log', events => '{}'`, [], '22023', /at least one of failed, disabled, late, expired, missed/],
     [`'log', events => '{failed,exploded}'`, [], '22023', /events must be among .*got 'exploded'/],
     [`'log', events => NULL`, [], '22023', /at least one/],
     [`'log', late_after => '-1 minute'`, [], '22023', /late_after must be a positive interval/],

@@ -182,6 +182,45 @@ test('a late start passes its rule\'s threshold (and not a laxer one); an expire
   }
 });
 
+test('fires dropped by the catch-up policy or skipped by the overlap policy are alerted as missed, once, by the planning node', async () => {
+  await db.pool.query(`DELETE FROM ${s}.jobs`);
+  const logger = recordingLogger();
+  const clock = new TestClock('2030-01-01T00:00:00Z');
+  let release: () => void = () => undefined;
+  const kairos = db.node({ clock, logger, tasks: { tick: () => 1, slow: () => new Promise<void>((resolve) => (release = resolve)) } });
+  const alerts = createAlerts(kairos, { rules: [{ channel: 'log', events: ['missed'] }], sqlRules: false });
+  const missed = (): Alert[] => logger.lines.map((l) => JSON.parse(l) as { alert?: Alert }).filter((l) => l.alert?.event === 'missed').map((l) => l.alert!);
+  try {
+    await kairos.schedule({ name: 'minutely', task: 'tick', cron: '* * * * *', catchUp: 'latest' });
+    await kairos.services.ticker.materialise();
+    await drain(kairos);
+    clock.set('2030-01-01T00:10:00Z'); // no node ran for ten minutes: 'latest' fires 00:10 only
+    await kairos.services.ticker.materialise();
+    await alerts.idle();
+    assert.equal(missed().length, 1);
+    assert.equal(missed()[0]!.job, 'minutely');
+    assert.match(missed()[0]!.message, /9 occurrence\(s\) dropped by catch-up policy latest/);
+    await drain(kairos);
+    clock.set('2030-01-01T00:11:00Z'); // on time: nothing missed
+    await kairos.services.ticker.materialise();
+    await drain(kairos);
+    await alerts.idle();
+    assert.equal(missed().length, 1);
+
+    await kairos.schedule({ name: 'overlapping', task: 'slow', cron: '* * * * *' });
+    await kairos.services.ticker.materialise();
+    const running = kairos.services.producer.runOnce();
+    await running;
+    clock.set('2030-01-01T00:12:00Z'); // the 00:11 run still holds the job: 00:12 is skipped
+    await kairos.services.ticker.materialise();
+    await alerts.idle();
+    assert.ok(missed().some((a) => a.job === 'overlapping' && /1 skipped: a run was still active \(overlap policy skip\)/.test(a.message)));
+  } finally {
+    release();
+    await alerts.close();
+  }
+});
+
 test('rules added in SQL are used by the node', async () => {
   const heard = await listener('sql_rule_alerts');
   const kairos = db.node({ tasks: { sqlfail: () => { throw new Error('from a SQL rule'); } } });
@@ -219,7 +258,7 @@ test('bad rules are refused with a clear error that never shows a secret', () =>
   refused([{ channel: 'webhook', url: 'https://example.com/hook', secret: 'tooshort' }], 'alerts[0].secret', /at least 16 characters, got a value \(not shown\)/);
   refused([{ channel: 'webhook', url: 'https://example.com/hook' }], 'alerts[0].secret', /exactly once/);
   refused([{ channel: 'log' }, { channel: 'notify', name: '9lives' }], 'alerts[1].name', /channel name/);
-  refused([{ channel: 'log', events: ['exploded'] }], 'alerts[0].events[0]', /one of failed, disabled, late, expired/);
+  refused([{ channel: 'log', events: ['exploded'] }], 'alerts[0].events[0]', /one of failed, disabled, late, expired, missed/);
   refused([{ channel: 'log', events: [] }], 'alerts[0].events', /at least one event/);
   refused([{ channel: 'log', lateAfter: 'soon' }], 'alerts[0].late_after', /duration/);
   refused([{ channel: 'log', color: 'red' }], 'alerts[0]', /color/);
