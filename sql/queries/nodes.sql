@@ -7,13 +7,13 @@ ON CONFLICT (node_id) DO UPDATE SET last_heartbeat = now(), stopped_at = NULL
 RETURNING started_at, clock_timestamp() AS db_time;
 
 -- name: heartbeat
--- Prove this node is alive and extend the lease of every run it holds; returns its runs that were
--- asked to cancel (the fallback for a lost NOTIFY).
+-- Prove this node is alive and extend the lease of the runs it still works on ($4); returns its
+-- runs that were asked to cancel (the fallback for a lost NOTIFY).
 WITH node AS (
   UPDATE {{schema}}.nodes SET last_heartbeat = now(), stopped_at = NULL WHERE node_id = $1 RETURNING node_id
 ), leases AS (
   UPDATE {{schema}}.runs SET lease_until = coalesce($3::timestamptz, now()) + $2::bigint * interval '1 millisecond'
-   WHERE node_id = $1 AND status = 'running'
+   WHERE node_id = $1 AND status = 'running' AND run_id = ANY($4::bigint[])
   RETURNING run_id, cancel_requested
 )
 SELECT l.run_id, l.cancel_requested, (SELECT count(*) FROM node) AS node_found FROM leases l

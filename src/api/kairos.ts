@@ -13,7 +13,7 @@ import { buildRun, insertRuns, type EnqueueItem, type EnqueueOptions, type Enque
 import { buildJob, type ScheduleOptions } from './schedules.js';
 import * as jobs from './jobs.js';
 import { Store } from '../store/store.js';
-import { createPool, inTransaction } from '../store/db.js';
+import { createPool, guardCheckedOutClients, inTransaction } from '../store/db.js';
 import { migrate, type MigrateResult } from '../store/migrate.js';
 import { defaultLogger, type Logger } from '../core/logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
@@ -83,6 +83,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     this.nodeId = `${this.options.nodeName}-${randomBytes(3).toString('hex')}`;
     this.ownsPool = !options.pool;
     this.pool = options.pool ?? createPool(options.connectionString!, this.options.maxConnections, (error) => this.logger.warn({ err: error }, 'idle database connection failed'));
+    // A given pool too: a connection cut while Kairos holds it must fail its query, not the process.
+    if (options.pool) guardCheckedOutClients(options.pool);
     this.store = new Store(this.pool, this.options.schema);
     this.ctx = {
       store: this.store,
@@ -115,6 +117,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       for (const [queue, at] of due) producer.hint(queue, at, this.ctx.offsetMs);
     };
     const heartbeat = new Heartbeat(this.ctx, executor);
+    heartbeat.tracked = () => [...executor.activeIds(), ...producer.bufferedIds(), ...this.completer.heldIds()];
     heartbeat.onNodeMissing = () => this.register();
     heartbeat.onCancelRequested = (runId) => this.cancelLocal(runId);
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };

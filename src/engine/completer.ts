@@ -24,6 +24,8 @@ export class Completer {
   private failures: Array<Pending<Failure>> = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
+  /** Runs whose result is queued or being written (their leases must be kept meanwhile). */
+  private readonly held = new Set<number>();
   /** Told of each retry (queue, due time by the database clock), so the local producer wakes for it. */
   onRetry: (queue: string, at: Date) => void = () => undefined;
 
@@ -32,7 +34,7 @@ export class Completer {
   /** Queue a success; resolves true once recorded, false if fenced off (the run was taken away). */
   complete(item: Completion, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
     return new Promise((resolve) => {
-      this.completions.push({ item, ...meta, resolve });
+      this.completions.push({ item, ...meta, resolve: this.holding(item.run_id, resolve) });
       this.schedule();
     });
   }
@@ -40,9 +42,23 @@ export class Completer {
   /** Queue a failure; resolves like {@link complete}. */
   fail(item: Failure, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
     return new Promise((resolve) => {
-      this.failures.push({ item, ...meta, resolve });
+      this.failures.push({ item, ...meta, resolve: this.holding(item.run_id, resolve) });
       this.schedule();
     });
+  }
+
+  /** Ids of the runs whose result is not written yet: the heartbeat keeps their leases. */
+  heldIds(): number[] {
+    return [...this.held];
+  }
+
+  /** Hold the run until its result is settled (recorded, fenced off, or given up). */
+  private holding(runId: number, resolve: (recorded: boolean) => void): (recorded: boolean) => void {
+    this.held.add(runId);
+    return (recorded) => {
+      this.held.delete(runId);
+      resolve(recorded);
+    };
   }
 
   /** Wait until everything queued so far is written. */

@@ -1,5 +1,8 @@
 /**
- * Proves this node alive: updates its registry row and extends the lease of every run it holds.
+ * Proves this node alive: updates its registry row and extends the lease of every run it still
+ * works on (running, claimed ahead, or with its result being written). A run leased to this node
+ * that it no longer tracks (its result given up on during a long outage) is left to expire and be
+ * rescued, instead of being held for ever by a node that is alive.
  * The same round trip returns runs flagged for cancellation, the fallback for a lost NOTIFY.
  */
 import { LoopService } from './service.js';
@@ -10,6 +13,8 @@ import type { Executor } from './executor.js';
 export class Heartbeat extends LoopService {
   /** Re-register when the node row has vanished (pruned or deleted by an operator). */
   onNodeMissing: () => Promise<void> = async () => undefined;
+  /** The runs this node works on; wired by Kairos to the executor, producer and completer. */
+  tracked: () => number[] = () => this.executor.activeIds();
   /** A run of this node was flagged for cancellation (the fallback for a lost NOTIFY). */
   onCancelRequested: (runId: number) => void = (runId) => void this.executor.cancel(runId);
 
@@ -24,7 +29,7 @@ export class Heartbeat extends LoopService {
     const sentAt = Date.now();
     const rows = await this.ctx.store.run<{ run_id: number | null; cancel_requested: boolean | null; node_found: number }>(
       'heartbeat',
-      [this.ctx.nodeId, this.ctx.options.leaseMs, this.ctx.clock.now()],
+      [this.ctx.nodeId, this.ctx.options.leaseMs, this.ctx.clock.now(), this.tracked()],
     );
     if (Number(rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
     for (const row of rows) {

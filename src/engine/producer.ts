@@ -44,6 +44,11 @@ export class Producer extends LoopService {
     if (room >= enough || this.executor.activeCount === 0) this.wake();
   }
 
+  /** Ids of the runs claimed ahead and not started yet. */
+  bufferedIds(): number[] {
+    return this.buffer.map((run) => run.run_id);
+  }
+
   /** Remove a prefetched run that was cancelled before it started; returns it, or undefined. */
   takeBuffered(runId: number): ClaimedRun | undefined {
     const index = this.buffer.findIndex((r) => r.run_id === runId);

@@ -106,3 +106,23 @@ test('start() fails with a clear error when the database is unreachable', async 
     return true;
   });
 });
+
+test('the heartbeat extends the leases of the runs the node works on, not of runs it lost track of', async () => {
+  const clock = new TestClock('2030-01-01T00:00:00Z');
+  let release: () => void = () => undefined;
+  const kairos = db.node({ clock, concurrency: 1, tasks: { hold: () => new Promise<void>((resolve) => (release = resolve)) } });
+  await kairos.enqueueMany([{ task: 'hold', payload: {} }, { task: 'hold', payload: {} }]);
+  await kairos.services.producer.runOnce(); // claims one (concurrency 1) and starts it
+  const [kept] = kairos.services.executor.activeIds();
+  // The other is leased to this node behind its back, as a run whose result the completer gave up
+  // writing during a long outage would be: nothing on the node works on it any more.
+  const [lost] = await kairos.store.claim({ id: kairos.nodeId, name: kairos.options.nodeName, tags: [] }, ['default'], ['hold'], 1, clock.now(), 60_000);
+  const lease = async (id: number): Promise<number> =>
+    (await db.pool.query(`SELECT lease_until FROM "${db.schema}".runs WHERE run_id = $1`, [id])).rows[0].lease_until.getTime();
+  clock.advance(30_000);
+  await kairos.services.heartbeat.runOnce();
+  assert.equal(await lease(kept!), Date.parse('2030-01-01T00:01:30Z'), 'the run it executes is extended');
+  assert.equal(await lease(lost!.run_id), Date.parse('2030-01-01T00:01:00Z'), 'the untracked one runs out, to be rescued');
+  release();
+  await kairos.services.completer.drain();
+});
