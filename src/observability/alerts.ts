@@ -10,7 +10,8 @@
  * other nodes forward (the `clusterEvents` option) are ignored here. Retried attempts are not
  * alerted: only the failure after the last retry (or one that disables the job) is.
  */
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient } from './metrics.js';
 import type { Kairos } from '../api/kairos.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
@@ -93,6 +94,7 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
   const preparing = new Set<Promise<void>>();
   const rules = async (): Promise<AlertRule[]> => [...configured, ...(await sqlRules.get())];
   const registers = options.registry ? [options.registry] : [];
+  const { Counter } = promClient();
   const sent = new Counter({ name: 'kairos_alerts_sent_total', help: 'Alerts delivered by this node, by channel and event', labelNames: ['channel', 'event'], registers });
   const failed = new Counter({ name: 'kairos_alerts_failed_total', help: 'Alerts this node could not deliver (after retries), by channel and event', labelNames: ['channel', 'event'], registers });
 

@@ -5,7 +5,17 @@
  * query on the live queue (never per run). Job names label the series, capped in number so a
  * flood of generated names cannot blow up the time-series database.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
+
+/**
+ * prom-client, loaded on first use: it costs ~13 MB of RSS, and a node that never exports metrics
+ * (the benchmark's, most applications') should not pay it for importing 'kairos'.
+ */
+export function promClient(): typeof PromClient {
+  return createRequire(import.meta.url)('prom-client') as typeof PromClient;
+}
 import type { Kairos } from '../api/kairos.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
@@ -63,7 +73,7 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
   if (!Number.isInteger(max) || max < 1 || max > 100_000) {
     throw new KairosValidationError('maxJobLabels', `Expected \`maxJobLabels\` to be an integer from 1 to 100000, got ${describeValue(options.maxJobLabels)}`);
   }
-  const registry = options.registry ?? new Registry();
+  const registry = options.registry ?? new (promClient().Registry)();
   if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
   const jobs = new LabelCap(max);
   const queues = new LabelCap(max);
@@ -111,6 +121,7 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
 }
 
 function defineMetrics(registry: Registry, kairos: AnyKairos, queues: LabelCap) {
+  const { Counter, Gauge, Histogram } = promClient();
   const registers = [registry];
   const snapshot = scrapeSnapshot(kairos, queues);
   const queueDepth = new Gauge({
