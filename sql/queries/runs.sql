@@ -51,8 +51,9 @@ RETURNING r.run_id, r.key, r.run_at;
 -- number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
 -- each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
 -- schedule) waits while another run of its job is running. The statement lives in claim_runs
--- (migration 0009) so that it is always planned as an ordered index scan.
-SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[]);
+-- (migrations 0009, 0012) so that it is always planned as an ordered index scan. $9 (ms): also
+-- claim what is due that soon; the node starts such a run at its due time.
+SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[], $9::bigint);
 
 -- name: nextDue
 -- When is the next pending run of these queues due? (sets the producer's timer)

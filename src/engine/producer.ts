@@ -9,6 +9,12 @@ import type { Executor } from './executor.js';
 import type { ClaimedRun } from '../store/store.js';
 import { traceClaim } from '../observability/tracing.js';
 
+/**
+ * How early a timer claims a run that is about to be due: the claim's round trip and commit then
+ * happen before the due time, and the run is held here until it (see migration 0012).
+ */
+export const CLAIM_AHEAD_MS = 20;
+
 /** The claim loop of one node. */
 export class Producer extends LoopService {
   /** Whether the last claim filled its batch: more work is likely waiting. */
@@ -16,6 +22,8 @@ export class Producer extends LoopService {
   /** Local epoch ms of the earliest future due time we know of. */
   private nextDueAt = Infinity;
   private dueTimer: NodeJS.Timeout | undefined;
+  /** Starts the held runs (claimed ahead of their due time) when the first of them is due. */
+  private holdTimer: NodeJS.Timeout | undefined;
   private passes = 0;
   /** Runs claimed ahead of free slots (the `prefetch` option), started as slots free. */
   private buffer: ClaimedRun[] = [];
@@ -58,7 +66,28 @@ export class Producer extends LoopService {
   private startBuffered(): void {
     const executor = this.executor;
     if (!executor) return;
-    while (this.buffer.length > 0 && executor.activeCount < this.ctx.options.concurrency) executor.start(this.buffer.shift()!);
+    const { concurrency } = this.ctx.options;
+    let held = Infinity;
+    for (let i = 0; i < this.buffer.length && executor.activeCount < concurrency; ) {
+      const dueIn = this.localDue(this.buffer[i]!) - Date.now();
+      if (dueIn > 0) {
+        held = Math.min(held, dueIn);
+        i++;
+        continue;
+      }
+      executor.start(this.buffer.splice(i, 1)[0]!);
+    }
+    if (held !== Infinity && !this.holdTimer) {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = undefined;
+        this.startBuffered();
+      }, held);
+    }
+  }
+
+  /** Local epoch ms at which a claimed run may start (a run claimed ahead is held until then). */
+  private localDue(run: ClaimedRun): number {
+    return run.hold_until ?? -Infinity;
   }
 
   /** Someone said runs are due at `at` (DB time) in `queue`; `offsetMs` maps DB time to local time. */
@@ -72,7 +101,9 @@ export class Producer extends LoopService {
   /** Stop claiming, and hand prefetched runs that never started back to the queue at once. */
   override async stop(): Promise<void> {
     if (this.dueTimer) clearTimeout(this.dueTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     this.dueTimer = undefined;
+    this.holdTimer = undefined;
     await super.stop();
     const unstarted = this.buffer.splice(0);
     if (unstarted.length > 0) {
@@ -90,7 +121,7 @@ export class Producer extends LoopService {
       this.dueTimer = undefined;
       this.nextDueAt = Infinity;
       this.wake();
-    }, Math.max(0, localMs - Date.now() + 1));
+    }, Math.max(0, localMs - Date.now() - CLAIM_AHEAD_MS));
   }
 
   /** Claim as much as there is room for; returns 0 to loop at once while the backlog lasts. */
@@ -104,7 +135,12 @@ export class Producer extends LoopService {
     if (room <= 0 || tasks.length === 0) return undefined;
     const limit = Math.min(room, batchSize);
     const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
-    const runs = await traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs));
+    const sentAt = Date.now();
+    const runs = await traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs, this.aheadMs()));
+    // The claim's now() fell between sending and receiving: hold a run claimed ahead for its
+    // due_in_ms from the midpoint (by the database's clock; no clock offset involved).
+    const claimedAt = (sentAt + Date.now()) / 2;
+    for (const run of runs) if (run.due_in_ms) run.hold_until = claimedAt + run.due_in_ms;
     this.buffer.push(...runs);
     this.startBuffered();
     this.backlog = runs.length === limit;
@@ -112,6 +148,11 @@ export class Producer extends LoopService {
     // Every few passes (or when nothing came back) look up the next future due time for the timer.
     if (runs.length === 0 || ++this.passes % 8 === 0) await this.lookAhead(tasks);
     return undefined;
+  }
+
+  /** Claim ahead only by the database clock: a pinned test clock claims what is due, as it says. */
+  private aheadMs(): number {
+    return this.ctx.clock.now() === null ? CLAIM_AHEAD_MS : 0;
   }
 
   private async lookAhead(tasks: string[]): Promise<void> {

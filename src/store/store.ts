@@ -29,6 +29,10 @@ export interface ClaimedRun {
   started_at: Date;
   rescues: number;
   cancel_requested: boolean;
+  /** How long until the run is due, by the database clock at the claim (0 when due already). */
+  due_in_ms?: number;
+  /** Local epoch ms before which the node does not start it (set by the producer). */
+  hold_until?: number;
 }
 
 /** A successful attempt to record. */
@@ -96,9 +100,9 @@ export class Store {
     return this.run(name, [items, now, defaults], db);
   }
 
-  /** Claim up to `limit` due runs for `nodeId`. */
-  claim(node: { id: string; name: string; tags: string[] }, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number): Promise<ClaimedRun[]> {
-    return this.run<ClaimedRun & Row>('claimRuns', [node.id, queues, limit, tasks, now, leaseMs, node.name, node.tags]);
+  /** Claim up to `limit` runs for `nodeId` that are due, or due within `aheadMs`. */
+  claim(node: { id: string; name: string; tags: string[] }, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number, aheadMs = 0): Promise<ClaimedRun[]> {
+    return this.run<ClaimedRun & Row>('claimRuns', [node.id, queues, limit, tasks, now, leaseMs, node.name, node.tags, aheadMs]);
   }
 
   /** Record successful attempts; returns the runs actually completed (fenced ones are left out). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture } from '../helpers.js';
-import { TestClock } from '../../src/testing/index.js';
+import { TestClock, waitForRun } from '../../src/testing/index.js';
 import { Kairos, KairosValidationError } from '../../src/index.js';
 
 const db = await fixture();
@@ -85,5 +85,33 @@ test('disabling or rescheduling a job drops its runs queued ahead and replans th
 test('scheduleAhead is checked', () => {
   for (const bad of [-1, '2m', 'soon', Number.NaN]) {
     assert.throws(() => new Kairos({ connectionString: 'postgres://localhost/x', scheduleAhead: bad }), KairosValidationError, String(bad));
+  }
+});
+
+test('a claim may take runs due within aheadMs: their start is recorded at the due time and they say how long to hold', async () => {
+  await db.pool.query(`DELETE FROM "${db.schema}".runs`);
+  const kairos = db.node({ tasks: { record: () => undefined } });
+  const { rows: [{ at }] } = await db.pool.query<{ at: Date }>(`SELECT now() + interval '30 seconds' AS at`);
+  await kairos.enqueue('record', {}, { runAt: at });
+  const node = { id: kairos.nodeId, name: 'n', tags: [] };
+  assert.equal((await kairos.store.claim(node, ['default'], ['record'], 10, null, 60_000, 0)).length, 0, 'not due: not claimed');
+  const [run] = await kairos.store.claim(node, ['default'], ['record'], 10, null, 60_000, 60_000);
+  assert.ok(run, 'due within the window: claimed');
+  assert.equal(run.started_at.getTime(), at.getTime(), 'recorded as started at its due time, never before');
+  assert.ok(run.due_in_ms! > 25_000 && run.due_in_ms! <= 30_000, `held for about 30 s, got ${run.due_in_ms}`);
+});
+
+test('a node starts a run claimed ahead no earlier than its due time (by the database clock)', async () => {
+  const seen: Array<{ startedAt: Date; dueAt: Date }> = [];
+  const kairos = db.node({ tasks: { record: (_p: unknown, ctx) => void seen.push({ startedAt: ctx.startedAt, dueAt: ctx.dueAt }) } });
+  await kairos.start();
+  try {
+    const { rows: [{ at }] } = await db.pool.query<{ at: Date }>(`SELECT now() + interval '15 milliseconds' AS at`);
+    const { id } = await kairos.enqueue('record', {}, { runAt: at });
+    await waitForRun(kairos, id);
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0]!.startedAt.getTime() >= seen[0]!.dueAt.getTime());
+  } finally {
+    await kairos.stop();
   }
 });
