@@ -91,7 +91,7 @@ test('scheduleAhead is checked', () => {
 test('a claim may take runs due within aheadMs: their start is recorded at the due time and they say how long to hold', async () => {
   await db.pool.query(`DELETE FROM "${db.schema}".runs`);
   const kairos = db.node({ tasks: { record: () => undefined } });
-  const { rows: [{ at }] } = await db.pool.query<{ at: Date }>(`SELECT now() + interval '30 seconds' AS at`);
+  const at = (await db.pool.query<{ at: Date }>(`SELECT now() + interval '30 seconds' AS at`)).rows[0]!.at;
   await kairos.enqueue('record', {}, { runAt: at });
   const node = { id: kairos.nodeId, name: 'n', tags: [] };
   assert.equal((await kairos.store.claim(node, ['default'], ['record'], 10, null, 60_000, 0)).length, 0, 'not due: not claimed');
@@ -106,7 +106,7 @@ test('a node starts a run claimed ahead no earlier than its due time (by the dat
   const kairos = db.node({ tasks: { record: (_p: unknown, ctx) => void seen.push({ startedAt: ctx.startedAt, dueAt: ctx.dueAt }) } });
   await kairos.start();
   try {
-    const { rows: [{ at }] } = await db.pool.query<{ at: Date }>(`SELECT now() + interval '15 milliseconds' AS at`);
+    const at = (await db.pool.query<{ at: Date }>(`SELECT now() + interval '15 milliseconds' AS at`)).rows[0]!.at;
     const { id } = await kairos.enqueue('record', {}, { runAt: at });
     await waitForRun(kairos, id);
     assert.equal(seen.length, 1);
