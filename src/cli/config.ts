@@ -154,7 +154,7 @@ const FIELDS: Record<Key, { env?: string; yaml: string; schema: (source: Source)
   },
   httpPort: { env: 'KAIROS_HTTP_PORT', yaml: 'http.port', schema: () => integer(0, 65_535) },
   httpHost: { env: 'KAIROS_HTTP_HOST', yaml: 'http.host', schema: () => HOST },
-  alerts: { yaml: 'alerts', schema: () => alertRulesSchema },
+  alerts: { yaml: 'alerts', schema: () => alertRulesSchema() },
 };
 const KEYS = Object.keys(FIELDS) as Key[];
 /** pgAgent's connection settings, turned into `databaseUrl`. YAML reads `password: 0123` as 123, hence strings only. */

@@ -2,7 +2,8 @@
  * Alert rules as written in the agent's YAML (`alerts:`) or given to `createAlerts()`: one
  * checked shape for both, the same rules as the SQL function add_alert.
  */
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z as ZodNamespace } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 
@@ -30,54 +31,70 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/@ -]{0,199}$/;
 const URL_PATTERN = /^https?:\/\/[^/\s?#@]+(\/\S*)?$/;
 const CHANNEL_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,62}$/;
 
-/** A duration: a string with a unit (`90s`, `5m`) or a number of seconds, as in the rest of the agent's configuration. */
-const duration = (minMs: number, maxMs: number): z.ZodType<number> =>
-  z.preprocess((v) => {
-    try {
-      return typeof v === 'number' ? v * 1000 : parseDuration(v, 'duration', { minMs: 0 });
-    } catch {
-      return v;
-    }
-  }, z.number({ error: 'a duration such as "90s" or "5m" (a number is seconds)' }).min(minMs).max(maxMs)) as z.ZodType<number>;
+type Zod = typeof ZodNamespace;
 
-const common = {
-  job: z.string({ error: 'a job name' }).regex(NAME, { error: 'a job name of 1-200 letters, digits, spaces and _ . : - / @' }).optional(),
-  events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: 'one of failed, disabled, late, expired, missed' }), { error: 'a list of events (failed, disabled, late, expired, missed)' })
-    .min(1, { error: 'a list of at least one event' }).optional(),
-  late_after: duration(0, 30 * 86_400_000).optional(),
-};
+/** The zod schemas, built on first use: zod costs ~7 MB of RSS that a node without alert rules need not pay. */
+function schemas(z: Zod) {
+  /** A duration: a string with a unit (`90s`, `5m`) or a number of seconds, as in the rest of the agent's configuration. */
+  const duration = (minMs: number, maxMs: number): ZodNamespace.ZodType<number> =>
+    z.preprocess((v) => {
+      try {
+        return typeof v === 'number' ? v * 1000 : parseDuration(v, 'duration', { minMs: 0 });
+      } catch {
+        return v;
+      }
+    }, z.number({ error: 'a duration such as "90s" or "5m" (a number is seconds)' }).min(minMs).max(maxMs)) as ZodNamespace.ZodType<number>;
 
-const ruleSchema = z.discriminatedUnion('channel', [
-  z.strictObject({
-    channel: z.literal('webhook'),
-    url: z.string({ error: 'an http:// or https:// URL' }).regex(URL_PATTERN, { error: 'an http:// or https:// URL without spaces or user info' }),
-    secret: z.string({ error: 'a secret string' }).min(16, { error: 'a secret of at least 16 characters' }).optional(),
-    secret_env: z.string({ error: 'an environment variable name' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an environment variable name' }).optional(),
-    retries: z.number({ error: 'an integer from 0 to 10' }).int().min(0).max(10).optional(),
-    timeout: duration(100, 120_000).optional(),
-    ...common,
-  }),
-  z.strictObject({
-    channel: z.literal('notify'),
-    name: z.string({ error: 'a channel name' }).regex(CHANNEL_NAME, { error: 'a channel name of 1-63 letters, digits and _ . : - (not starting with a digit or symbol)' }),
-    ...common,
-  }),
-  z.strictObject({ channel: z.literal('log'), ...common }),
-], { error: 'a rule with `channel: webhook`, `channel: notify` or `channel: log`' });
+  const common = {
+    job: z.string({ error: 'a job name' }).regex(NAME, { error: 'a job name of 1-200 letters, digits, spaces and _ . : - / @' }).optional(),
+    events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: 'one of failed, disabled, late, expired, missed' }), { error: 'a list of events (failed, disabled, late, expired, missed)' })
+      .min(1, { error: 'a list of at least one event' }).optional(),
+    late_after: duration(0, 30 * 86_400_000).optional(),
+  };
+
+  const ruleSchema = z.discriminatedUnion('channel', [
+    z.strictObject({
+      channel: z.literal('webhook'),
+      url: z.string({ error: 'an http:// or https:// URL' }).regex(URL_PATTERN, { error: 'an http:// or https:// URL without spaces or user info' }),
+      secret: z.string({ error: 'a secret string' }).min(16, { error: 'a secret of at least 16 characters' }).optional(),
+      secret_env: z.string({ error: 'an environment variable name' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an environment variable name' }).optional(),
+      retries: z.number({ error: 'an integer from 0 to 10' }).int().min(0).max(10).optional(),
+      timeout: duration(100, 120_000).optional(),
+      ...common,
+    }),
+    z.strictObject({
+      channel: z.literal('notify'),
+      name: z.string({ error: 'a channel name' }).regex(CHANNEL_NAME, { error: 'a channel name of 1-63 letters, digits and _ . : - (not starting with a digit or symbol)' }),
+      ...common,
+    }),
+    z.strictObject({ channel: z.literal('log'), ...common }),
+  ], { error: 'a rule with `channel: webhook`, `channel: notify` or `channel: log`' });
+
+  /** The zod schema of a list of rules in the YAML form (snake_case keys); used by the agent's configuration. */
+  const rules: ZodNamespace.ZodType<AlertRule[]> = z
+    .array(ruleSchema, { error: 'a list of alert rules' })
+    .check((ctx) => {
+      ctx.value.forEach((rule, i) => {
+        if (rule.channel === 'webhook' && (rule.secret === undefined) === (rule.secret_env === undefined)) {
+          ctx.issues.push({ code: 'custom', path: [i, 'secret'], message: 'given exactly once, as `secret` or `secret_env` (the name of an environment variable holding it)', input: undefined });
+        }
+      });
+    })
+    .transform((rules) => rules.map(toRule)) as unknown as ZodNamespace.ZodType<AlertRule[]>;
+  return { ruleSchema, rules };
+}
+
+let built: ReturnType<typeof schemas> | undefined;
+function cachedSchemas(): ReturnType<typeof schemas> {
+  return (built ??= schemas((createRequire(import.meta.url)('zod') as { z: Zod }).z));
+}
 
 /** The zod schema of a list of rules in the YAML form (snake_case keys); used by the agent's configuration. */
-export const alertRulesSchema: z.ZodType<AlertRule[]> = z
-  .array(ruleSchema, { error: 'a list of alert rules' })
-  .check((ctx) => {
-    ctx.value.forEach((rule, i) => {
-      if (rule.channel === 'webhook' && (rule.secret === undefined) === (rule.secret_env === undefined)) {
-        ctx.issues.push({ code: 'custom', path: [i, 'secret'], message: 'given exactly once, as `secret` or `secret_env` (the name of an environment variable holding it)', input: undefined });
-      }
-    });
-  })
-  .transform((rules) => rules.map(toRule)) as unknown as z.ZodType<AlertRule[]>;
+export function alertRulesSchema(): ZodNamespace.ZodType<AlertRule[]> {
+  return cachedSchemas().rules;
+}
 
-type Parsed = z.infer<typeof ruleSchema>;
+type Parsed = ZodNamespace.infer<ReturnType<typeof schemas>['ruleSchema']>;
 
 function toRule(rule: Parsed): AlertRule {
   const shared = { job: rule.job, events: rule.events ? [...new Set(rule.events)] : [...ALERT_EVENTS], lateAfterMs: rule.late_after ?? 60_000, source: 'config' };
@@ -100,9 +117,9 @@ export function parseAlertRules(input: unknown, field = 'alerts'): AlertRule[] {
       ? Object.fromEntries(Object.entries(rule).map(([k, v]) => [CAMEL_TO_SNAKE[k] ?? k, v]))
       : rule))
     : input;
-  const parsed = alertRulesSchema.safeParse(snake, { reportInput: true });
+  const parsed = alertRulesSchema().safeParse(snake, { reportInput: true });
   if (parsed.success) return parsed.data;
-  const [issue] = parsed.error.issues as [z.core.$ZodIssue];
+  const [issue] = parsed.error.issues as [ZodNamespace.core.$ZodIssue];
   const path = field + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
   const got = /secret/.test(path) ? 'a value (not shown)' : describeValue(issue.input);
   throw new KairosValidationError(path, `Expected \`${path}\` to be ${issue.message}, got ${got}`);
