@@ -51,7 +51,7 @@ RETURNING r.run_id, r.key, r.run_at;
 -- number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
 -- each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
 -- schedule) waits while another run of its job is running. The statement lives in claim_runs
--- (migrations 0009, 0012) so that it is always planned as an ordered index scan. $9 (ms): also
+-- (migration 0009) so that it is always planned as an ordered index scan. $9 (ms): also
 -- claim what is due that soon; the node starts such a run at its due time.
 SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[], $9::bigint);
 

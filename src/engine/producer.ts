@@ -11,7 +11,7 @@ import { traceClaim } from '../observability/tracing.js';
 
 /**
  * How early a timer claims a run that is about to be due: the claim's round trip and commit then
- * happen before the due time, and the run is held here until it (see migration 0012).
+ * happen before the due time, and the run is held here until it (see migration 0009).
  */
 export const CLAIM_AHEAD_MS = 20;
 
