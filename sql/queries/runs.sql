@@ -11,6 +11,18 @@ SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.
   FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
 RETURNING r.run_id, r.key, r.run_at;
 
+-- name: insertRun
+-- One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
+-- the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
+-- due at coalesce(run_at, $14, now()) + delay; expires grace after that; $4 is the payload's JSON.
+INSERT INTO {{schema}}.runs
+  (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+SELECT $1, $2, $3, $4::jsonb, $5, t.due,
+       CASE WHEN $8::bigint IS NULL THEN NULL ELSE t.due + $8::bigint * interval '1 millisecond' END,
+       $9, $10, $11, $12, $13
+  FROM (SELECT coalesce($6::timestamptz, $14::timestamptz, now()) + coalesce($7::bigint, 0) * interval '1 millisecond' AS due) t
+RETURNING run_id, key, run_at;
+
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
 WITH input AS (

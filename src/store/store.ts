@@ -95,6 +95,11 @@ export class Store {
 
   /** Insert ad-hoc runs with the given conflict policy. */
   insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable): Promise<Row[]> {
+    if (runs.length === 1 && conflict === 'raise') {
+      const r = runs[0]!;
+      const values = [r.task, r.queue, r.priority, r.payload_json, r.key, r.run_at, r.delay_ms, r.grace_ms, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key, now];
+      return this.run('insertRun', values, db);
+    }
     const name = conflict === 'ignore' ? 'insertRunsIgnore' : conflict === 'replace' ? 'replaceRun' : 'insertRuns';
     const [items, defaults] = runsJson(runs);
     return this.run(name, [items, now, defaults], db);

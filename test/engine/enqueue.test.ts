@@ -164,3 +164,20 @@ test('a batch sends shared options once: each run still gets exactly its own opt
     ['b', 'q1', 5, [1, 'two'], 'k', '2031-01-01T00:01:00.000Z', 0, 5000],
   ]);
 });
+
+test('a single enqueue (its own statement) stores what the batch statement stores', async () => {
+  const kairos = db.node({ tasks: { a: () => undefined } });
+  const at = new Date('2031-02-01T00:00:00Z');
+  const options = { runAt: at, delay: '1m', misfireGrace: '30s', timeout: '5s', retries: 7, priority: 2, queue: 'q2' } as const;
+  const one = await kairos.enqueue('a', { n: 1 }, { ...options, key: 'single' });
+  const [many] = await kairos.enqueueMany([{ task: 'a', payload: { n: 1 }, ...options, key: 'batch' }, { task: 'a', payload: null }]);
+  const { rows } = await db.pool.query(
+    `SELECT run_id, queue, priority, payload, run_at, expires_at, max_retries, timeout_ms FROM "${db.schema}".runs WHERE run_id = ANY($1) ORDER BY run_id`,
+    [[one.id, many!.id]],
+  );
+  const shape = (r: Record<string, unknown>) => [r.queue, r.priority, r.payload, (r.run_at as Date).toISOString(), (r.expires_at as Date).toISOString(), r.max_retries, r.timeout_ms];
+  assert.deepEqual(shape(rows[0]), ['q2', 2, { n: 1 }, '2031-02-01T00:01:00.000Z', '2031-02-01T00:01:30.000Z', 7, 5000]);
+  assert.deepEqual(shape(rows[0]), shape(rows[1]));
+  assert.equal(one.runAt.toISOString(), '2031-02-01T00:01:00.000Z');
+  await assert.rejects(kairos.enqueue('a', {}, { key: 'single' }), KairosConflictError, 'a taken key is refused by the single statement too');
+});
