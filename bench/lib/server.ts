@@ -3,10 +3,10 @@
  * at the end) unless DATABASE_URL names one. Server defaults are kept for durability (fsync,
  * synchronous_commit); only pg_stat_statements is preloaded and max_connections raised.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres.js';
+import { livePostmaster, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres.js';
 
 /** The server of one benchmark run. */
 export interface BenchServer {
@@ -42,14 +42,8 @@ function externalUrlFor(base: string): (db: string) => string {
 
 /** Two runs must not share a data directory: the second would delete the first one's cluster. */
 export function refuseIfRunning(dataDir: string, hint = ''): void {
-  const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return; // left over by a run that died: safe to remove
-  }
+  const pid = livePostmaster(dataDir);
+  if (pid === null) return; // none, or left over by a run that died: safe to remove
   throw new Error(`another benchmark run is using ${dataDir} (postmaster pid ${pid}); wait for it to finish${hint}`);
 }
 

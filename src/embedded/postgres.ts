@@ -127,16 +127,22 @@ async function initialise(bin: Binaries, dataDir: string, user: RunAs, trustLoca
   }
 }
 
-/** Stop a server left running by a process that died (its postmaster.pid still names a live pid). */
-async function stopStale(bin: Binaries, dataDir: string, user: RunAs): Promise<void> {
+/** The pid of a live server using `dataDir` (its postmaster.pid names a running process), or null. */
+export function livePostmaster(dataDir: string): number | null {
   const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
+  if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   try {
     process.kill(pid, 0);
+    return pid;
   } catch {
-    return;
+    return null; // left over by a process that died
   }
+}
+
+/** Stop a server left running by a process that died (its postmaster.pid still names a live pid). */
+async function stopStale(bin: Binaries, dataDir: string, user: RunAs): Promise<void> {
+  if (livePostmaster(dataDir) === null) return;
   await run(bin.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w'], user).catch(() => undefined);
 }
 
