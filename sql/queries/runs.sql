@@ -68,10 +68,12 @@ RETURNING r.run_id, r.key, r.run_at;
 SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[], $9::bigint);
 
 -- name: nextDue
--- When is the next pending run of these queues due? (sets the producer's timer)
-SELECT run_at FROM {{schema}}.runs
- WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
- ORDER BY run_at LIMIT 1;
+-- When is the next pending run of these queues due? (sets the producer's timer) And the database
+-- clock, a sample for the node's clock offset.
+SELECT (SELECT run_at FROM {{schema}}.runs
+         WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+         ORDER BY run_at LIMIT 1) AS run_at,
+       clock_timestamp() AS db_time;
 
 -- name: completeRuns
 -- Record a batch of successful attempts of node $2. Fencing: only a run still running on this

@@ -34,6 +34,7 @@ import { SqlExecutor } from '../executors/sql/index.js';
 import { ShellExecutor } from '../executors/shell/index.js';
 import { StepsExecutor } from '../executors/steps/index.js';
 import { Connections } from '../executors/sql/connections.js';
+import { ClockOffset } from '../core/offset.js';
 
 /** The package version, recorded in the node registry. */
 export const VERSION = '0.1.0';
@@ -95,7 +96,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       events: this,
       tasks: new Map(),
       customSchedules: new Map(),
-      offsetMs: 0,
+      offset: new ClockOffset(),
       publish: (changes) => this.publish(changes),
       jobRunFinished: () => this.services?.ticker.wake(),
     };
@@ -111,10 +112,10 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     };
     const executor = new Executor(this.ctx, this.completer, executors, () => producer.slotFreed());
     producer.executor = executor;
-    this.completer.onRetry = (queue, at) => producer.hint(queue, at, this.ctx.offsetMs);
+    this.completer.onRetry = (queue, at) => producer.hint(queue, at);
     const ticker = new Ticker(this.ctx);
     ticker.onRunsCreated = (due) => {
-      for (const [queue, at] of due) producer.hint(queue, at, this.ctx.offsetMs);
+      for (const [queue, at] of due) producer.hint(queue, at);
     };
     const heartbeat = new Heartbeat(this.ctx, executor);
     heartbeat.tracked = () => [...executor.activeIds(), ...producer.bufferedIds(), ...this.completer.heldIds()];
@@ -287,15 +288,16 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   nodes(): ReturnType<typeof jobs.listNodes> { return jobs.listNodes(this.store); }
 
   private async register(): Promise<void> {
+    const sentAt = Date.now();
     const [row] = await this.store.run<{ db_time: Date }>('registerNode', [
       this.nodeId, this.options.nodeName, os.hostname(), process.pid, this.options.nodeTags, this.options.queues, this.options.concurrency, VERSION,
     ]);
-    if (row) this.ctx.offsetMs = row.db_time.getTime() - Date.now();
+    if (row) this.ctx.offset.sample(row.db_time.getTime(), sentAt, Date.now());
   }
 
   private listen(): void {
     const { producer, ticker, heartbeat } = this.services;
-    this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null, this.ctx.offsetMs));
+    this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null));
     this.notifier.on('jobs', (n: Notice) => ticker.hint(n.at ? new Date(String(n.at)) : null, Boolean(n.plan)));
     this.notifier.on('cancel', (n: Notice) => {
       if (n.node === this.nodeId) this.cancelLocal(Number(n.run), n.reason ? String(n.reason) : undefined);

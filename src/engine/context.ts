@@ -4,6 +4,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
+import type { ClockOffset } from '../core/offset.js';
 import type { Logger } from '../core/logger.js';
 import type { StatusChange } from '../core/types.js';
 import type { Store } from '../store/store.js';
@@ -22,8 +23,8 @@ export interface EngineContext {
   tasks: Map<string, TaskDefinition>;
   /** Next-run functions of custom schedules defined on this node, by job name. */
   customSchedules: Map<string, (after: Date) => Date | null>;
-  /** Database clock minus local clock, in ms (measured by the ticker and the heartbeat). */
-  offsetMs: number;
+  /** Database clock minus local clock (sampled by registration, the ticker and the producer). */
+  offset: ClockOffset;
   /** Publish status changes (locally, and to other nodes when configured). */
   publish(changes: StatusChange[]): void;
   /**

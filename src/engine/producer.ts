@@ -15,12 +15,21 @@ import { traceClaim } from '../observability/tracing.js';
  */
 export const CLAIM_AHEAD_MS = 20;
 
+/** How many hinted due times a producer remembers; beyond that it asks the database (nextDue). */
+const MAX_DUE_TIMES = 64;
+
 /** The claim loop of one node. */
 export class Producer extends LoopService {
   /** Whether the last claim filled its batch: more work is likely waiting. */
   private backlog = false;
-  /** Local epoch ms of the earliest future due time we know of. */
-  private nextDueAt = Infinity;
+  /**
+   * Future due times (local epoch ms) we were told of, earliest first. The timer is set for the
+   * first; when it fires, the next one gets the timer, so every hinted retry or delayed run is
+   * claimed on time, not at the next poll.
+   */
+  private dueTimes: number[] = [];
+  /** Due times were dropped (more than MAX_DUE_TIMES): ask the database once the list runs out. */
+  private dueOverflow = false;
   private dueTimer: NodeJS.Timeout | undefined;
   /** Starts the held runs (claimed ahead of their due time) when the first of them is due. */
   private holdTimer: NodeJS.Timeout | undefined;
@@ -90,10 +99,10 @@ export class Producer extends LoopService {
     return run.hold_until ?? -Infinity;
   }
 
-  /** Someone said runs are due at `at` (DB time) in `queue`; `offsetMs` maps DB time to local time. */
-  hint(queue: string, at: Date | null, offsetMs: number): void {
+  /** Someone said runs are due at `at` (DB time) in `queue`. */
+  hint(queue: string, at: Date | null): void {
     if (!this.ctx.options.queues.includes(queue)) return;
-    const local = at ? at.getTime() - offsetMs : Date.now();
+    const local = at ? at.getTime() - this.ctx.offset.ms : Date.now();
     if (local <= Date.now() + 1) this.wake();
     else this.wakeAt(local);
   }
@@ -104,6 +113,7 @@ export class Producer extends LoopService {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.dueTimer = undefined;
     this.holdTimer = undefined;
+    this.dueTimes = [];
     await super.stop();
     const unstarted = this.buffer.splice(0);
     if (unstarted.length > 0) {
@@ -114,14 +124,33 @@ export class Producer extends LoopService {
 
   private wakeAt(localMs: number): void {
     // Further out than the poll interval: the poll will look again before then.
-    if (localMs >= this.nextDueAt || localMs - Date.now() > this.intervalMs) return;
-    this.nextDueAt = localMs;
+    if (localMs - Date.now() > this.intervalMs) return;
+    const times = this.dueTimes;
+    let i = times.length;
+    while (i > 0 && times[i - 1]! > localMs) i--;
+    if (times[i - 1] === localMs) return;
+    times.splice(i, 0, localMs);
+    if (times.length > MAX_DUE_TIMES) {
+      times.pop();
+      this.dueOverflow = true;
+    }
+    if (i === 0) this.armDueTimer();
+  }
+
+  /** Set the timer for the earliest known due time (CLAIM_AHEAD_MS early). */
+  private armDueTimer(): void {
     if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = undefined;
+    const next = this.dueTimes[0];
+    if (next === undefined || !this.isStarted) return;
     this.dueTimer = setTimeout(() => {
       this.dueTimer = undefined;
-      this.nextDueAt = Infinity;
+      // Everything the coming claim covers is done with; the next due time gets the timer.
+      const covered = Date.now() + CLAIM_AHEAD_MS;
+      while (this.dueTimes.length > 0 && this.dueTimes[0]! <= covered) this.dueTimes.shift();
       this.wake();
-    }, Math.max(0, localMs - Date.now() - CLAIM_AHEAD_MS));
+      this.armDueTimer();
+    }, Math.max(0, next - Date.now() - CLAIM_AHEAD_MS));
   }
 
   /** Claim as much as there is room for; returns 0 to loop at once while the backlog lasts. */
@@ -145,8 +174,11 @@ export class Producer extends LoopService {
     this.startBuffered();
     this.backlog = runs.length === limit;
     if (this.backlog) return executor.activeCount + this.buffer.length < concurrency + prefetch ? 0 : undefined;
-    // Every few passes (or when nothing came back) look up the next future due time for the timer.
-    if (runs.length === 0 || ++this.passes % 8 === 0) await this.lookAhead(tasks);
+    // Every few passes (or when nothing came back, or hinted due times were dropped) look up the
+    // next future due time for the timer.
+    const overflowed = this.dueOverflow && this.dueTimes.length === 0;
+    if (overflowed) this.dueOverflow = false;
+    if (runs.length === 0 || overflowed || ++this.passes % 8 === 0) await this.lookAhead(tasks);
     return undefined;
   }
 
@@ -156,7 +188,10 @@ export class Producer extends LoopService {
   }
 
   private async lookAhead(tasks: string[]): Promise<void> {
-    const [row] = await this.ctx.store.run<{ run_at: Date }>('nextDue', [this.ctx.options.queues, tasks]);
-    if (row) this.wakeAt(row.run_at.getTime() - this.ctx.offsetMs);
+    const sentAt = Date.now();
+    const [row] = await this.ctx.store.run<{ run_at: Date | null; db_time: Date }>('nextDue', [this.ctx.options.queues, tasks]);
+    if (!row) return;
+    this.ctx.offset.sample(row.db_time.getTime(), sentAt, Date.now());
+    if (row.run_at) this.wakeAt(row.run_at.getTime() - this.ctx.offset.ms);
   }
 }

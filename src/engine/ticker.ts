@@ -28,7 +28,7 @@ export class Ticker extends LoopService {
   /** A NOTIFY said a job is due at `at` (DB time), or needs planning. */
   hint(at: Date | null, plan: boolean): void {
     if (plan) return this.wake();
-    if (at) this.wake(at.getTime() - this.ctx.offsetMs - Date.now() + 1);
+    if (at) this.wake(at.getTime() - this.ctx.offset.ms - Date.now() + 1);
   }
 
   /** Handle every due job, then sleep until the next one is due. */
@@ -102,7 +102,7 @@ export class Ticker extends LoopService {
     const [row] = await this.ctx.store.run<{ next_run: Date | null; unplanned: boolean; db_time: Date }>('nextJobDue', [this.ctx.options.scheduleAheadMs]);
     if (!row) return undefined;
     const receivedAt = Date.now();
-    this.ctx.offsetMs = row.db_time.getTime() - (sentAt + receivedAt) / 2;
+    this.ctx.offset.sample(row.db_time.getTime(), sentAt, receivedAt);
     if (row.unplanned) return 0;
     if (!row.next_run) return undefined;
     // +1 ms: waking a hair early would find nothing due and cost another round trip.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture } from '../helpers.js';
+import { fixture, eventually } from '../helpers.js';
 import { drain, TestClock, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import { KairosTimeoutError, KairosCancelledError } from '../../src/index.js';
 
@@ -30,6 +30,27 @@ test('a failing run is retried with exponential backoff, then fails for good', a
   assert.deepEqual(logs.map((l) => [l.attempt, l.status]), [[3, 'failed'], [2, 'retrying'], [1, 'retrying']]);
   assert.equal(logs[0]?.message, 'boom 3');
   assert.equal(await db.count('runs', 'run_id = $1', [id]), 0);
+});
+
+test('retries due at different times each start at their own due time, not at the next poll', async () => {
+  const attempts = new Map<string, number>();
+  const kairos = db.node({
+    pollInterval: 60_000,
+    tasks: {
+      flaky: (p: { name: string }) => {
+        const n = (attempts.get(p.name) ?? 0) + 1;
+        attempts.set(p.name, n);
+        if (n === 1) throw new Error('first attempt fails');
+      },
+    },
+  });
+  // Three retries with different backoffs: the producer's timer can only be set for one of them
+  // at a time, and each of the others must still be claimed without waiting 60 s for the poll.
+  await kairos.enqueueMany([200, 1000, 2000].map((backoff) => ({ task: 'flaky', payload: { name: `b${backoff}` }, retries: 1, backoff })));
+  await kairos.start();
+  await eventually(async () => (await db.count('job_logs', "task = 'flaky' AND status = 'completed'")) === 3, 20_000, 'three retried runs to complete');
+  await kairos.stop();
+  assert.deepEqual([...attempts.values()], [2, 2, 2]);
 });
 
 test('a run that exceeds its timeout is aborted and recorded as failed', async () => {
