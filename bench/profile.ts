@@ -58,7 +58,7 @@ async function profiledDrain(server: BenchServer, system: SystemName, jobs: numb
   const dir = `${RESULTS}profiles/${system}${setup ? '-whatif' : ''}`;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const child = await WorkerChild.start({ system, url, mode: 'drain', expect: jobs, concurrency, batch: 500 }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const child = await WorkerChild.start({ system, url, mode: 'drain', expect: jobs, concurrency, batch: 500 }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], source: true });
   const [w0, d0] = [processCpuMs(child.pid), serverCpuMs(server.postmasterPid)];
   const handled = await child.next('handled', 600_000);
   await waitFor(async () => (await producer.remaining()) === 0, 120_000, 10);

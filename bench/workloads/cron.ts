@@ -82,12 +82,12 @@ async function measureSystem(system: SystemName, ctx: BenchContext): Promise<Sam
   const db = await ctx.database(system);
   const child = await WorkerChild.start({ system, url: db.url, mode: 'cron', schedules: SCHEDULES, ...ctx.settings });
   try {
-    await sleep(2000);
+    await sleep(ctx.quick ? 1000 : 2000);
     let from: number;
     let to: number;
     if (system === 'kairos') {
       from = Math.ceil(wallMs() / 1000) * 1000;
-      to = from + (ctx.quick ? 10_000 : 60_000);
+      to = from + (ctx.quick ? 5000 : 60_000);
     } else {
       from = Math.ceil(wallMs() / 60_000) * 60_000;
       to = from + 1;

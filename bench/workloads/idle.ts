@@ -28,7 +28,7 @@ export const idle: Workload = {
     return this.runAll!([system], ctx).then((all) => all[system] ?? {});
   },
   async runAll(systems: SystemName[], ctx: BenchContext): Promise<Partial<Record<SystemName, Sample>>> {
-    const windowMs = ctx.quick ? 8000 : 45_000;
+    const windowMs = ctx.quick ? 5000 : 45_000;
     const started: Array<{ system: SystemName; db: Database; child: WorkerChild }> = [];
     try {
       for (const system of systems) {
@@ -37,7 +37,7 @@ export const idle: Workload = {
         await producer.close();
         started.push({ system, db, child: await WorkerChild.start({ system, url: db.url, mode: 'idle', nodes: NODES, ...ctx.settings }) });
       }
-      await sleep(ctx.quick ? 3000 : 5000); // start-up work (migrations, registration, first passes) is not idle cost
+      await sleep(ctx.quick ? 2000 : 5000); // start-up work (migrations, registration, first passes) is not idle cost
       const before = await Promise.all(started.map((s) => databaseCounters(ctx.server, s.db.name)));
       const callsBefore = await Promise.all(started.map((s) => statementCalls(ctx.server, s.db.name)));
       await sleep(windowMs);

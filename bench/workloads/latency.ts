@@ -23,12 +23,12 @@ export const latency: Workload = {
   ],
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
     const wanted = ctx.quick ? 100 : 500;
-    const budgetMs = ctx.quick ? 4000 : 20_000;
+    const budgetMs = ctx.quick ? 3000 : 20_000;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url);
     const child = await WorkerChild.start({ system, url: db.url, mode: 'latency', ...ctx.settings });
     try {
-      await sleep(1000);
+      await sleep(ctx.quick ? 300 : 1000);
       const samples: number[] = [];
       const deadline = nowMs() + budgetMs;
       for (let i = 0; i < wanted + 5 && nowMs() < deadline; i++) {

@@ -24,7 +24,7 @@ export const memory: Workload = {
     await sleep(2000);
     const { rssMb } = bare.memory();
     await bare.stop();
-    ctx.note(`a bare worker child (node ${process.version} + the tsx loader, no system loaded) has an RSS of ${rssMb.toFixed(0)} MB; every figure includes it.`);
+    ctx.note(`a bare worker child (node ${process.version}, the bundled bench worker, no system loaded) has an RSS of ${rssMb.toFixed(0)} MB; every figure includes it.`);
   },
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
     const backlog = ctx.quick ? 3000 : 20_000;
@@ -32,7 +32,7 @@ export const memory: Workload = {
     const producer = await openProducer(system, db.url);
     const child = await WorkerChild.start({ system, url: db.url, mode: 'drain', expect: backlog, ...ctx.settings });
     try {
-      await sleep(ctx.quick ? 2000 : 3000);
+      await sleep(ctx.quick ? 1500 : 3000);
       const idleMb = child.memory().rssMb;
       const handled = child.next('handled', 600_000);
       await enqueueAll(producer, backlog, 1000);

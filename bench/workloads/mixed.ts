@@ -24,12 +24,12 @@ export const mixed: Workload = {
   ],
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
     const rate = ctx.quick ? 500 : 2000;
-    const seconds = ctx.quick ? 4 : 15;
+    const seconds = ctx.quick ? 3 : 15;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url, { retries: 3 });
     const child = await WorkerChild.start({ system, url: db.url, mode: 'mixed', ...ctx.settings });
     try {
-      await sleep(1000);
+      await sleep(ctx.quick ? 500 : 1000);
       const start = nowMs();
       let sent = 0;
       while (nowMs() - start < seconds * 1000) {
