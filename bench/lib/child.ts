@@ -1,14 +1,13 @@
 /**
  * Worker children: one process per system and measurement, talking over IPC. They run
- * bench/worker.ts bundled into plain JavaScript once per run (see {@link bundleWorker}). Memory is
+ * bench/worker.ts bundled into plain JavaScript (see bundle.ts). Memory is
  * read from /proc (VmRSS now, VmHWM peak), so it is the child's own figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerConfig } from './types.js';
+import { ensureBench, WORKER_BUNDLE } from './bundle.js';
 
 /** What a child recorded, sent when it stops. */
 export interface ChildReport {
@@ -32,39 +31,7 @@ export type ChildMessage =
   | { type: 'report'; report: ChildReport };
 
 const WORKER = fileURLToPath(new URL('../worker.ts', import.meta.url));
-/**
- * Two levels under the repository root, like src/store/sql.ts: Kairos finds sql/ at the same
- * relative path from the bundle as from its source.
- */
-const BUNDLE = fileURLToPath(new URL('../.build/worker.mjs', import.meta.url));
 const live = new Set<ChildProcess>();
-let bundled: Promise<void> | undefined;
-
-/**
- * Bundle bench/worker.ts (Kairos's source and the adapters; packages stay imports from
- * node_modules) once per run, into bench/.build/ (chunks land beside the entry, two levels under
- * the root as well). Every system then runs as compiled JavaScript, as applications run
- * it. Compiling TypeScript in each child instead (the tsx loader) added about 30 MB of RSS and
- * 0.25 s of start-up to every child, and more to Kairos, the only system loaded from TypeScript.
- */
-export function bundleWorker(): Promise<void> {
-  // Chunk names carry content hashes: clear the last run's before writing this run's.
-  if (!bundled) rmSync(dirname(BUNDLE), { recursive: true, force: true });
-  bundled ??= build({
-    entryPoints: [WORKER],
-    outdir: dirname(BUNDLE),
-    outExtension: { '.js': '.mjs' },
-    // One chunk per system (the adapters are imported dynamically): a child loads only its own.
-    splitting: true,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  }).then(() => undefined);
-  return bundled;
-}
 
 /** How a child is started. */
 export interface StartOptions {
@@ -98,8 +65,8 @@ export class WorkerChild {
 
   /** Start a child and wait until its worker is up. */
   static async start(config: WorkerConfig, { nodeArgs = [], timeoutMs = 60_000, source = false }: StartOptions = {}): Promise<WorkerChild> {
-    if (!source) await bundleWorker();
-    const entry = source ? ['--import', 'tsx', WORKER] : [BUNDLE];
+    if (!source) await ensureBench();
+    const entry = source ? ['--import', 'tsx', WORKER] : [WORKER_BUNDLE];
     const child = spawn(process.execPath, [...nodeArgs, ...entry], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },

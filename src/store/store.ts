@@ -148,15 +148,26 @@ const SHARED = ['task', 'queue', 'priority', 'run_at', 'delay_ms', 'grace_ms', '
  * as null). For a batch of one task with small payloads, a quarter of the bytes to parse.
  */
 export function runsJson(runs: NewRun[]): [items: string, defaults: string] {
-  const first = runs[0] as unknown as Record<string, unknown> | undefined;
+  const first = runs[0];
   const defaults: Record<string, unknown> = {};
+  // Per-run fields: `key` always (rarely shared), plus every shared field whose value differs.
+  const own: Array<keyof NewRun> = ['key'];
   for (const field of SHARED) {
     const value = first?.[field];
     if (value !== null && value !== undefined && runs.every((run) => run[field] === value)) defaults[field] = value;
+    else own.push(field);
   }
-  const parts = runs.map(({ payload_json, ...rest }) => {
-    const head = JSON.stringify(rest, (key, value: unknown) => (value === null || (key !== '' && key in defaults) ? undefined : value));
-    return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"payload":${payload_json}}`;
-  });
-  return [`[${parts.join(',')}]`, JSON.stringify(defaults)];
+  // Built by hand rather than JSON.stringify with a replacer: the replacer ran once per field of
+  // every run, a third of the time a batch spent in JavaScript.
+  let text = '[';
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!;
+    text += i === 0 ? '{' : ',{';
+    for (const field of own) {
+      const value = run[field];
+      if (value !== null && value !== undefined) text += `"${field}":${JSON.stringify(value)},`;
+    }
+    text += `"payload":${run.payload_json}}`;
+  }
+  return [`${text}]`, JSON.stringify(defaults)];
 }
