@@ -104,12 +104,28 @@ export function formatDuration(ms: number): string {
   return text;
 }
 
+/**
+ * Strings already parsed (their milliseconds, before the bounds check): a batch of runs repeats
+ * the same few, e.g. `backoff: '1s'` on every item. Cleared when full, so it stays small.
+ */
+const parsed = new Map<string, number>();
+const PARSED_MAX = 500;
+
 function measure(input: unknown, fail: Fail): number {
   if (typeof input === 'number') {
     if (!Number.isInteger(input)) fail('a number must be a finite whole number of milliseconds');
     return input;
   }
   if (typeof input !== 'string') return fail();
+  const known = parsed.get(input);
+  if (known !== undefined) return known;
+  const ms = measureText(input, fail);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(input, ms);
+  return ms;
+}
+
+function measureText(input: string, fail: Fail): number {
   const text = input.trim().toLowerCase();
   if (text === '') return fail();
   if (/^\d+(?:\.\d+)?$/.test(text)) return fail('a string needs a unit, e.g. "15s"; numbers are milliseconds');

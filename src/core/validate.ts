@@ -62,13 +62,58 @@ const MAX_PAYLOAD_DEPTH = 100;
  * Returns the JSON text to store.
  */
 export function serializePayload(value: unknown, field = 'payload', maxBytes = MAX_PAYLOAD_BYTES): string {
-  checkJsonValue(value, field, 0, new Set());
+  // The quick walk allocates nothing; only a payload it refuses gets the walk that names the path.
+  if (!isPlainJson(value, 0)) {
+    checkJsonValue(value, field, 0, new Set());
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a plain JSON value`);
+  }
   const text = JSON.stringify(value);
-  const bytes = Buffer.byteLength(text, 'utf8');
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most payloads need no byte count.
+  const bytes = text.length * 3 <= maxBytes ? 0 : Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
     throw new KairosValidationError(field, `Expected \`${field}\` to be at most ${maxBytes} bytes of JSON, got ${bytes} bytes`);
   }
   return text;
+}
+
+/** True when `value` passes every check of checkJsonValue (which says what is wrong when not). */
+function isPlainJson(value: unknown, depth: number): boolean {
+  // Deeper than allowed, or circular (which never ends): the slow walk tells which.
+  if (depth > MAX_PAYLOAD_DEPTH) return false;
+  switch (typeof value) {
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'string':
+      return isJsonString(value);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          // A hole of a sparse array is skipped, as the precise walk (forEach) skips it.
+          if (item === undefined && !(i in value)) continue;
+          if (!isPlainJson(item, depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      const record = value as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const item = record[key];
+        if (!isJsonString(key) || (item !== undefined && !isPlainJson(item, depth + 1))) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+function isJsonString(value: string): boolean {
+  return !value.includes('\u0000') && value.isWellFormed();
 }
 
 function checkJsonValue(value: unknown, path: string, depth: number, seen: Set<object>): void {
