@@ -4,12 +4,14 @@
 -- name: insertRuns
 -- Batch insert of ad-hoc runs from a JSON array (see runs_from_json). With conflict 'raise' a
 -- duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
+-- The insert statements return run_at as epoch milliseconds: a number is parsed much faster than
+-- a timestamp's text, a thousand times per batch.
 INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
 SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
        x.backoff_max_ms, x.timeout_ms, x.lock_key
   FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
-RETURNING r.run_id, r.key, r.run_at;
+RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
 
 -- name: insertRun
 -- One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
@@ -21,7 +23,7 @@ SELECT $1, $2, $3, $4::jsonb, $5, t.due,
        CASE WHEN $8::bigint IS NULL THEN NULL ELSE t.due + $8::bigint * interval '1 millisecond' END,
        $9, $10, $11, $12, $13
   FROM (SELECT coalesce($6::timestamptz, $14::timestamptz, now()) + coalesce($7::bigint, 0) * interval '1 millisecond' AS due) t
-RETURNING run_id, key, run_at;
+RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
@@ -37,7 +39,7 @@ WITH input AS (
   RETURNING r.run_id, r.task, r.key, r.run_at
 )
 SELECT i.ord, coalesce(ins.run_id, existing.run_id) AS run_id, ins.run_id IS NOT NULL AS inserted,
-       coalesce(ins.run_at, existing.run_at) AS run_at
+       floor(extract(epoch FROM coalesce(ins.run_at, existing.run_at)) * 1000) AS run_at_ms
   FROM input i
   LEFT JOIN inserted ins ON ins.task = i.task AND ins.key IS NOT DISTINCT FROM i.key
   LEFT JOIN {{schema}}.runs existing ON ins.run_id IS NULL AND existing.task = i.task AND existing.key = i.key
@@ -56,7 +58,7 @@ ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
        expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
        backoff_max_ms = excluded.backoff_max_ms, timeout_ms = excluded.timeout_ms, lock_key = excluded.lock_key
  WHERE r.status = 'pending'
-RETURNING r.run_id, r.key, r.run_at;
+RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
 
 -- name: claimRuns
 -- Claim up to $3 due runs of the given queues and tasks for node $1, highest priority (lowest
