@@ -7,16 +7,26 @@ import { KairosDatabaseError } from '../core/errors.js';
 
 /** Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`. */
 export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
-// timestamptz, interval and bigint parsers: we want Dates, and bigints (ids) as JS numbers —
-// run ids stay far below 2^53 in any real installation.
-pg.types.setTypeParser(20, (v: string) => Number(v));
+const parseInt8 = (value: string): number => Number(value);
+
+/**
+ * How Kairos reads results: bigint columns (run and log ids, counts) as JS numbers — ids stay far
+ * below 2^53 in any real installation — and everything else as pg's defaults. Given per query
+ * (and to the pools Kairos creates), never set on pg's global parsers: the application's own
+ * queries keep their int8 strings, whether or not it shares its pool with Kairos.
+ */
+export const KAIROS_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 /** Create a pool for a connection string, with an error listener so idle-client errors never crash. */
 export function createPool(connectionString: string, max: number, onError: (error: Error) => void): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'kairos' });
+  const pool = new pg.Pool({ connectionString, max, application_name: 'kairos', types: KAIROS_TYPES });
   pool.on('error', onError);
   guardCheckedOutClients(pool);
   return pool;

@@ -3,7 +3,7 @@
  * parameters in, plain rows out. No SQL text lives anywhere else (migrations aside).
  */
 import type pg from 'pg';
-import type { Queryable } from './db.js';
+import { KAIROS_TYPES, type Queryable } from './db.js';
 import { QuerySet, channelName } from './sql.js';
 import type { Row } from './rows.js';
 
@@ -89,7 +89,7 @@ export class Store {
 
   /** Run a named query on `db` (the pool by default). */
   async run<R extends Row = Row>(name: string, values: unknown[], db: Queryable = this.pool): Promise<R[]> {
-    const result = await db.query<R>(this.queries.get(name), values);
+    const result = await db.query<R>({ text: this.queries.get(name), values, types: KAIROS_TYPES });
     return result.rows;
   }
 

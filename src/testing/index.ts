@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../store/migrate.js';
+import { KAIROS_TYPES } from '../store/db.js';
 import { quoteIdent } from '../store/sql.js';
 import { silentLogger } from '../core/logger.js';
 import { toDefinition, type TaskContext, type TaskDefinition, type TaskHandler } from '../api/tasks.js';
@@ -26,7 +27,7 @@ export { silentLogger } from '../core/logger.js';
 export interface TestSchema {
   schema: string;
   connectionString: string;
-  /** A small pool on the test database (for assertions with plain SQL). */
+  /** A small pool on the test database (for assertions with plain SQL); reads bigints as numbers, as Kairos does. */
   pool: pg.Pool;
   /** Drop the schema and end the pool. */
   drop(): Promise<void>;
@@ -36,7 +37,7 @@ export interface TestSchema {
 export async function createTestSchema(connectionString = process.env.DATABASE_URL, prefix = 'test'): Promise<TestSchema> {
   if (!connectionString) throw new Error('createTestSchema needs a connection string (or DATABASE_URL)');
   const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
-  const pool = new pg.Pool({ connectionString, max: 5 });
+  const pool = new pg.Pool({ connectionString, max: 5, types: KAIROS_TYPES });
   await migrate(pool, schema);
   return {
     schema,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { drain, runTask, TestClock, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import { Kairos, KairosValidationError, defineTask, type StatusChange } from '../../src/index.js';
@@ -125,4 +126,22 @@ test('the heartbeat extends the leases of the runs the node works on, not of run
   assert.equal(await lease(lost!.run_id), Date.parse('2030-01-01T00:01:00Z'), 'the untracked one runs out, to be rescued');
   release();
   await kairos.services.completer.drain();
+});
+
+test("Kairos reads ids as numbers without touching pg's global int8 parser: the application's queries keep their strings", async () => {
+  assert.equal(pg.types.getTypeParser(20)('9007199254740993'), '9007199254740993', 'the global parser is pg\'s own');
+  // The application's pool, shared with Kairos: no `types` of Kairos's on it.
+  const pool = new pg.Pool({ connectionString: db.connectionString, max: 2 });
+  try {
+    const kairos = db.node({ pool, connectionString: undefined, tasks: { t: () => undefined } });
+    const { id } = await kairos.enqueue('t', {});
+    assert.equal(typeof id, 'number');
+    const [run] = await kairos.listRuns({ task: 't' });
+    assert.equal(run?.id, id);
+    const { rows } = await pool.query('SELECT 9007199254740993::bigint AS big, count(*) AS n FROM generate_series(1, 3)');
+    assert.deepEqual(rows[0], { big: '9007199254740993', n: '3' });
+    await kairos.stop();
+  } finally {
+    await pool.end();
+  }
 });
