@@ -5,7 +5,8 @@
  *  2. EXPLAIN (ANALYZE, BUFFERS) of claimRuns, completeRuns, failRuns, insertRuns and
  *     lockDueJobs with a realistic backlog;
  *  3. the SQL ceiling: the same statements without the engine, from Node and from pgbench.
- * Run: npx tsx bench/profile.ts [--jobs 50000] [--concurrency 50]. Writes bench/results/profile-latest.md
+ * Run: npx tsx bench/profile.ts [--jobs 50000] [--concurrency 50] [--only drain,explain,ceiling,latency,ticker].
+ * Writes bench/results/profile-latest.md
  * and the .cpuprofile files (open them in Chrome DevTools).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { summariseProfile } from './lib/cpuprofile.js';
 import { processCpuMs, serverCpuMs } from './lib/cpu.js';
 import { WorkerChild } from './lib/child.js';
 import pg from 'pg';
-import { findPgbench, nodeCeiling, pgbenchCeiling, type Rewrite } from './lib/ceiling.js';
+import { findPgbench, nodeCeiling, pgbenchCeiling } from './lib/ceiling.js';
 import { explainHotPath } from './lib/explain-hot.js';
 import { latencySteps, roundTrips } from './lib/roundtrips.js';
 import { tickerBreakdown } from './lib/ticker-hot.js';
@@ -24,8 +25,6 @@ import { resetStatements, topStatements } from './lib/statements.js';
 import type { SystemName } from './lib/types.js';
 import { enqueueAll, openProducer } from './systems/index.js';
 
-/** The what-if index: the claim's ORDER BY without the queue, so `queue = ANY(…)` no longer forces a sort. */
-const CLAIM_INDEX = `CREATE INDEX runs_claim_order ON kairos.runs (priority, run_at, run_id) WHERE status = 'pending'`;
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const out: string[] = [];
 const print = (line = ''): void => {
@@ -101,28 +100,20 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
   }
 }
 
-/** Claims can use runs_claim's order only with one queue value: `queue = ANY($n)` makes the planner sort the backlog. */
-const scalarQueue: Rewrite = (text) => text.replace(/r\.queue = ANY\((\$\d+)::text\[\]\)/, 'r.queue = ($1::text[])[1]');
-
 async function ceilings(server: BenchServer, jobs: number): Promise<void> {
   print('\n## The SQL ceiling: claimRuns + completeRuns without the engine, and what-ifs\n');
-  print(`${jobs} pending runs, drained with Kairos's own Store statements (no engine, no handler); what-ifs change one thing.\n`);
+  print(`${jobs} pending runs, drained with Kairos's own claim and completion statements (no engine, no handler), durable as always; the what-if changes one thing.\n`);
   const pgbench = findPgbench();
   type Case = [string, (url: string) => Promise<number | string>, string?];
   const cases: Case[] = [
-    ['as is: one connection, claim 50 then complete', (url) => nodeCeiling(url, 50, false)],
-    ['as is: claimer and completer in parallel, 50 per claim (the engine\'s shape)', (url) => nodeCeiling(url, 50, true)],
-    ['as is: claimer and completer in parallel, 500 per claim', (url) => nodeCeiling(url, 500, true)],
-    ['what-if: + index (priority, run_at, run_id) WHERE pending; parallel, 50', (url) => nodeCeiling(url, 50, true), CLAIM_INDEX],
-    ['what-if: claim with a scalar queue (`queue = $2[1]`); parallel, 50', (url) => nodeCeiling(url, 50, true, scalarQueue)],
-    ['what-if: + index; parallel, 500 per claim', (url) => nodeCeiling(url, 500, true), CLAIM_INDEX],
-    ['what-if: + index, job_logs without its 3 indexes; parallel, 500', (url) => nodeCeiling(url, 500, true),
-      `${CLAIM_INDEX}; DROP INDEX kairos.job_logs_run, kairos.job_logs_job, kairos.job_logs_finished`],
+    ['Node (pg), one connection: claim 500, then complete them', (url) => nodeCeiling(url, 500, false)],
+    ['Node (pg), a claimer and a completer in parallel, 500 per claim (the engine\'s shape)', (url) => nodeCeiling(url, 500, true)],
   ];
   if (pgbench) {
-    cases.push(['pgbench (C client), 1 client, claim 50 then complete', (url) => pgbenchCeiling(pgbench, url, jobs, 50, 1)]);
-    cases.push(['pgbench, 2 clients, 50', (url) => pgbenchCeiling(pgbench, url, jobs, 50, 2)]);
-    cases.push(['pgbench, 2 clients, 50, + index', (url) => pgbenchCeiling(pgbench, url, jobs, 50, 2), CLAIM_INDEX]);
+    cases.push(['pgbench (C client), 1 client: claim 500, then complete them', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 1)]);
+    cases.push(['pgbench, 2 clients (both cores), 500', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 2)]);
+    cases.push(['pgbench, 2 clients, 500 — what-if: job_logs without its 3 indexes', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 2),
+      'DROP INDEX kairos.job_logs_run, kairos.job_logs_job, kairos.job_logs_finished']);
   } else {
     print('pgbench: not installed on this machine.\n');
   }
@@ -148,29 +139,49 @@ async function ceilings(server: BenchServer, jobs: number): Promise<void> {
   for (const [label] of cases) print(`| ${label} | ${(results.get(label) ?? []).join(' | ')} |`);
 }
 
+/** The parts of the profile, in order; `--only drain,ceiling` runs some. */
+const PARTS = ['drain', 'explain', 'ceiling', 'latency', 'ticker'] as const;
+
+function parts(): Set<string> {
+  const i = process.argv.indexOf('--only');
+  if (i < 0) return new Set(PARTS);
+  const chosen = (process.argv[i + 1] ?? '').split(',').filter(Boolean);
+  const unknown = chosen.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (chosen.length === 0 || unknown.length > 0) throw new Error(`--only takes parts among ${PARTS.join(', ')}; got ${process.argv[i + 1] ?? 'nothing'}`);
+  return new Set(chosen);
+}
+
 async function main(): Promise<void> {
   const jobs = flag('--jobs', 50_000);
   const concurrency = flag('--concurrency', 50);
+  const run = parts();
   const server = await startServer(log);
   try {
     print(`# Kairos hot-path profile — ${new Date().toISOString()}\n`);
     print(`PostgreSQL ${server.version} (${server.kind}), node ${process.version}; ${jobs} no-op jobs. Other work on this 2-core machine makes every figure noisy.`);
-    print('\n## Drain: worker CPU profile and statements\n');
-    for (const system of ['kairos', 'graphile'] as const) await profiledDrain(server, system, jobs, concurrency);
-    await profiledDrain(server, 'kairos', jobs, concurrency, { label: 'an extra claim index (what-if, no code change)', sql: CLAIM_INDEX });
-    print('\n## EXPLAIN (ANALYZE, BUFFERS) with a backlog\n');
-    print(await explainHotPath(server, jobs));
-    await ceilings(server, Math.min(jobs, 20_000));
-    print('\n## Latency: round trips and the steps of one job\n');
-    await server.createDatabase('profile_latency');
-    print(await roundTrips(server.urlFor('profile_latency')));
-    print('');
-    print(await latencySteps(server.urlFor('profile_latency')));
-    await server.dropDatabase('profile_latency');
-    print('\n## Ticker: one pass with 100 cron schedules due\n');
-    await server.createDatabase('profile_ticker');
-    print(await tickerBreakdown(server.urlFor('profile_ticker')));
-    await server.dropDatabase('profile_ticker');
+    if (run.has('drain')) {
+      print('\n## Drain: worker CPU profile and statements\n');
+      for (const system of ['kairos', 'graphile'] as const) await profiledDrain(server, system, jobs, concurrency);
+    }
+    if (run.has('explain')) {
+      print('\n## EXPLAIN (ANALYZE, BUFFERS) with a backlog\n');
+      print(await explainHotPath(server, jobs));
+    }
+    if (run.has('ceiling')) await ceilings(server, jobs);
+    if (run.has('latency')) {
+      print('\n## Latency: round trips and the steps of one job\n');
+      await server.createDatabase('profile_latency');
+      print(await roundTrips(server.urlFor('profile_latency')));
+      print('');
+      print(await latencySteps(server.urlFor('profile_latency')));
+      await server.dropDatabase('profile_latency');
+    }
+    if (run.has('ticker')) {
+      print('\n## Ticker: one pass with 100 cron schedules due\n');
+      await server.createDatabase('profile_ticker');
+      print(await tickerBreakdown(server.urlFor('profile_ticker')));
+      await server.dropDatabase('profile_ticker');
+    }
   } finally {
     await server.stop();
   }
