@@ -114,6 +114,10 @@ async function ceilings(server: BenchServer, jobs: number): Promise<void> {
     cases.push(['pgbench, 2 clients (both cores), 500', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 2)]);
     cases.push(['pgbench, 2 clients, 500 — what-if: job_logs without its 3 indexes', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 2),
       'DROP INDEX kairos.job_logs_run, kairos.job_logs_job, kairos.job_logs_finished']);
+    // What the history costs: a BEFORE trigger drops every job_logs row (the statements stay as they are).
+    cases.push(['pgbench, 2 clients, 500 — what-if: no history row kept (not an option: for scale only)', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 2),
+      `CREATE FUNCTION kairos.drop_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+       CREATE TRIGGER drop_row BEFORE INSERT ON kairos.job_logs FOR EACH ROW EXECUTE FUNCTION kairos.drop_row()`]);
   } else {
     print('pgbench: not installed on this machine.\n');
   }

@@ -15,8 +15,8 @@ export interface Statement {
 export async function captureStatement(schema: string, call: (store: Store) => Promise<unknown>): Promise<Statement> {
   let captured: Statement | undefined;
   const recorder = {
-    query: async (text: string, values: unknown[] = []) => {
-      captured = { text, values };
+    query: async (query: string | pg.QueryConfig, values: unknown[] = []) => {
+      captured = typeof query === 'string' ? { text: query, values } : { text: query.text, values: query.values ?? [] };
       return { rows: [], rowCount: 0 };
     },
   };

@@ -14,15 +14,11 @@ import { nowMs } from './stats.js';
 
 const NODE = { id: 'ceiling', name: 'ceiling', tags: [] as string[] };
 
-/** Rewrites a statement's text before it is sent (for what-if measurements). */
-export type Rewrite = (text: string) => string;
-
-/** Drain the `kairos` queue at `url` with the raw statements (optionally rewritten); returns jobs/s. */
-export async function nodeCeiling(url: string, batch: number, parallel: boolean, rewrite: Rewrite = (t) => t): Promise<number> {
+/** Drain the `kairos` queue at `url` with the raw statements; returns jobs/s. */
+export async function nodeCeiling(url: string, batch: number, parallel: boolean): Promise<number> {
   const pools = [new pg.Pool({ connectionString: url, max: 1 }), new pg.Pool({ connectionString: url, max: 1 })];
   for (const pool of pools) pool.on('error', () => undefined);
-  const rewriting = (pool: pg.Pool): pg.Pool => ({ query: (text: string, values: unknown[]) => pool.query(rewrite(text), values) }) as unknown as pg.Pool;
-  const [claimer, completer] = pools.map((pool) => new Store(rewriting(pool), 'kairos')) as [Store, Store];
+  const [claimer, completer] = pools.map((pool) => new Store(pool, 'kairos')) as [Store, Store];
   const claim = (): Promise<Array<{ run_id: number; attempt: number }>> => claimer.claim(NODE, ['default'], ['noop'], batch, null, 60_000);
   const complete = (runs: Array<{ run_id: number; attempt: number }>): Promise<unknown> =>
     completer.complete(runs.map((r) => ({ run_id: r.run_id, attempt: r.attempt, duration_ms: 0, output: null })), NODE.id, null);
