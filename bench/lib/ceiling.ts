@@ -79,7 +79,7 @@ export async function pgbenchScript(batch: number): Promise<string> {
   const claimSql = inline(claim.text, claim.values);
   if (!claimSql.trim().startsWith('SELECT')) throw new Error('claimRuns is no longer one SELECT of claim_runs(); update bench/lib/ceiling.ts');
   const claimed = `WITH claimed AS (${claimSql.trim()})\n` +
-    `SELECT coalesce(json_object_agg(run_id, json_build_object('attempt', attempt, 'duration_ms', 0, 'output', null)), '{}') AS items,\n` +
+    `SELECT coalesce(json_object_agg(run_id, json_build_array(attempt, 0)), '{}') AS items,\n` +
     `       coalesce(array_agg(run_id), '{}') AS ids FROM claimed \\gset`;
   return `${claimed}\n${inline(complete.text, complete.values, { 1: ':items', 4: ':ids' })};\n`;
 }

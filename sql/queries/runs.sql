@@ -81,16 +81,18 @@ SELECT (SELECT run_at FROM {{schema}}.runs
 -- Record a batch of successful attempts of node $2. Fencing: only a run still running on this
 -- node with this attempt number is completed; a late write from a node whose run was rescued
 -- matches nothing. The run leaves the queue and its record goes to job_logs.
--- $1 is a JSON object keyed by run id and $4 the ids: no join between the batch and runs, so the
--- statement stays linear in the batch whatever the planner believes of runs (with a join and stale
--- statistics it chose a nested loop of every running run times every batch item: 40 ms a batch).
+-- $1 is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
+-- output], and $4 the ids: no join between the batch and runs, so the statement stays linear in
+-- the batch whatever the planner believes of runs (with a join and stale statistics it chose a
+-- nested loop of every running run times every batch item: 40 ms a batch). Arrays, not objects
+-- with named fields: a quarter of the bytes to send and to parse.
 WITH done AS (
   DELETE FROM {{schema}}.runs r
    WHERE r.run_id = ANY($4::bigint[]) AND r.status = 'running' AND r.node_id = $2
-     AND r.attempt = ($1::jsonb -> r.run_id::text ->> 'attempt')::int
+     AND r.attempt = ($1::jsonb -> r.run_id::text ->> 0)::int
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.owner,
-            ($1::jsonb -> r.run_id::text ->> 'duration_ms')::double precision AS duration_ms,
-            nullif($1::jsonb -> r.run_id::text -> 'output', 'null'::jsonb) AS output
+            ($1::jsonb -> r.run_id::text ->> 1)::double precision AS duration_ms,
+            nullif($1::jsonb -> r.run_id::text -> 2, 'null'::jsonb) AS output
 ), jobs_done AS (
   UPDATE {{schema}}.jobs j
      SET last_run = d.started_at, last_status = true, last_message = NULL, current_attempts = 0
@@ -104,7 +106,7 @@ WITH done AS (
          coalesce($3::timestamptz, now()), d.duration_ms * interval '1 millisecond', $2, d.payload, d.output, d.owner
     FROM done d
 )
-SELECT d.run_id, d.job_id, d.task, d.key FROM done d;
+SELECT d.run_id, d.job_id FROM done d;
 
 -- name: failRuns
 -- Record a batch of failed attempts of node $2. Each input row says how the attempt ended
