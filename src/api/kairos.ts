@@ -98,6 +98,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       customSchedules: new Map(),
       offset: new ClockOffset(),
       publish: (changes) => this.publish(changes),
+      publishing: () => this.localStatus.length > 0 || this.listenerCount('status') > 0 || this.options.clusterEvents,
       jobRunFinished: () => this.services?.ticker.wake(),
     };
     for (const [name, task] of taskDefinitions(options.tasks as Record<string, TaskDefinition | TaskHandler> | undefined)) this.addTask(name, task);
@@ -272,7 +273,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     const run = this.services.producer.takeBuffered(runId);
     if (!run) return;
     const meta = { job: run.job_name ?? run.task, task: run.task, key: run.key };
-    void this.completer.fail({ run_id: run.run_id, attempt: run.attempt, outcome: 'cancelled', message: reason, delay_ms: 0, duration_ms: 0, output: null }, meta);
+    this.completer.fail({ run_id: run.run_id, attempt: run.attempt, outcome: 'cancelled', message: reason, delay_ms: 0, duration_ms: 0, output: null }, meta);
   }
 
   /** Create runs for every occurrence of a job's schedule in [from, to] not yet materialised. */

@@ -13,7 +13,6 @@ interface Pending<T> {
   job: string;
   task: string;
   key: string | null;
-  resolve: (recorded: boolean) => void;
 }
 
 const MAX_BATCH = 1000;
@@ -31,34 +30,26 @@ export class Completer {
 
   constructor(private readonly ctx: EngineContext) {}
 
-  /** Queue a success; resolves true once recorded, false if fenced off (the run was taken away). */
-  complete(item: Completion, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.completions.push({ item, ...meta, resolve: this.holding(item.run_id, resolve) });
-      this.schedule();
-    });
+  /**
+   * Queue a success, to be written with the next batch (see {@link drain} to wait for it). A run
+   * whose result is fenced off (taken over by another node) is logged, not recorded.
+   */
+  complete(item: Completion, meta: { job: string; task: string; key: string | null }): void {
+    this.held.add(item.run_id);
+    this.completions.push({ item, job: meta.job, task: meta.task, key: meta.key });
+    this.schedule();
   }
 
-  /** Queue a failure; resolves like {@link complete}. */
-  fail(item: Failure, meta: { job: string; task: string; key: string | null }): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.failures.push({ item, ...meta, resolve: this.holding(item.run_id, resolve) });
-      this.schedule();
-    });
+  /** Queue a failure, like {@link complete}. */
+  fail(item: Failure, meta: { job: string; task: string; key: string | null }): void {
+    this.held.add(item.run_id);
+    this.failures.push({ item, job: meta.job, task: meta.task, key: meta.key });
+    this.schedule();
   }
 
   /** Ids of the runs whose result is not written yet: the heartbeat keeps their leases. */
   heldIds(): number[] {
     return [...this.held];
-  }
-
-  /** Hold the run until its result is settled (recorded, fenced off, or given up). */
-  private holding(runId: number, resolve: (recorded: boolean) => void): (recorded: boolean) => void {
-    this.held.add(runId);
-    return (recorded) => {
-      this.held.delete(runId);
-      resolve(recorded);
-    };
   }
 
   /** Wait until everything queued so far is written. */
@@ -121,11 +112,12 @@ export class Completer {
   private settle<T extends { run_id: number }>(batch: Array<Pending<T>>, rows: Row[], next: (row: Row) => RunState): void {
     const byId = new Map(rows.map((row) => [Number(row.run_id), row]));
     const changes: StatusChange[] = [];
+    const publishing = this.ctx.publishing();
     for (const pending of batch) {
       const row = byId.get(pending.item.run_id);
-      if (row) changes.push({ runId: pending.item.run_id, job: pending.job, task: pending.task, key: pending.key, previous: 'running', next: next(row) });
-      else this.ctx.logger.warn({ runId: pending.item.run_id }, 'result not recorded: the run was taken over by another node (fenced)');
-      pending.resolve(row !== undefined);
+      if (!row) this.ctx.logger.warn({ runId: pending.item.run_id }, 'result not recorded: the run was taken over by another node (fenced)');
+      else if (publishing) changes.push({ runId: pending.item.run_id, job: pending.job, task: pending.task, key: pending.key, previous: 'running', next: next(row) });
+      this.held.delete(pending.item.run_id);
     }
     if (changes.length > 0) this.ctx.publish(changes);
   }
@@ -134,14 +126,14 @@ export class Completer {
    * A result must not be lost to a blip: retry the write with backoff for about a minute. If the
    * database stays away, give up (resolve false): the lease runs out and the run is rescued.
    */
-  private async withRetry<T>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
+  private async withRetry<T extends { run_id: number }>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await write();
       } catch (error) {
         if (attempt >= 12) {
           this.ctx.logger.error({ err: error }, `writing ${what} results failed; the runs will be rescued`);
-          for (const pending of batch) pending.resolve(false);
+          for (const pending of batch) this.held.delete(pending.item.run_id);
           return undefined;
         }
         this.ctx.logger.warn({ err: error, attempt }, `writing ${what} results failed; retrying`);

@@ -27,6 +27,8 @@ export interface EngineContext {
   offset: ClockOffset;
   /** Publish status changes (locally, and to other nodes when configured). */
   publish(changes: StatusChange[]): void;
+  /** Whether anything listens to status changes: hot paths skip building them when not. */
+  publishing(): boolean;
   /**
    * A run of a scheduled job was recorded as finished: its job may now be planned ahead again
    * (a job with an active run is not, unless its overlap policy is 'allow').

@@ -55,7 +55,7 @@ export class Executor {
   start(run: ClaimedRun): void {
     const entry: ActiveRun = { run, abort: new RunAbort(), settled: false, done: Promise.resolve() };
     this.active.set(run.run_id, entry);
-    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'pending', next: 'running' }]);
+    if (this.ctx.publishing()) this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'pending', next: 'running' }]);
     entry.done = this.execute(entry).finally(() => this.finish(run.run_id));
   }
 
@@ -152,8 +152,8 @@ export class Executor {
       entry.settled = true;
       ended = 'completed';
       if (output instanceof RecordedResult) return this.recorded(run, output);
-      // Not awaited: the slot frees now and the result joins the next batch write.
-      void this.completer.complete(
+      // Queued: the slot frees now and the result joins the next batch write.
+      this.completer.complete(
         { run_id: run.run_id, attempt: run.attempt, duration_ms: performance.now() - started, output: toOutput(output) },
         { job: run.job_name ?? run.task, task: run.task, key: run.key },
       );
@@ -167,7 +167,7 @@ export class Executor {
         return void this.handBack(run, `released: database connection lost (${errorMessage(reason)})`);
       }
       [ended, failure] = [outcome, reason];
-      void this.completer.fail(
+      this.completer.fail(
         {
           run_id: run.run_id,
           attempt: run.attempt,

@@ -3,7 +3,7 @@
  * SDK registered by the application every call is a no-op, so Kairos never decides where traces go.
  * Also the attempt observer hook the executor calls, which metrics and alerts use as well.
  */
-import { context, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { context, isSpanContextValid, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import type { ClaimedRun } from '../store/store.js';
 
 /** How an attempt ended on this node; `released` = handed back unfinished (shutdown). */
@@ -42,6 +42,9 @@ function tracer(): Tracer {
   return trace.getTracer('kairos');
 }
 
+/** The watch of an attempt that nothing traces or observes. */
+const UNWATCHED: AttemptWatch = { within: (fn) => fn(), end: () => undefined };
+
 /** Start watching an attempt: opens the `kairos.run` span and tells the observers. */
 export function observeAttempt(run: ClaimedRun, observers: readonly AttemptObserver[], nodeId: string): AttemptWatch {
   const span = tracer().startSpan('kairos.run', {
@@ -56,10 +59,14 @@ export function observeAttempt(run: ClaimedRun, observers: readonly AttemptObser
       [ATTR.node]: nodeId,
     },
   });
+  // No SDK registered (the no-op tracer gives an invalid span context) and nobody observing: the
+  // common case gets a shared watch instead of a context, closures and an object per attempt.
+  const traced = isSpanContextValid(span.spanContext());
+  if (!traced && observers.length === 0) return UNWATCHED;
   notify(observers, (o) => o.started?.(run));
   let ended = false;
   return {
-    within: (fn) => context.with(trace.setSpan(context.active(), span), fn),
+    within: traced ? (fn) => context.with(trace.setSpan(context.active(), span), fn) : (fn) => fn(),
     end(outcome, durationMs, error) {
       if (ended) return;
       ended = true;
