@@ -11,7 +11,7 @@ import type { Completer } from './completer.js';
 import type { ClaimedRun } from '../store/store.js';
 import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import { RunAbort } from './abort.js';
-import type { TaskContext } from '../api/tasks.js';
+import { RunContext } from './run-context.js';
 import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
 import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
@@ -133,7 +133,7 @@ export class Executor {
   private async attempt(entry: ActiveRun): Promise<void> {
     const { run, abort } = entry;
     const started = performance.now();
-    const context = this.context(run, abort);
+    const context = new RunContext(run, abort, this.ctx.logger);
     let timer: NodeJS.Timeout | undefined;
     if (run.timeout_ms) {
       timer = setTimeout(() => abort.abort(new KairosTimeoutError(`timed out after ${run.timeout_ms} ms`)), run.timeout_ms);
@@ -212,33 +212,6 @@ export class Executor {
     }
     this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'completed' }]);
     if (run.job_id !== null) this.ctx.jobRunFinished();
-  }
-
-  private context(run: ClaimedRun, abort: RunAbort): TaskContext {
-    const dueAt = run.scheduled_at ?? run.run_at;
-    const parent = this.ctx.logger;
-    let logger: TaskContext['logger'] | undefined;
-    // signal and logger are made when the handler first reads them (most never do).
-    return {
-      runId: run.run_id,
-      attempt: run.attempt,
-      retries: run.max_retries,
-      task: run.task,
-      jobName: run.job_name,
-      key: run.key,
-      queue: run.queue,
-      priority: run.priority,
-      scheduledAt: run.scheduled_at,
-      dueAt,
-      startedAt: run.started_at,
-      latenessMs: Math.max(0, run.started_at.getTime() - dueAt.getTime()),
-      get signal() {
-        return abort.signal;
-      },
-      get logger() {
-        return (logger ??= parent.child({ runId: run.run_id, task: run.task, attempt: run.attempt }));
-      },
-    };
   }
 
   /** Exclusive runs hold a session advisory lock on a dedicated connection for the whole attempt. */

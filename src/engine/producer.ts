@@ -77,14 +77,16 @@ export class Producer extends LoopService {
     if (!executor) return;
     const { concurrency } = this.ctx.options;
     let held = Infinity;
+    const now = Date.now();
     for (let i = 0; i < this.buffer.length && executor.activeCount < concurrency; ) {
-      const dueIn = this.localDue(this.buffer[i]!) - Date.now();
+      const dueIn = this.localDue(this.buffer[i]!) - now;
       if (dueIn > 0) {
         held = Math.min(held, dueIn);
         i++;
         continue;
       }
-      executor.start(this.buffer.splice(i, 1)[0]!);
+      // shift() takes the head without copying the rest (most buffered runs are due in order).
+      executor.start(i === 0 ? this.buffer.shift()! : this.buffer.splice(i, 1)[0]!);
     }
     if (held !== Infinity && !this.holdTimer) {
       this.holdTimer = setTimeout(() => {
