@@ -105,7 +105,10 @@ export class Producer extends LoopService {
   hint(queue: string, at: Date | null): void {
     if (!this.ctx.options.queues.includes(queue)) return;
     const local = at ? at.getTime() - this.ctx.offset.ms : Date.now();
-    if (local <= Date.now() + 1) this.wake();
+    // Due within the claim-ahead window: claim now (the claim takes it and holds it until due).
+    // Through the timer, a run due "now" by a clock offset off by a millisecond waited for a
+    // setTimeout instead of the next turn of the event loop.
+    if (local <= Date.now() + CLAIM_AHEAD_MS) this.wake();
     else this.wakeAt(local);
   }
 
