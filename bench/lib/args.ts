@@ -19,7 +19,7 @@ export interface BenchArgs {
 /** Usage text. */
 export const USAGE = `Usage: npm run bench -- [options]   (or: npx tsx bench/run.ts [options])
 
-  --quick                   small sizes, one repetition (2–3 minutes; a few workloads: under one)
+  --quick                   small sizes, one repetition (about 70 s; a few workloads: under one)
   --only <w1,w2,...>        workloads: drain, enqueue, latency, mixed, cron, scale, idle, memory
   --systems <s1,s2,...>     kairos, graphile, pgboss, pgcron (default: all; pgcron: cron workload only,
                             full mode, needs the postgresql-<major>-cron package)

@@ -22,7 +22,7 @@ export const drain: Workload = {
     { key: 'dbCpu', label: 'PostgreSQL CPU per job', unit: 'µs', better: 'lower' },
   ],
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
-    const n = ctx.quick ? 6000 : 50_000;
+    const n = ctx.quick ? 4000 : 50_000;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url);
     try {

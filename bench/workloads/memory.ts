@@ -27,7 +27,7 @@ export const memory: Workload = {
     ctx.note(`a bare worker child (node ${process.version}, the bundled bench worker, no system loaded) has an RSS of ${rssMb.toFixed(0)} MB; every figure includes it.`);
   },
   async run(system: SystemName, ctx: BenchContext): Promise<Sample> {
-    const backlog = ctx.quick ? 3000 : 20_000;
+    const backlog = ctx.quick ? 2000 : 20_000;
     const db = await ctx.database(system);
     const producer = await openProducer(system, db.url);
     const child = await WorkerChild.start({ system, url: db.url, mode: 'drain', expect: backlog, ...ctx.settings });
