@@ -59,11 +59,18 @@ function live() {
   const source = new EventSource(`${base}/events`);
   let busy = false;
   let again = false;
+  // A submitted form is taking the user elsewhere (often after changing this very page: a deleted
+  // job's page is gone); refreshing the old page now would only fetch what no longer exists.
+  let leaving = false;
+  document.addEventListener('submit', (event) => {
+    if (!event.defaultPrevented) leaving = true;
+  });
+  window.addEventListener('pageshow', () => (leaving = false));
   source.onopen = () => dot?.classList.add('on');
   source.onerror = () => dot?.classList.remove('on');
   async function refresh() {
     const main = document.getElementById('main');
-    if (!main || main.dataset.live !== 'true') return;
+    if (!main || main.dataset.live !== 'true' || leaving) return;
     // A change during a refresh is not dropped: one more refresh follows.
     if (busy) {
       again = true;
