@@ -124,7 +124,7 @@ export class Completer {
 
   /**
    * A result must not be lost to a blip: retry the write with backoff for about a minute. If the
-   * database stays away, give up (resolve false): the lease runs out and the run is rescued.
+   * database stays away, give up (the runs are no longer held): the lease runs out and the run is rescued.
    */
   private async withRetry<T extends { run_id: number }>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
     for (let attempt = 1; ; attempt++) {
