@@ -25,6 +25,44 @@ SELECT $1, $2, $3, $4::jsonb, $5, t.due,
   FROM (SELECT coalesce($6::timestamptz, $14::timestamptz, now()) + coalesce($7::bigint, 0) * interval '1 millisecond' AS due) t
 RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 
+-- name: insertRunHandoff
+-- insertRun for a run due now, handed to an idle node when one is armed for its queue and task
+-- (migration 0013): the run goes in running on that node, attempt 1, leased as a claim leaves
+-- it, and the NOTIFY carries the run (without its payload when the message would pass NOTIFY's
+-- 8000 bytes: the node then reads it). SKIP LOCKED: two enqueues never wait for one idle node.
+-- Without an armed node, the same as insertRun. $6 grace (ms), $7–$11 as insertRun's $9–$13.
+WITH taker AS (
+  SELECT h.node_id, h.lease_ms
+    FROM {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
+   WHERE h.run_id IS NULL AND $2 = ANY(h.queues) AND $1 = ANY(h.tasks)
+     AND n.stopped_at IS NULL AND n.last_heartbeat > now() - h.stale_ms * interval '1 millisecond'
+   ORDER BY h.armed_at LIMIT 1
+   FOR UPDATE OF h SKIP LOCKED
+), ins AS (
+  INSERT INTO {{schema}}.runs
+    (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key,
+     status, node_id, attempt, started_at, lease_until)
+  SELECT $1, $2, $3, $4::jsonb, $5, now(), now() + $6::bigint * interval '1 millisecond', $7, $8, $9, $10, $11,
+         CASE WHEN t.node_id IS NULL THEN 'pending' ELSE 'running' END, t.node_id,
+         CASE WHEN t.node_id IS NULL THEN 0 ELSE 1 END,
+         CASE WHEN t.node_id IS NULL THEN NULL ELSE now() END,
+         now() + t.lease_ms * interval '1 millisecond'
+    FROM (SELECT) one LEFT JOIN taker t ON true
+  RETURNING run_id, task, queue, priority, payload, key, run_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms,
+            lock_key, node_id
+), taken AS (
+  UPDATE {{schema}}.handoffs h SET run_id = i.run_id FROM ins i WHERE h.node_id = i.node_id
+)
+SELECT i.run_id, i.key, floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms, i.node_id AS handed_to,
+       CASE WHEN i.node_id IS NOT NULL THEN pg_notify({{channel}},
+         CASE WHEN octet_length(i.payload::text) < 7000
+              THEN json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id, 'task', i.task, 'queue', i.queue,
+                     'priority', i.priority, 'payload', i.payload, 'key', i.key, 'at', floor(extract(epoch FROM i.run_at) * 1000),
+                     'max_retries', i.max_retries, 'backoff_ms', i.backoff_ms, 'backoff_max_ms', i.backoff_max_ms,
+                     'timeout_ms', i.timeout_ms, 'lock_key', i.lock_key)::text
+              ELSE json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id)::text END) END AS notified
+  FROM ins i;
+
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
 WITH input AS (

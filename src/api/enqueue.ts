@@ -96,14 +96,14 @@ function validatePayload(definition: TaskDefinition, payload: unknown, field: st
 }
 
 /** Insert runs; all share one conflict policy. Returns results in input order. */
-export async function insertRuns(store: Store, runs: NewRun[], conflict: ConflictPolicy, now: Date | null, client?: Queryable): Promise<EnqueueResult[]> {
+export async function insertRuns(store: Store, runs: NewRun[], conflict: ConflictPolicy, now: Date | null, client?: Queryable, handoff = false): Promise<EnqueueResult[]> {
   assertOneOf(conflict, 'conflict', ['raise', 'ignore', 'replace'] as const);
   if (runs.length === 0) return [];
   if (conflict === 'replace' && runs.some((r) => r.key === null)) {
     throw new KairosValidationError('conflict', "Expected a `key` with conflict 'replace' (it replaces the pending run with the same key), got none");
   }
   try {
-    const rows = await store.insertRuns(runs, conflict, now, client);
+    const rows = await store.insertRuns(runs, conflict, now, client, handoff);
     if (conflict === 'replace' && rows.length < runs.length) {
       const found = new Set(rows.map((r) => r.key));
       const busy = runs.find((r) => !found.has(r.key));

@@ -205,7 +205,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     const rows = items.map((item, i) => buildRun(item.task, item.payload, item, this.ctx.tasks.get(item.task), items.length > 1 ? `items[${i}]` : ''));
     const now = this.clock.now();
     if (conflict === 'replace' && !options.client) return inTransaction(this.pool, (client) => insertRuns(this.store, rows, conflict, now, client));
-    return insertRuns(this.store, rows, conflict, now, options.client);
+    return insertRuns(this.store, rows, conflict, now, options.client, this.options.handoff);
   }
 
   /** Create or update a schedule by name (replicas declaring the same schedule converge on one). */
@@ -299,6 +299,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private listen(): void {
     const { producer, ticker, heartbeat } = this.services;
     this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null));
+    this.notifier.on('handoff', (n: Notice) => producer.handoff.accept(n));
     this.notifier.on('jobs', (n: Notice) => ticker.hint(n.at ? new Date(String(n.at)) : null, Boolean(n.plan)));
     this.notifier.on('cancel', (n: Notice) => {
       if (n.node === this.nodeId) this.cancelLocal(Number(n.run), n.reason ? String(n.reason) : undefined);
@@ -308,6 +309,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       for (const change of n.events as StatusChange[]) this.emit('status', change);
     });
     this.notifier.onReconnect(() => {
+      void producer.handoff.recover().catch((error: unknown) => this.logger.warn({ err: error }, 'checking for a run handed over while disconnected failed; it is rescued when its lease runs out'));
       producer.wake();
       ticker.wake();
       heartbeat.wake();

@@ -79,6 +79,14 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   retention?: RetentionOptions;
   /** Run migrations in start(). @default true */
   migrate?: boolean;
+  /**
+   * Hand-off to idle nodes (migration 0013): while this node has nothing to do, a run enqueued for
+   * now by a single `enqueue()` (not inside the caller's transaction) is inserted already running
+   * on it, and the NOTIFY carries the run: the node starts it without a claim, one round trip and
+   * one commit sooner. On an enqueuing instance, false stops its `enqueue()` from looking for
+   * idle nodes; on a working node, false stops the node from offering itself. @default true
+   */
+  handoff?: boolean;
   /** Also deliver status changes of other nodes (through NOTIFY; one extra query per batch). @default false */
   clusterEvents?: boolean;
   /** Pino-compatible logger. @default JSON on stderr at KAIROS_LOG_LEVEL (warn) */
@@ -115,6 +123,7 @@ export interface ResolvedOptions {
   retention: { completedMs: number; failedMs: number; cancelledMs: number; nodesMs: number; intervalMs: number };
   migrate: boolean;
   clusterEvents: boolean;
+  handoff: boolean;
   maxConnections: number;
   runSqlJobs: boolean;
   allowShell: boolean;
@@ -131,6 +140,12 @@ function nameList(value: unknown, field: string, fallback: string[]): string[] {
   if (value === undefined) return fallback;
   if (!Array.isArray(value)) throw new KairosValidationError(field, `Expected \`${field}\` to be an array of names, got ${describeValue(value)}`);
   return value.map((v, i) => assertName(v, `${field}[${i}]`));
+}
+
+function flag(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new KairosValidationError(field, `Expected \`${field}\` to be true or false, got ${describeValue(value)}`);
+  return value;
 }
 
 /** Apply defaults and check every option. */
@@ -173,6 +188,7 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     },
     migrate: options.migrate ?? true,
     clusterEvents: options.clusterEvents ?? false,
+    handoff: flag(options.handoff, 'handoff', true),
     maxConnections: options.maxConnections === undefined ? concurrency + 5 : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
     runSqlJobs: options.runSqlJobs ?? false,
     allowShell: options.allowShell ?? false,

@@ -56,7 +56,7 @@ export class LiveEvents {
     if (!this.notifier) {
       const config = (this.db.pool as unknown as { options: pg.ClientConfig }).options;
       this.notifier = new Notifier({ ...config }, this.db.store.channel, this.logger, 'kairos-dashboard');
-      for (const t of ['runs', 'jobs', 'cancel', 'status']) this.notifier.on(t, () => this.changed(t));
+      for (const t of ['runs', 'handoff', 'jobs', 'cancel', 'status']) this.notifier.on(t, () => this.changed(t));
       this.notifier.onReconnect(() => this.changed('reconnect'));
       this.notifier.start().catch((error: unknown) => this.logger.warn({ err: error }, 'dashboard LISTEN failed; falling back to polling'));
     }

@@ -8,6 +8,7 @@ import type { EngineContext } from './context.js';
 import type { Executor } from './executor.js';
 import type { ClaimedRun } from '../store/store.js';
 import { traceClaim } from '../observability/tracing.js';
+import { Handoff } from './handoff.js';
 
 /**
  * How early a timer claims a run that is about to be due: the claim's round trip and commit then
@@ -39,9 +40,18 @@ export class Producer extends LoopService {
   /** Runs claimed ahead of free slots (the `prefetch` option), started as slots free. */
   private buffer: ClaimedRun[] = [];
   executor: Executor | undefined;
+  /** Offers this node for hand-off while it is idle, and takes the runs handed to it. */
+  readonly handoff: Handoff;
 
   constructor(private readonly ctx: EngineContext) {
     super('producer', ctx.options.pollIntervalMs, ctx.logger);
+    this.handoff = new Handoff(ctx, (run) => this.take(run), () => this.taskNames());
+  }
+
+  /** A run handed to this node (already running here): start it, or buffer it while slots are full. */
+  private take(run: ClaimedRun): void {
+    this.buffer.push(run);
+    this.startBuffered();
   }
 
   /** Task names this node can run; in-database jobs are claimed as '@sql', '@steps', '@shell'. */
@@ -56,7 +66,11 @@ export class Producer extends LoopService {
   slotFreed(): void {
     if (!this.executor) return;
     this.startBuffered();
-    if (!this.backlog) return;
+    if (!this.backlog) {
+      // Idle again: a pass (claim, then arm for hand-off if nothing came) offers the node.
+      if (this.executor.activeCount === 0 && this.buffer.length === 0 && this.handoff.enabled && !this.handoff.pending) this.wake();
+      return;
+    }
     const { concurrency, prefetch } = this.ctx.options;
     const room = concurrency + prefetch - this.executor.activeCount - this.buffer.length;
     const enough = Math.max(1, Math.floor((concurrency + prefetch) / 4));
@@ -116,6 +130,8 @@ export class Producer extends LoopService {
 
   /** Stop claiming, and hand prefetched runs that never started back to the queue at once. */
   override async stop(): Promise<void> {
+    // First: no run may be handed over once the buffer has been handed back below.
+    await this.handoff.stop().catch((error: unknown) => this.ctx.logger.warn({ err: error }, 'withdrawing this node from hand-off failed; a run handed over meanwhile is rescued when its lease runs out'));
     if (this.dueTimer) clearTimeout(this.dueTimer);
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.dueTimer = undefined;
@@ -187,6 +203,7 @@ export class Producer extends LoopService {
     const overflowed = this.dueOverflow && this.dueTimes.length === 0;
     if (overflowed) this.dueOverflow = false;
     if (runs.length === 0 || overflowed || ++this.passes % 8 === 0) this.lookAheadBeside(tasks);
+    if (runs.length === 0 && executor.activeCount === 0 && this.buffer.length === 0) this.handoff.arm();
     return undefined;
   }
 

@@ -93,10 +93,16 @@ export class Store {
     return result.rows;
   }
 
-  /** Insert ad-hoc runs with the given conflict policy. */
-  insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable): Promise<Row[]> {
+  /**
+   * Insert ad-hoc runs with the given conflict policy. `handoff`: a single run due now, outside the
+   * caller's transaction and by the database clock, may go to an idle node (insertRunHandoff).
+   */
+  insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable, handoff = false): Promise<Row[]> {
     if (runs.length === 1 && conflict === 'raise') {
       const r = runs[0]!;
+      if (handoff && db === undefined && now === null && r.run_at === null && !r.delay_ms) {
+        return this.run('insertRunHandoff', [r.task, r.queue, r.priority, r.payload_json, r.key, r.grace_ms, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key]);
+      }
       const values = [r.task, r.queue, r.priority, r.payload_json, r.key, r.run_at, r.delay_ms, r.grace_ms, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key, now];
       return this.run('insertRun', values, db);
     }

@@ -80,8 +80,10 @@ test('cancel: a pending run is dropped, a running one is aborted on the node tha
   assert.equal(await other.cancel(pending.id), 'cancelled');
   assert.equal((await other.history({ runId: pending.id }))[0]?.status, 'cancelled');
 
+  // Listening before the enqueue: an idle worker may start a run handed to it before enqueue() returns.
+  const started = waitForStatus(worker, (c) => c.task === 'hang' && c.next === 'running');
   const running = await other.enqueue('hang', {});
-  await waitForStatus(worker, (c) => c.runId === running.id && c.next === 'running');
+  assert.equal((await started).runId, running.id);
   const seen = waitForRun(worker, running.id);
   assert.equal(await other.cancel(running.id, 'operator asked'), 'cancelling');
   assert.equal((await seen).next, 'cancelled');
@@ -137,8 +139,9 @@ test('graceful shutdown: running work finishes, or is handed back at the timeout
   let finished = 0;
   const quick = db.node({ tasks: { short: async () => { await new Promise((r) => setTimeout(r, 100)); finished++; } } });
   await quick.start();
+  const shortStarted = waitForStatus(quick, (c) => c.task === 'short' && c.next === 'running');
   const short = await quick.enqueue('short', {});
-  await waitForStatus(quick, (c) => c.runId === short.id && c.next === 'running');
+  await shortStarted;
   await quick.stop();
   assert.equal(finished, 1);
   assert.equal((await db.pool.query(`SELECT status FROM "${db.schema}".job_logs WHERE run_id = $1`, [short.id])).rows[0]?.status, 'completed');
@@ -146,8 +149,9 @@ test('graceful shutdown: running work finishes, or is handed back at the timeout
   let signalReason: unknown;
   const stuck = db.node({ tasks: { long: (_p: unknown, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => { signalReason = ctx.signal.reason; reject(ctx.signal.reason); })) } });
   await stuck.start();
+  const longStarted = waitForStatus(stuck, (c) => c.task === 'long' && c.next === 'running');
   const long = await stuck.enqueue('long', {});
-  await waitForStatus(stuck, (c) => c.runId === long.id && c.next === 'running');
+  await longStarted;
   await stuck.stop({ timeout: 50 });
   assert.ok(signalReason instanceof KairosCancelledError);
   const rows = (await db.pool.query(`SELECT status, node_id FROM "${db.schema}".runs WHERE run_id = $1`, [long.id])).rows;

@@ -1,0 +1,154 @@
+/**
+ * This node's side of the hand-off (migration 0013): while idle it is "armed" (one row in
+ * `handoffs`), and a single enqueue that finds it inserts its run already running here, with the
+ * run in the NOTIFY. The producer arms it once the node is idle and takes the runs it delivers.
+ *
+ * A row takes one run; the node arms again once idle again, and only after it has seen the run the
+ * row last took (the row names it), so a run handed over is never lost track of: a NOTIFY lost in
+ * a reconnect is made good by {@link Handoff.recover}, and stop() hands back a run whose NOTIFY
+ * has not arrived.
+ */
+import type { EngineContext } from './context.js';
+import type { ClaimedRun } from '../store/store.js';
+import type { Notice } from './notifier.js';
+
+/** How many handed-over run ids a node remembers (it only ever needs the last few). */
+const SEEN = 32;
+
+/** Arming, taking and giving back hand-offs for one node. */
+export class Handoff {
+  /** The row says this node is idle (as far as this node knows). */
+  private armed = false;
+  private arming: Promise<void> | undefined;
+  private stopping = false;
+  /** Whether this node ever wrote its row (if not, stop() has nothing to withdraw). */
+  private offered = false;
+  /** Hand-offs taken so far: an arm that a hand-off overtook must not count as armed. */
+  private taken = 0;
+  /** Runs handed to this node that it has taken (most recent last). */
+  private readonly seen: number[] = [];
+
+  constructor(
+    private readonly ctx: EngineContext,
+    /** Start (or buffer) a run handed over. */
+    private readonly deliver: (run: ClaimedRun) => void,
+    /** The task names this node claims. */
+    private readonly tasks: () => string[],
+  ) {}
+
+  /** Whether this node offers itself: on, and on the database clock (a pinned test clock claims only). */
+  get enabled(): boolean {
+    return this.ctx.options.handoff && this.ctx.clock.now() === null && !this.stopping;
+  }
+
+  /** Whether the node is armed or arming (the producer need not wake to arm it). */
+  get pending(): boolean {
+    return this.armed || this.arming !== undefined;
+  }
+
+  /** The node is idle: offer it (once; a no-op while armed). Failures are logged, never thrown. */
+  arm(): void {
+    if (!this.enabled || this.pending) return;
+    const tasks = this.tasks();
+    if (tasks.length === 0) return;
+    const takenBefore = this.taken;
+    this.offered = true;
+    const { nodeId, options } = this.ctx;
+    // An armed row of a node that stopped heartbeating for three intervals is ignored.
+    const staleMs = options.heartbeatIntervalMs * 3;
+    this.arming = this.ctx.store
+      .run('armHandoff', [nodeId, options.queues, tasks, options.leaseMs, staleMs, this.seen])
+      .then((rows) => {
+        // A hand-off that arrived meanwhile took the row already.
+        this.armed = rows.length > 0 && this.taken === takenBefore && !this.stopping;
+      })
+      .catch((error: unknown) => this.ctx.logger.warn({ err: error }, 'offering this idle node for hand-off failed; it claims as usual'))
+      .finally(() => {
+        this.arming = undefined;
+      });
+  }
+
+  /** A hand-off NOTIFY (for any node: the channel is shared). */
+  accept(notice: Notice): void {
+    if (notice.n !== this.ctx.nodeId) return;
+    this.taken++;
+    this.armed = false;
+    const runId = Number(notice.run_id);
+    // Stopping: stop() hands the run back (it is not marked seen).
+    if (this.stopping || this.seen.includes(runId)) return;
+    this.remember(runId);
+    if (notice.task === undefined) void this.fetch(runId);
+    else this.deliver(fromNotice(notice));
+  }
+
+  /** After a reconnect: a run handed over while the NOTIFY could not arrive is fetched. */
+  async recover(): Promise<void> {
+    if (this.stopping || !this.offered) return;
+    await this.arming;
+    const [row] = await this.ctx.store.run<{ run_id: number | null }>('handoffState', [this.ctx.nodeId]);
+    this.armed = row !== undefined && row.run_id === null;
+    const runId = row?.run_id;
+    if (runId === null || runId === undefined || this.seen.includes(runId)) return;
+    this.taken++;
+    this.remember(runId);
+    await this.fetch(runId);
+  }
+
+  /** No more hand-offs; a run handed over whose NOTIFY has not arrived goes back to the queue. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.arming;
+    this.armed = false;
+    if (!this.offered) return;
+    const [row] = await this.ctx.store.run<{ run_id: number | null }>('disarmHandoff', [this.ctx.nodeId]);
+    const runId = row?.run_id;
+    if (runId === null || runId === undefined || this.seen.includes(runId)) return;
+    // uncount: the attempt never ran.
+    await this.ctx.store.release(this.ctx.nodeId, [runId], null, this.ctx.clock.now(), 0, true);
+  }
+
+  private remember(runId: number): void {
+    this.seen.push(runId);
+    if (this.seen.length > SEEN) this.seen.shift();
+  }
+
+  /** Read a run handed over (NOTIFY too large, or lost) and deliver it. */
+  private async fetch(runId: number): Promise<void> {
+    try {
+      const [run] = await this.ctx.store.run<ClaimedRun & Record<string, unknown>>('handedRun', [runId, this.ctx.nodeId]);
+      if (run && !this.stopping) this.deliver(run);
+      else if (run) await this.ctx.store.release(this.ctx.nodeId, [runId], null, this.ctx.clock.now(), 0, true);
+    } catch (error) {
+      // The lease runs out and the rescuer hands the run back to the queue.
+      this.ctx.logger.warn({ err: error, run: runId }, 'reading a run handed to this node failed; it is rescued when its lease runs out');
+    }
+  }
+}
+
+/** The run as the NOTIFY carries it (see insertRunHandoff), in the shape of a claimed run. */
+function fromNotice(n: Notice): ClaimedRun {
+  const at = new Date(Number(n.at));
+  return {
+    run_id: Number(n.run_id),
+    job_id: null,
+    job_name: null,
+    task: String(n.task),
+    job_type: 'task',
+    queue: String(n.queue),
+    priority: Number(n.priority),
+    payload: n.payload,
+    key: (n.key as string | null) ?? null,
+    scheduled_at: null,
+    run_at: at,
+    attempt: 1,
+    max_retries: Number(n.max_retries),
+    backoff_ms: Number(n.backoff_ms),
+    backoff_max_ms: Number(n.backoff_max_ms),
+    timeout_ms: n.timeout_ms === null || n.timeout_ms === undefined ? null : Number(n.timeout_ms),
+    lock_key: (n.lock_key as string | null) ?? null,
+    started_at: at,
+    rescues: 0,
+    cancel_requested: false,
+  };
+}
