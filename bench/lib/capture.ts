@@ -20,7 +20,8 @@ export async function captureStatement(schema: string, call: (store: Store) => P
       return { rows: [], rowCount: 0 };
     },
   };
-  await call(new Store(recorder as unknown as pg.Pool, schema));
+  // Not prepared: the recorder has no connections to check out.
+  await call(new Store(recorder as unknown as pg.Pool, schema, false));
   if (!captured) throw new Error('the Store method sent no statement');
   return captured;
 }

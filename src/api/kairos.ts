@@ -86,7 +86,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     this.pool = options.pool ?? createPool(options.connectionString!, this.options.maxConnections, (error) => this.logger.warn({ err: error }, 'idle database connection failed'));
     // A given pool too: a connection cut while Kairos holds it must fail its query, not the process.
     if (options.pool) guardCheckedOutClients(options.pool);
-    this.store = new Store(this.pool, this.options.schema);
+    this.store = new Store(this.pool, this.options.schema, this.options.preparedStatements);
     this.ctx = {
       store: this.store,
       nodeId: this.nodeId,

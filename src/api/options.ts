@@ -87,6 +87,13 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
    * idle nodes; on a working node, false stops the node from offering itself. @default true
    */
   handoff?: boolean;
+  /**
+   * Prepare the statements on the path from enqueue to start once per connection (named
+   * statements, as graphile-worker does): a single enqueue spent more time being parsed and
+   * planned than executed. Turn off behind PgBouncer before 1.21 in transaction mode, which
+   * cannot route named statements. @default true
+   */
+  preparedStatements?: boolean;
   /** Also deliver status changes of other nodes (through NOTIFY; one extra query per batch). @default false */
   clusterEvents?: boolean;
   /** Pino-compatible logger. @default JSON on stderr at KAIROS_LOG_LEVEL (warn) */
@@ -124,6 +131,7 @@ export interface ResolvedOptions {
   migrate: boolean;
   clusterEvents: boolean;
   handoff: boolean;
+  preparedStatements: boolean;
   maxConnections: number;
   runSqlJobs: boolean;
   allowShell: boolean;
@@ -189,6 +197,7 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     migrate: options.migrate ?? true,
     clusterEvents: options.clusterEvents ?? false,
     handoff: flag(options.handoff, 'handoff', true),
+    preparedStatements: flag(options.preparedStatements, 'preparedStatements', true),
     maxConnections: options.maxConnections === undefined ? concurrency + 5 : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
     runSqlJobs: options.runSqlJobs ?? false,
     allowShell: options.allowShell ?? false,

@@ -24,6 +24,8 @@ export interface AgentConfig {
   /** Milliseconds between polls (in every source, a bare number is seconds: `10` = 10 s). */
   pollInterval: number;
   allowShell: boolean;
+  /** Prepare the hot statements once per connection; off behind PgBouncer before 1.21 in transaction mode. */
+  preparedStatements: boolean;
   /** Migrate the schema at start. */
   migrate: boolean;
   /** Name in the node registry; null = the host name. */
@@ -79,7 +81,7 @@ interface Source { label: string; kind: 'flag' | 'env' | 'file'; pgagent: boolea
 interface Given { key: string; value: unknown; source: Source }
 
 const DEFAULTS: Omit<AgentConfig, 'notes'> = {
-  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, migrate: false,
+  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, preparedStatements: true, migrate: false,
   nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: 30_000, connections: {},
 };
 const POSTGRES_URL = 'a PostgreSQL URL such as postgres://user@host:5432/db';
@@ -121,6 +123,7 @@ const FIELDS: Record<Key, { env?: string; yaml: string; schema: (source: Source)
   queues: { env: 'KAIROS_QUEUES', yaml: 'queues', schema: (source) => list(source, QUEUE, 1).transform((q) => [...new Set(q as string[])]) },
   pollInterval: { env: 'KAIROS_POLL_INTERVAL', yaml: 'poll_interval', schema: () => duration('pollInterval', 100, 3_600_000) },
   allowShell: { env: 'KAIROS_ALLOW_SHELL', yaml: 'allow_shell', schema: bool },
+  preparedStatements: { env: 'KAIROS_PREPARED_STATEMENTS', yaml: 'prepared_statements', schema: bool },
   migrate: { yaml: 'migrate', schema: bool },
   nodeName: { env: 'KAIROS_NODE_NAME', yaml: 'node_name', schema: () => text('a name of 1-200 characters without control characters', /^[^\p{Cc}]{1,200}$/u) },
   nodeTags: { env: 'KAIROS_NODE_TAGS', yaml: 'node_tags', schema: (source) => list(source, text('a tag of 1-100 characters without spaces or commas', /^[^\s,\p{Cc}]{1,100}$/u)) },

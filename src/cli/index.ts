@@ -41,6 +41,7 @@ export function program(): Command {
     .option('--queues <names>', 'comma-separated queues (env KAIROS_QUEUES)')
     .option('--poll-interval <duration>', 'polling fallback (env KAIROS_POLL_INTERVAL)')
     .option('--allow-shell', 'run shell jobs on this host (env KAIROS_ALLOW_SHELL)')
+    .option('--prepared-statements <on>', 'true | false: prepare hot statements; false behind PgBouncer < 1.21 (env KAIROS_PREPARED_STATEMENTS)')
     .option('--migrate', 'install or upgrade the schema first')
     .option('--config <file>', 'YAML configuration file')
     .option('--node-name <name>', 'this node\'s name (env KAIROS_NODE_NAME)')

@@ -82,7 +82,7 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
     const kairos = new Kairos({
       connectionString: url, schema: config.schema, concurrency: config.concurrency, queues: config.queues,
       pollInterval: config.pollInterval, nodeName: config.nodeName ?? undefined, nodeTags: config.nodeTags,
-      runSqlJobs: true, allowShell: config.allowShell, connections: config.connections,
+      runSqlJobs: true, allowShell: config.allowShell, connections: config.connections, preparedStatements: config.preparedStatements,
       shutdownTimeout: config.shutdownTimeout, migrate: config.migrate, logger, tasks,
     });
     // Observers first, so the first attempt is counted; the probes answer while the node starts.

@@ -59,6 +59,24 @@ export const KAIROS_TYPES: pg.CustomTypesConfig = {
     format === 'binary' ? pg.types.getTypeParser(oid, format) : oid === 20 ? parseInt8 : oid === 1184 ? parseTimestamptz : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** node-pg's per-connection record of the statements it has prepared (pg 8: `connection.parsedStatements`). */
+function preparedOf(client: pg.ClientBase): Record<string, string> | undefined {
+  return (client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection?.parsedStatements;
+}
+
+/**
+ * Make a connection forget prepared statement `name` (all of them when null): node-pg would
+ * otherwise go on executing a statement the session no longer has. `deallocate`: the session
+ * still has it (its plan went stale) and it is dropped there too.
+ */
+export async function forgetPrepared(client: pg.ClientBase, name: string | null, deallocate = false): Promise<void> {
+  const statements = preparedOf(client);
+  if (deallocate && name !== null) await client.query(`DEALLOCATE "${name.replace(/"/g, '""')}"`);
+  if (!statements) return;
+  if (name === null) for (const key of Object.keys(statements)) delete statements[key];
+  else delete statements[name];
+}
+
 /** Create a pool for a connection string, with an error listener so idle-client errors never crash. */
 export function createPool(connectionString: string, max: number, onError: (error: Error) => void): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'kairos', types: KAIROS_TYPES });

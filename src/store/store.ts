@@ -3,7 +3,7 @@
  * parameters in, plain rows out. No SQL text lives anywhere else (migrations aside).
  */
 import type pg from 'pg';
-import { KAIROS_TYPES, type Queryable } from './db.js';
+import { KAIROS_TYPES, forgetPrepared, type Queryable } from './db.js';
 import { QuerySet, channelName } from './sql.js';
 import type { Row } from './rows.js';
 
@@ -73,24 +73,69 @@ export interface NewRun {
   lock_key: string | null;
 }
 
+/**
+ * The statements prepared once per connection (when `preparedStatements` is on): those on the
+ * path from enqueue to start, and the per-batch ones of a busy node. Parsing and planning the
+ * hand-off insert took longer than executing it. Only these: after five executions PostgreSQL may
+ * switch a prepared statement to a generic plan, which for the ticker's and the dashboard's
+ * time-window queries could mean a scan of every job.
+ */
+const PREPARED = new Set(['insertRun', 'insertRunHandoff', 'insertRuns', 'claimRuns', 'completeRuns', 'failRuns']);
+
+/** Statement names of a schema: short (PostgreSQL truncates names to 63 bytes) and unique per process. */
+const schemaTags = new Map<string, string>();
+function statementPrefix(schema: string): string {
+  let tag = schemaTags.get(schema);
+  if (tag === undefined) schemaTags.set(schema, (tag = `kairos${schemaTags.size + 1}_`));
+  return tag;
+}
+
 /** The named-query gateway of one schema. */
 export class Store {
   readonly queries: QuerySet;
   /** The NOTIFY channel of this schema. */
   readonly channel: string;
+  private readonly prefix: string;
 
   constructor(
     readonly pool: pg.Pool,
     readonly schema: string,
+    /** Prepare the hot statements on each connection (off behind PgBouncer < 1.21 in transaction mode). */
+    readonly prepared = true,
   ) {
     this.queries = new QuerySet(schema);
     this.channel = channelName(schema);
+    this.prefix = statementPrefix(schema);
   }
 
   /** Run a named query on `db` (the pool by default). */
   async run<R extends Row = Row>(name: string, values: unknown[], db: Queryable = this.pool): Promise<R[]> {
-    const result = await db.query<R>({ text: this.queries.get(name), values, types: KAIROS_TYPES });
+    const text = this.queries.get(name);
+    if (db === this.pool && this.prepared && PREPARED.has(name)) return this.runPrepared<R>(this.prefix + name, text, values);
+    const result = await db.query<R>({ text, values, types: KAIROS_TYPES });
     return result.rows;
+  }
+
+  /**
+   * Run a prepared statement on a pooled connection. Only on Kairos's own checkouts, never in the
+   * caller's transaction: if the statement is gone from the session (DEALLOCATE, DISCARD ALL) or
+   * its plan's result type changed (a migration while this node ran), the connection forgets it
+   * and the query runs once more, which a failed statement in a transaction could not.
+   */
+  private async runPrepared<R extends Row>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const client = await this.pool.connect();
+    try {
+      try {
+        return (await client.query<R>({ name, text, values, types: KAIROS_TYPES })).rows;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== '26000' && code !== '0A000') throw error;
+        await forgetPrepared(client, name, code === '0A000');
+        return (await client.query<R>({ name, text, values, types: KAIROS_TYPES })).rows;
+      }
+    } finally {
+      client.release();
+    }
   }
 
   /**

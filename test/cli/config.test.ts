@@ -36,7 +36,7 @@ async function assertProblem(loading: Promise<unknown>, field: string, pattern: 
 }
 
 const DEFAULTS: AgentConfig = {
-  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, migrate: false,
+  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, preparedStatements: true, migrate: false,
   nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: 30_000, connections: {}, notes: [],
 };
 
@@ -58,6 +58,7 @@ describe('precedence: flags over environment over file over defaults', () => {
     pollInterval: ['4', 4000, '3', 3000, '2s', 2000],
     allowShell: ['true', true, 'FALSE', false, true, true],
     migrate: ['true', true, undefined, undefined, false, false],
+    preparedStatements: ['false', false, '1', true, 'false', false],
     nodeName: ['file-node', 'file-node', 'env node', 'env node', 'flag-node', 'flag-node'],
     nodeTags: ['[d, "region=eu"]', ['d', 'region=eu'], 'c', ['c'], 'a,b', ['a', 'b']],
     logLevel: ['error', 'error', 'WARN', 'warn', 'debug', 'debug'],
@@ -68,7 +69,7 @@ describe('precedence: flags over environment over file over defaults', () => {
   };
   const envNames: Record<string, string> = {
     databaseUrl: 'DATABASE_URL', schema: 'KAIROS_SCHEMA', concurrency: 'KAIROS_CONCURRENCY', queues: 'KAIROS_QUEUES', pollInterval: 'KAIROS_POLL_INTERVAL',
-    allowShell: 'KAIROS_ALLOW_SHELL', nodeName: 'KAIROS_NODE_NAME', nodeTags: 'KAIROS_NODE_TAGS', logLevel: 'KAIROS_LOG_LEVEL', logFormat: 'KAIROS_LOG_FORMAT',
+    allowShell: 'KAIROS_ALLOW_SHELL', preparedStatements: 'KAIROS_PREPARED_STATEMENTS', nodeName: 'KAIROS_NODE_NAME', nodeTags: 'KAIROS_NODE_TAGS', logLevel: 'KAIROS_LOG_LEVEL', logFormat: 'KAIROS_LOG_FORMAT',
     tasks: 'KAIROS_TASKS', shutdownTimeout: 'KAIROS_SHUTDOWN_TIMEOUT',
   };
   const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -139,6 +140,7 @@ describe('bad values say where they came from', () => {
     pollInterval: ['10 parsecs', '5000', /a duration from 100ms to 1h, such as "10s" \(a number without a unit is seconds\)/],
     allowShell: ['yes', 'maybe', /true or false \(or 1 or 0\)/],
     migrate: ['sure', '2', /true or false/],
+    preparedStatements: ['off', 'maybe', /true or false \(or 1 or 0\)/],
     nodeName: ['bell\u0007', '""', /a name of 1-200 characters without control characters/],
     nodeTags: ['has space', '[ok, "x y"]', /a tag of 1-100 characters without spaces or commas/],
     logLevel: ['verbose', 'trace', /one of debug, info, warn, error/],
@@ -149,7 +151,7 @@ describe('bad values say where they came from', () => {
   };
   const envNames: Record<string, string> = {
     databaseUrl: 'DATABASE_URL', schema: 'KAIROS_SCHEMA', concurrency: 'KAIROS_CONCURRENCY', queues: 'KAIROS_QUEUES', pollInterval: 'KAIROS_POLL_INTERVAL',
-    allowShell: 'KAIROS_ALLOW_SHELL', nodeName: 'KAIROS_NODE_NAME', nodeTags: 'KAIROS_NODE_TAGS', logLevel: 'KAIROS_LOG_LEVEL', logFormat: 'KAIROS_LOG_FORMAT',
+    allowShell: 'KAIROS_ALLOW_SHELL', preparedStatements: 'KAIROS_PREPARED_STATEMENTS', nodeName: 'KAIROS_NODE_NAME', nodeTags: 'KAIROS_NODE_TAGS', logLevel: 'KAIROS_LOG_LEVEL', logFormat: 'KAIROS_LOG_FORMAT',
     shutdownTimeout: 'KAIROS_SHUTDOWN_TIMEOUT',
   };
   const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

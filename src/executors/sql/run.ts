@@ -13,6 +13,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../store/sql.js';
+import { forgetPrepared } from '../../store/db.js';
 
 /** What running a command produced. */
 export interface SqlOutput {
@@ -85,7 +86,12 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     cmd.signal.removeEventListener('abort', cancel);
     client.off('notice', onNotice);
     // A connection whose session state could not be reset is thrown away, never reused.
-    await client.query('DISCARD ALL').catch((error: Error) => (broken = error));
+    // DISCARD ALL also drops the session's prepared statements (Kairos prepares its hot ones on
+    // this same pool): the connection must forget them too.
+    await client
+      .query('DISCARD ALL')
+      .then(() => forgetPrepared(client, null))
+      .catch((error: Error) => (broken = error));
     client.release(broken);
   }
 }
