@@ -1,5 +1,5 @@
 /**
- * `npm run chaos`: the fault-injection suite in its long form (docs/guarantees.md). Runs the six
+ * `npm run chaos`: the fault-injection suite in its long form (docs/guarantees.md). Runs the seven
  * scenarios of test/chaos/ with long durations and a million-run backlog against a real
  * PostgreSQL — the server in DATABASE_URL when set, otherwise an embedded one started here and
  * removed after (scenario 3 restarts a server of its own either way) — and prints a summary table.
@@ -39,6 +39,7 @@ if (!process.env.DATABASE_URL) {
 // Imported after DATABASE_URL is set: the scenarios read it.
 const { killMidRun, clockSkew, longShutdown } = await import('../test/chaos/faults.js');
 const { randomKills, databaseFaults, backPressure } = await import('../test/chaos/load.js');
+const { handoffKills } = await import('../test/chaos/handoff.js');
 const params: ChaosParams = long(minutes, jobs);
 const scenarios: Array<[string, () => Promise<ScenarioReport>]> = [
   ['1', () => killMidRun()],
@@ -47,6 +48,7 @@ const scenarios: Array<[string, () => Promise<ScenarioReport>]> = [
   ['4', () => clockSkew(params.clockSkew)],
   ['5', () => longShutdown(params.longShutdown)],
   ['6', () => backPressure(params.backPressure)],
+  ['7', () => handoffKills(params.handoffKills)],
 ];
 
 const reports: ScenarioReport[] = [];

@@ -10,6 +10,7 @@ export interface ChaosParams {
   clockSkew: { seconds: number; schedules: number; skewMs: number };
   longShutdown: { short: number; long: number; shutdownTimeoutMs: number };
   backPressure: { jobs: number; concurrency: number };
+  handoffKills: { nodes: number; seconds: number; everyMs: number; ms: number; killEveryMs: number; downMs: number };
 }
 
 /** `npm test`: small and quick, the same faults. */
@@ -20,6 +21,7 @@ export const SHORT: ChaosParams = {
   clockSkew: { seconds: 5, schedules: 5, skewMs: 5 * 60_000 },
   longShutdown: { short: 3, long: 3, shutdownTimeoutMs: 2000 },
   backPressure: { jobs: 100_000, concurrency: 100 },
+  handoffKills: { nodes: 3, seconds: 8, everyMs: 20, ms: 100, killEveryMs: 2000, downMs: 600 },
 };
 
 /** `npm run chaos`: several minutes of random kills and a million jobs; `minutes` stretches scenarios 2 and 3. */
@@ -31,5 +33,6 @@ export function long(minutes = 3, jobs = 1_000_000): ChaosParams {
     clockSkew: { seconds: 30, schedules: 20, skewMs: 10 * 60_000 },
     longShutdown: { short: 20, long: 20, shutdownTimeoutMs: 5000 },
     backPressure: { jobs, concurrency: 100 },
+    handoffKills: { nodes: 3, seconds: Math.max(15, Math.round(seconds / 3)), everyMs: 20, ms: 100, killEveryMs: 3000, downMs: 1000 },
   };
 }
