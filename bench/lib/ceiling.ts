@@ -91,7 +91,8 @@ export async function pgbenchCeiling(pgbench: string, url: string, jobs: number,
     const script = join(dir, 'drain.sql');
     writeFileSync(script, await pgbenchScript(batch));
     const transactions = Math.ceil(jobs / batch / clients) + 1;
-    const args = ['-n', '-M', 'extended', '-c', String(clients), '-j', String(clients), '-t', String(transactions), '-f', script, url];
+    // Prepared, as Kairos sends these statements (named, once per connection).
+    const args = ['-n', '-M', 'prepared', '-c', String(clients), '-j', String(clients), '-t', String(transactions), '-f', script, url];
     const start = nowMs();
     const result = spawnSync(pgbench, args, { encoding: 'utf8' });
     const seconds = (nowMs() - start) / 1000;
