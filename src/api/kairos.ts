@@ -120,7 +120,11 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     };
     const heartbeat = new Heartbeat(this.ctx, executor);
     heartbeat.tracked = () => [...executor.activeIds(), ...producer.bufferedIds(), ...this.completer.heldIds()];
-    heartbeat.onNodeMissing = () => this.register();
+    heartbeat.onNodeMissing = async () => {
+      await this.register();
+      // The node's hand-off row went with its registry row: it offers itself again when idle.
+      await producer.handoff.recover();
+    };
     heartbeat.onCancelRequested = (runId) => this.cancelLocal(runId);
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;

@@ -148,6 +148,23 @@ test('a hand-off whose NOTIFY was lost is fetched on reconnect, or handed back a
   await producer.stop();
 });
 
+test('a node whose registry row vanished registers again and offers itself again', async () => {
+  const worker = db.node({ tasks: { back: () => undefined } });
+  const producer = db.node({ queues: ['elsewhere'] });
+  await worker.start();
+  await armed(worker);
+  // An operator (or the pruner, after a long freeze) deletes the node: its hand-off row goes too.
+  await db.pool.query(`DELETE FROM "${db.schema}".nodes WHERE node_id = $1`, [worker.nodeId]);
+  assert.equal(await handoffOf(worker), undefined);
+  await worker.services.heartbeat.runOnce();
+  await armed(worker);
+  const done = waitForStatus(worker, (c) => c.task === 'back' && c.next === 'completed');
+  const { id } = await producer.enqueue('back', {});
+  assert.equal(await handoffOf(worker), id);
+  await done;
+  await Promise.all([worker.stop(), producer.stop()]);
+});
+
 test('a node that stopped heartbeating is not handed runs', async () => {
   const worker = db.node({ tasks: { stale: () => undefined } });
   const producer = db.node({ queues: ['elsewhere'] });
