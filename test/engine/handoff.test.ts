@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
-import { KairosValidationError } from '../../src/index.js';
+import { KairosConflictError, KairosValidationError } from '../../src/index.js';
 import { drain, waitForRun, waitForStatus } from '../../src/testing/index.js';
 
 const db = await fixture();
@@ -101,6 +101,20 @@ test('a row takes one run: the next waits in the queue for a claim, and every ru
   release();
   await waitForRun(worker, second.id);
   assert.deepEqual([...seen.entries()].sort(), [[0, 1], [1, 1]]);
+  await Promise.all([worker.stop(), producer.stop()]);
+});
+
+test('a refused enqueue (duplicate key) hands nothing over and leaves the node armed', async () => {
+  const worker = db.node({ tasks: { keyed: () => undefined } });
+  const producer = db.node({ queues: ['elsewhere'] });
+  await worker.start();
+  await armed(worker);
+  await db.pool.query(`INSERT INTO "${db.schema}".runs (task, key, run_at) VALUES ('keyed', 'k1', now() + interval '1 hour')`);
+  const before = await db.count('runs');
+  await assert.rejects(producer.enqueue('keyed', {}, { key: 'k1' }), KairosConflictError);
+  assert.equal(await db.count('runs'), before);
+  assert.equal(await handoffOf(worker), null, 'still armed');
+  await db.pool.query(`DELETE FROM "${db.schema}".runs WHERE task = 'keyed'`);
   await Promise.all([worker.stop(), producer.stop()]);
 });
 
