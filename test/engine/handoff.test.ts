@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
-import { KairosConflictError, KairosValidationError } from '../../src/index.js';
+import { KairosConflictError, KairosValidationError, type Kairos, type KairosOptions, type TaskMap } from '../../src/index.js';
 import { drain, waitForRun, waitForStatus } from '../../src/testing/index.js';
 
 const db = await fixture();
@@ -14,6 +14,15 @@ async function handoffOf(node: { nodeId: string }): Promise<number | null | unde
 }
 
 const armed = (node: { nodeId: string }): Promise<void> => eventually(async () => (await handoffOf(node)) === null, 10_000, 'the idle node to be armed');
+
+/** A started worker armed for hand-off, and an enqueuing instance that works another queue. */
+async function armedWorker<T extends TaskMap>(options: Partial<KairosOptions<T>>): Promise<{ worker: Kairos<T>; producer: Kairos }> {
+  const worker = db.node<T>(options);
+  const producer = db.node({ queues: ['elsewhere'] });
+  await worker.start();
+  await armed(worker);
+  return { worker, producer };
+}
 
 /** Stop a started node's LISTEN connection: from here on its NOTIFYs are lost. */
 async function deafen(node: object): Promise<void> {
@@ -27,10 +36,7 @@ async function runRow(id: number): Promise<{ status: string; node_id: string | n
 
 test('an idle node is handed a run enqueued for now: running on it from the insert, started once, re-armed after', async () => {
   const seen: number[] = [];
-  const worker = db.node({ tasks: { hand: (p: { i: number }, ctx) => void seen.push(p.i * 10 + ctx.attempt) } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { hand: (p: { i: number }, ctx) => void seen.push(p.i * 10 + ctx.attempt) } });
 
   const done = waitForStatus(worker, (c) => c.task === 'hand' && c.next === 'completed');
   const { id } = await producer.enqueue('hand', { i: 1 });
@@ -90,10 +96,7 @@ test('a row takes one run: the next waits in the queue for a claim, and every ru
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const seen = new Map<number, number>();
-  const worker = db.node({ concurrency: 1, tasks: { one: async (p: { i: number }) => { seen.set(p.i, (seen.get(p.i) ?? 0) + 1); if (p.i === 0) await gate; } } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ concurrency: 1, tasks: { one: async (p: { i: number }) => { seen.set(p.i, (seen.get(p.i) ?? 0) + 1); if (p.i === 0) await gate; } } });
   const first = await producer.enqueue('one', { i: 0 });
   const second = await producer.enqueue('one', { i: 1 });
   assert.equal(await handoffOf(worker), first.id);
@@ -105,10 +108,7 @@ test('a row takes one run: the next waits in the queue for a claim, and every ru
 });
 
 test('a refused enqueue (duplicate key) hands nothing over and leaves the node armed', async () => {
-  const worker = db.node({ tasks: { keyed: () => undefined } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { keyed: () => undefined } });
   await db.pool.query(`INSERT INTO "${db.schema}".runs (task, key, run_at) VALUES ('keyed', 'k1', now() + interval '1 hour')`);
   const before = await db.count('runs');
   await assert.rejects(producer.enqueue('keyed', {}, { key: 'k1' }), KairosConflictError);
@@ -120,10 +120,7 @@ test('a refused enqueue (duplicate key) hands nothing over and leaves the node a
 
 test('a payload too large for the NOTIFY is read by the node', async () => {
   let got: string | undefined;
-  const worker = db.node({ tasks: { big: (p: { text: string }) => void (got = p.text) } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { big: (p: { text: string }) => void (got = p.text) } });
   const text = 'x'.repeat(20_000);
   const done = waitForStatus(worker, (c) => c.task === 'big' && c.next === 'completed');
   const { id } = await producer.enqueue('big', { text });
@@ -135,10 +132,7 @@ test('a payload too large for the NOTIFY is read by the node', async () => {
 
 test('a hand-off whose NOTIFY was lost is fetched on reconnect, or handed back at stop()', async () => {
   const seen: number[] = [];
-  const worker = db.node({ tasks: { lost: (p: { i: number }) => void seen.push(p.i) } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { lost: (p: { i: number }) => void seen.push(p.i) } });
   await deafen(worker);
   const { id } = await producer.enqueue('lost', { i: 1 });
   assert.deepEqual(await runRow(id), { status: 'running', node_id: worker.nodeId, attempt: 1 });
@@ -163,10 +157,7 @@ test('a hand-off whose NOTIFY was lost is fetched on reconnect, or handed back a
 });
 
 test('a node whose registry row vanished registers again and offers itself again', async () => {
-  const worker = db.node({ tasks: { back: () => undefined } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { back: () => undefined } });
   // An operator (or the pruner, after a long freeze) deletes the node: its hand-off row goes too.
   await db.pool.query(`DELETE FROM "${db.schema}".nodes WHERE node_id = $1`, [worker.nodeId]);
   assert.equal(await handoffOf(worker), undefined);
@@ -180,10 +171,7 @@ test('a node whose registry row vanished registers again and offers itself again
 });
 
 test('a node that stopped heartbeating is not handed runs', async () => {
-  const worker = db.node({ tasks: { stale: () => undefined } });
-  const producer = db.node({ queues: ['elsewhere'] });
-  await worker.start();
-  await armed(worker);
+  const { worker, producer } = await armedWorker({ tasks: { stale: () => undefined } });
   await db.pool.query(`UPDATE "${db.schema}".nodes SET last_heartbeat = now() - interval '1 hour' WHERE node_id = $1`, [worker.nodeId]);
   const { id } = await producer.enqueue('unclaimable', {});
   assert.equal((await runRow(id))?.status, 'pending');
