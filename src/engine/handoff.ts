@@ -117,7 +117,7 @@ export class Handoff {
   private async fetch(runId: number): Promise<void> {
     try {
       const [run] = await this.ctx.store.run<ClaimedRun & Record<string, unknown>>('handedRun', [runId, this.ctx.nodeId]);
-      if (run && !this.stopping) this.deliver(run);
+      if (run && !this.stopping) this.deliver({ ...run, handed_off: true });
       else if (run) await this.ctx.store.release(this.ctx.nodeId, [runId], null, this.ctx.clock.now(), 0, true);
     } catch (error) {
       // The lease runs out and the rescuer hands the run back to the queue.
@@ -150,5 +150,6 @@ function fromNotice(n: Notice): ClaimedRun {
     started_at: at,
     rescues: 0,
     cancel_requested: false,
+    handed_off: true,
   };
 }

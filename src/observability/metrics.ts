@@ -82,6 +82,7 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
     started(run) {
       const job = jobs.label(run.job_name ?? run.task);
       m.started.inc({ job });
+      if (run.handed_off) m.handoffs.inc({ queue: queues.label(run.queue) });
       if (run.scheduled_at && run.attempt === 1) m.lateness.observe({ job }, Math.max(0, run.started_at.getTime() - run.scheduled_at.getTime()) / 1000);
     },
     ended(run, outcome, durationMs) {
@@ -147,6 +148,7 @@ function defineMetrics(registry: Registry, kairos: AnyKairos, queues: LabelCap) 
     finished: new Counter({ name: 'kairos_runs_finished_total', help: 'Runs that reached a final status recorded by this node (completed, failed, cancelled, expired), by job', labelNames: ['job', 'status'], registers }),
     duration: new Histogram({ name: 'kairos_run_duration_seconds', help: 'Attempt duration on this node, by job and outcome', labelNames: ['job', 'outcome'], buckets: DURATION_BUCKETS, registers }),
     lateness: new Histogram({ name: 'kairos_schedule_lateness_seconds', help: 'Start of the first attempt of a scheduled run minus its scheduled time (database clock), by job', labelNames: ['job'], buckets: LATENESS_BUCKETS, registers }),
+    handoffs: new Counter({ name: 'kairos_handoffs_total', help: 'Runs handed to this node while idle by their enqueue and started without a claim, by queue', labelNames: ['queue'], registers }),
     retries: new Counter({ name: 'kairos_run_retries_total', help: 'Failed attempts put back in the queue for a retry by this node, by queue', labelNames: ['queue'], registers }),
     rescues: new Counter({ name: 'kairos_run_rescues_total', help: 'Runs of dead nodes (expired lease) rescued or abandoned by this node', registers }),
     disabled: new Counter({ name: 'kairos_jobs_disabled_total', help: 'Jobs disabled after consecutive failures recorded by this node', registers }),

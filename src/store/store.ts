@@ -33,6 +33,8 @@ export interface ClaimedRun {
   due_in_ms?: number;
   /** Local epoch ms before which the node does not start it (set by the producer). */
   hold_until?: number;
+  /** Handed to this node by its enqueue (migration 0013), not claimed. */
+  handed_off?: boolean;
 }
 
 /** A successful attempt to record. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
-import { KairosConflictError, KairosValidationError, type Kairos, type KairosOptions, type TaskMap } from '../../src/index.js';
+import { KairosConflictError, KairosValidationError, createMetrics, type Kairos, type KairosOptions, type TaskMap } from '../../src/index.js';
 import { drain, waitForRun, waitForStatus } from '../../src/testing/index.js';
 
 const db = await fixture();
@@ -37,6 +37,7 @@ async function runRow(id: number): Promise<{ status: string; node_id: string | n
 test('an idle node is handed a run enqueued for now: running on it from the insert, started once, re-armed after', async () => {
   const seen: number[] = [];
   const { worker, producer } = await armedWorker({ tasks: { hand: (p: { i: number }, ctx) => void seen.push(p.i * 10 + ctx.attempt) } });
+  const metrics = createMetrics(worker);
 
   const done = waitForStatus(worker, (c) => c.task === 'hand' && c.next === 'completed');
   const { id } = await producer.enqueue('hand', { i: 1 });
@@ -54,6 +55,7 @@ test('an idle node is handed a run enqueued for now: running on it from the inse
   assert.equal(await handoffOf(worker), second.id);
   assert.equal((await secondDone).runId, second.id);
   assert.deepEqual(seen, [11, 21]);
+  assert.match(await metrics.metrics(), /^kairos_handoffs_total\{queue="default"\} 2$/m);
   await Promise.all([worker.stop(), producer.stop()]);
 });
 
@@ -82,12 +84,14 @@ test('no hand-off for runs due later, batches, the caller\'s transaction, other 
   assert.equal(await db.count('runs', "status = 'running'"), 0);
   // The node itself, with handoff off, never offers itself.
   const off = db.node({ queues: ['off'], handoff: false, tasks: { offTask: () => undefined } });
+  const offMetrics = createMetrics(off);
   await off.start();
   assert.equal(off.services.producer.handoff.enabled, false);
   const offDone = waitForStatus(off, (c) => c.task === 'offTask' && c.next === 'completed');
   await producer.enqueue('offTask', {}, { queue: 'off' });
   await offDone;
   assert.equal(await handoffOf(off), undefined);
+  assert.doesNotMatch(await offMetrics.metrics(), /^kairos_handoffs_total\{/m, 'a claimed run is not counted as handed off');
   await db.pool.query(`DELETE FROM "${db.schema}".runs WHERE run_id = ANY($1)`, [ids]);
   await Promise.all([worker.stop(), producer.stop(), quiet.stop(), off.stop()]);
 });
@@ -121,12 +125,14 @@ test('a refused enqueue (duplicate key) hands nothing over and leaves the node a
 test('a payload too large for the NOTIFY is read by the node', async () => {
   let got: string | undefined;
   const { worker, producer } = await armedWorker({ tasks: { big: (p: { text: string }) => void (got = p.text) } });
+  const metrics = createMetrics(worker);
   const text = 'x'.repeat(20_000);
   const done = waitForStatus(worker, (c) => c.task === 'big' && c.next === 'completed');
   const { id } = await producer.enqueue('big', { text });
   assert.equal(await handoffOf(worker), id);
   await done;
   assert.equal(got, text);
+  assert.match(await metrics.metrics(), /^kairos_handoffs_total\{queue="default"\} 1$/m, 'read by the node, still a hand-off');
   await Promise.all([worker.stop(), producer.stop()]);
 });
 
