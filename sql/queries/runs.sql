@@ -53,15 +53,15 @@ WITH taker AS (
 ), taken AS (
   UPDATE {{schema}}.handoffs h SET run_id = i.run_id FROM ins i WHERE h.node_id = i.node_id
 )
-SELECT i.run_id, i.key, floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms, i.node_id AS handed_to,
+SELECT i.run_id, i.key, t.run_at_ms, i.node_id AS handed_to,
        CASE WHEN i.node_id IS NOT NULL THEN pg_notify({{channel}},
          CASE WHEN octet_length(i.payload::text) < 7000
               THEN json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id, 'task', i.task, 'queue', i.queue,
-                     'priority', i.priority, 'payload', i.payload, 'key', i.key, 'at', floor(extract(epoch FROM i.run_at) * 1000),
+                     'priority', i.priority, 'payload', i.payload, 'key', i.key, 'at', t.run_at_ms,
                      'max_retries', i.max_retries, 'backoff_ms', i.backoff_ms, 'backoff_max_ms', i.backoff_max_ms,
                      'timeout_ms', i.timeout_ms, 'lock_key', i.lock_key)::text
               ELSE json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id)::text END) END AS notified
-  FROM ins i;
+  FROM ins i CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms) t;
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
