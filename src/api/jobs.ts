@@ -8,7 +8,7 @@ import { toJob, toRun, toRunLog, toNode, toDueJob, type Row } from '../store/row
 import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
-import { assertInteger, assertName, serializePayload } from '../core/validate.js';
+import { assertInteger, assertName, assertText, serializePayload } from '../core/validate.js';
 import { firstNextRun, scheduleChanged, type JobDefinition } from './schedules.js';
 import { planJob, scheduleOf, type DueJob } from '../core/planner.js';
 
@@ -83,6 +83,12 @@ export async function getJob(store: Store, name: string): Promise<(Job & { runni
   return row ? { ...toJob(row), running: Number(row.running), pending: Number(row.pending) } : null;
 }
 
+/** A filter value as sent to the database: a string gets the checks of every identifying string. */
+function filterText<V>(value: V, field: string): V | null {
+  if (typeof value === 'string') assertText(value, field);
+  return value ?? null;
+}
+
 /** Filters of listJobs. */
 export interface JobFilter {
   enabled?: boolean;
@@ -97,7 +103,7 @@ export interface JobFilter {
 /** Jobs, soonest next run first. */
 export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Job[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
-  return (await store.run('listJobs', [filter.enabled ?? null, filter.task ?? null, filter.search ?? null, limit, filter.label ?? null, filter.type ?? null])).map(toJob);
+  return (await store.run('listJobs', [filter.enabled ?? null, filterText(filter.task, 'task'), filterText(filter.search, 'search'), limit, filterText(filter.label, 'label'), filterText(filter.type, 'type')])).map(toJob);
 }
 
 /** A run by id: live (pending/running) or, once finished, its last recorded attempt. */
@@ -120,7 +126,7 @@ export interface RunFilter {
 /** Live runs (pending and running), soonest first. */
 export async function listRuns(store: Store, filter: RunFilter = {}): Promise<Run[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
-  return (await store.run('listRuns', [filter.status ?? null, filter.task ?? null, filter.queue ?? null, filter.job ?? null, limit])).map(toRun);
+  return (await store.run('listRuns', [filterText(filter.status, 'status'), filterText(filter.task, 'task'), filterText(filter.queue, 'queue'), filterText(filter.job, 'job'), limit])).map(toRun);
 }
 
 /** Filters of history. */
@@ -135,7 +141,7 @@ export interface HistoryFilter {
 /** Recorded attempts, newest first. */
 export async function history(store: Store, filter: HistoryFilter = {}): Promise<RunLog[]> {
   const limit = assertInteger(filter.limit ?? 100, 'limit', 1, 100_000);
-  return (await store.run('listLogs', [filter.job ?? null, filter.runId ?? null, filter.status ?? null, filter.task ?? null, limit])).map(toRunLog);
+  return (await store.run('listLogs', [filterText(filter.job, 'job'), filter.runId ?? null, filterText(filter.status, 'status'), filterText(filter.task, 'task'), limit])).map(toRunLog);
 }
 
 /** Registered nodes, newest first. */

@@ -7,7 +7,7 @@ import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { assertTimeZone } from '../core/timezone.js';
 import { compileSchedule, type Schedule } from '../core/schedule.js';
-import { assertDate, assertInteger, assertName, assertOneOf, serializePayload } from '../core/validate.js';
+import { assertDate, assertInteger, assertName, assertOneOf, assertText, serializePayload } from '../core/validate.js';
 import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { lockKey } from './enqueue.js';
@@ -112,7 +112,7 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
     job_name: assertName(options.name, 'name'),
     job_type: 'task',
     command: assertName(options.task, 'task'),
-    description: options.description === undefined ? null : String(options.description),
+    description: options.description === undefined ? null : assertText(String(options.description), 'description'),
     schedule_kind: kind,
     cron: kind === 'cron' ? String(options.cron).trim() : null,
     timezone,

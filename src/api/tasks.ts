@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../core/logger.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
+import { assertText } from '../core/validate.js';
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -81,9 +82,24 @@ export function defineTask<P = unknown>(handler: TaskHandler<P>, options: TaskOp
   return { ...options, handler };
 }
 
+/**
+ * Check `exclusive`: true, false or a lock name. The name becomes the runs' lock_key, so it gets
+ * the checks of every identifying string (a lone surrogate would merge two locks into one).
+ */
+function checkExclusive(value: unknown, field: string): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 500) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be true, false or a lock name of 1-500 characters, got ${describeValue(value)}`);
+  }
+  assertText(value, field);
+}
+
 /** Accept either a bare handler or a definition. */
 export function toDefinition(value: TaskHandler | TaskDefinition, name: string): TaskDefinition {
   if (typeof value === 'function') return { handler: value };
-  if (value && typeof value === 'object' && typeof value.handler === 'function') return value;
+  if (value && typeof value === 'object' && typeof value.handler === 'function') {
+    checkExclusive(value.exclusive, `tasks.${name}.exclusive`);
+    return value;
+  }
   throw new KairosValidationError(`tasks.${name}`, `Expected task \`${name}\` to be a function or defineTask(...), got ${describeValue(value)}`);
 }

@@ -8,6 +8,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-/@ ]*$/;
 
 /** Check a task, job or queue name: 1–200 characters, letters, digits and `_ . : - / @ space`. */
 export function assertName(value: unknown, field: string): string {
+  // Say "lone surrogate" or "NUL" rather than only "letters, digits…": the likelier mistake.
+  if (typeof value === 'string') assertText(value, field);
   if (typeof value !== 'string' || value.length === 0 || value.length > 200 || !NAME_PATTERN.test(value) || value.trim() !== value) {
     throw new KairosValidationError(
       field,
@@ -17,13 +19,35 @@ export function assertName(value: unknown, field: string): string {
   return value;
 }
 
-/** Check an optional job key (dedup key): a non-empty string of at most 500 characters without NUL. */
+/** True when `value` reaches PostgreSQL unchanged (see {@link assertText}). */
+function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && value.isWellFormed();
+}
+
+/**
+ * Check that a string reaches PostgreSQL exactly as given: no NUL (text and jsonb cannot store
+ * it) and no lone surrogate (node-postgres would send U+FFFD in its place, so two different
+ * strings would be stored as one, e.g. the keys 'a\uD800' and 'a\uFFFD'). The one owner of this
+ * rule: payload strings, keys, names, queues, tags and lock names all go through it.
+ */
+export function assertText(value: string, field: string): string {
+  if (isStorableText(value)) return value;
+  if (value.includes('\u0000')) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to contain no NUL (\\u0000) characters (PostgreSQL cannot store them), got a string with one`);
+  }
+  throw new KairosValidationError(field, `Expected \`${field}\` to be valid Unicode, got a string with a lone surrogate (invalid UTF-16)`);
+}
+
+/**
+ * Check an optional job key (dedup key): a non-empty string of at most 500 characters that
+ * PostgreSQL stores unchanged (see {@link assertText}).
+ */
 export function assertKey(value: unknown, field = 'key'): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 500 || value.includes('\u0000')) {
-    throw new KairosValidationError(field, `Expected \`${field}\` to be a non-empty string of at most 500 characters without NUL bytes, got ${describeValue(value)}`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > 500) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a non-empty string of at most 500 characters, got ${describeValue(value)}`);
   }
-  return value;
+  return assertText(value, field);
 }
 
 /** Check an integer within bounds. */
@@ -86,7 +110,7 @@ function isPlainJson(value: unknown, depth: number): boolean {
     case 'number':
       return Number.isFinite(value);
     case 'string':
-      return isJsonString(value);
+      return isStorableText(value);
     case 'object': {
       if (value === null) return true;
       if (Array.isArray(value)) {
@@ -103,7 +127,7 @@ function isPlainJson(value: unknown, depth: number): boolean {
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) {
         const item = record[key];
-        if (!isJsonString(key) || (item !== undefined && !isPlainJson(item, depth + 1))) return false;
+        if (!isStorableText(key) || (item !== undefined && !isPlainJson(item, depth + 1))) return false;
       }
       return true;
     }
@@ -112,9 +136,6 @@ function isPlainJson(value: unknown, depth: number): boolean {
   }
 }
 
-function isJsonString(value: string): boolean {
-  return !value.includes('\u0000') && value.isWellFormed();
-}
 
 function checkJsonValue(value: unknown, path: string, depth: number, seen: Set<object>): void {
   if (depth > MAX_PAYLOAD_DEPTH) {
@@ -125,7 +146,10 @@ function checkJsonValue(value: unknown, path: string, depth: number, seen: Set<o
     if (!Number.isFinite(value)) throw new KairosValidationError(path, `Expected \`${path}\` to be a finite number (JSON has no NaN or Infinity), got ${String(value)}`);
     return;
   }
-  if (typeof value === 'string') return checkJsonString(value, path);
+  if (typeof value === 'string') {
+    assertText(value, path);
+    return;
+  }
   if (typeof value !== 'object') {
     throw new KairosValidationError(path, `Expected \`${path}\` to be a JSON value, got ${describeValue(value)} (${typeof value})`);
   }
@@ -139,19 +163,10 @@ function checkJsonValue(value: unknown, path: string, depth: number, seen: Set<o
       throw new KairosValidationError(path, `Expected \`${path}\` to be a plain object, array or JSON primitive, got an instance of ${(value as object).constructor?.name ?? 'a class'} (convert Dates to ISO strings)`);
     }
     for (const [key, item] of Object.entries(value)) {
-      checkJsonString(key, `${path} key`);
+      assertText(key, `${path} key`);
       if (item === undefined) continue; // JSON.stringify drops it, as users expect
       checkJsonValue(item, `${path}.${key}`, depth + 1, seen);
     }
   }
   seen.delete(value);
-}
-
-function checkJsonString(value: string, path: string): void {
-  if (value.includes('\u0000')) {
-    throw new KairosValidationError(path, `Expected \`${path}\` to contain no NUL (\\u0000) characters: PostgreSQL jsonb cannot store them`);
-  }
-  if (!value.isWellFormed()) {
-    throw new KairosValidationError(path, `Expected \`${path}\` to be valid Unicode, got a string with a lone surrogate (invalid UTF-16)`);
-  }
 }
