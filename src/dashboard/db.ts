@@ -10,6 +10,7 @@ import { inTransaction } from '../store/db.js';
 import type { Row } from '../store/rows.js';
 import { assertRoleName } from '../store/sql.js';
 import { KairosError } from '../core/errors.js';
+import { RequestRefused } from './request.js';
 
 /** A role-bound, transactional view of the database for one request. */
 export interface Tx {
@@ -44,7 +45,7 @@ export interface ShownError {
 // SQLSTATEs whose messages are written for users (the SQL API's and PostgreSQL's checks).
 const USER_STATES: Record<string, number> = {
   '22023': 400, '22P02': 400, '22007': 400, '22008': 400, '22003': 400, '23505': 409, '23514': 400,
-  '42501': 403, P0002: 404, '22004': 400, '22P05': 400,
+  '42501': 403, P0002: 404, '22004': 400, '22P05': 400, '22021': 400,
 };
 
 /**
@@ -61,6 +62,7 @@ export function scrub(message: string, secrets: readonly string[] = []): string 
 
 /** Classify an error for display; unexpected ones get a generic message (details go to the log). */
 export function showError(error: unknown, secrets: readonly string[]): ShownError {
+  if (error instanceof RequestRefused) return { status: error.status, message: scrub(error.message, secrets) };
   if (error instanceof KairosError) {
     const status = error.code === 'KAIROS_NOT_FOUND' ? 404 : error.code === 'KAIROS_CONFLICT' ? 409 : error.code === 'KAIROS_VALIDATION' ? 400 : 500;
     return { status, message: scrub(error.message, secrets) };

@@ -22,6 +22,7 @@ import { jobPage, jobsPage } from './pages-jobs.js';
 import { formPage, jobValues } from './page-form.js';
 import { FormError, noticeText, perform } from './actions.js';
 import { previewSchedule, type FormValues } from './form.js';
+import { checkFormType, checkPath, consumeBody, parseForm } from './request.js';
 
 export type { DashboardAuth, DashboardUser } from './security.js';
 export { describeCron, describeSchedule } from './describe.js';
@@ -80,19 +81,32 @@ function normaliseBase(path: string | undefined): string {
   return base;
 }
 
-/** Read a urlencoded POST body (at most 1 MiB). */
-function readBody(req: IncomingMessage): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 1024 * 1024) reject(new KairosValidationError('body', 'Expected a form of at most 1 MiB'));
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
+/** A request's input, read and decoded (see readRequest). */
+interface RequestInput {
+  /** The path below the base path ('/' at least), still percent-encoded. */
+  path: string;
+  query: URLSearchParams;
+  /** The form posted ({} when none was read). */
+  body: URLSearchParams;
+}
+
+/** The request target as a URL, or null when it is none (e.g. "//"). */
+function parseTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://dashboard.invalid');
+  } catch {
+    return null;
+  }
+}
+
+/** The error `check` throws, or null: a check whose answer waits until the body is consumed. */
+function captured(check: () => void): Error | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    return error as Error;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: string | Buffer, type = 'text/html; charset=utf-8', extra: Record<string, string> = {}): void {
@@ -164,8 +178,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return null;
   }
 
-  async function write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal): Promise<void> {
-    const body = await readBody(req);
+  async function write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal, body: URLSearchParams): Promise<void> {
     const ctx = context(req, res, principal);
     if (readOnly) return errorPage(res, ctx, 403, 'This dashboard is read-only: changes are refused.');
     const refused = security.checkWrite(req, principal, body.get('_csrf') ?? (req.headers['x-csrf-token'] as string | undefined));
@@ -188,26 +201,43 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
   }
 
+  /**
+   * Read what the request carries before anything answers it: the body (kept for a signed-in
+   * write or the sign-in form, else thrown away), then the target, decoded strictly. Bad input
+   * throws a KairosValidationError, answered with a 4xx by the handler below.
+   */
+  async function readRequest(req: IncomingMessage, res: ServerResponse, url: URL | null, trusted: boolean): Promise<RequestInput> {
+    const path = url ? url.pathname.slice(base.length) || '/' : '/';
+    const wanted = req.method === 'POST' && (trusted || path === '/login');
+    const type = wanted ? captured(() => checkFormType(req)) : null;
+    const raw = await consumeBody(req, res, wanted && type === null);
+    if (!url) throw new KairosValidationError('url', `Expected a request target such as "/jobs", got ${describeValue(req.url)}`);
+    checkPath(url.pathname);
+    if (type) throw type;
+    return { path, query: parseForm(url.search.slice(1), 'query'), body: parseForm(raw, 'form') };
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
-    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
+    const url = parseTarget(req.url);
+    if (base && (url ? url.pathname !== base && !url.pathname.startsWith(`${base}/`) : Boolean(next))) {
       if (next) return next();
+      await consumeBody(req, res, false);
       return send(res, 404, 'Not found', 'text/plain; charset=utf-8');
     }
     securityHeaders(res);
     const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    if (allowedHosts && !allowedHosts.includes(hostname)) {
+    const hostAllowed = !allowedHosts || allowedHosts.includes(hostname);
+    let principal = hostAllowed ? security.authenticate(req) : null;
+    const { path, query, body } = await readRequest(req, res, url, principal !== null);
+    if (!hostAllowed) {
       return send(res, 421, `This dashboard answers only to ${allowedHosts.join(', ')} without authentication; configure auth or allowedHosts.`, 'text/plain; charset=utf-8');
     }
-    const path = url.pathname.slice(base.length) || '/';
     const asset = /^\/assets\/([a-z.]+)$/.exec(path);
     if (asset && req.method === 'GET') {
       const file = assets.get(asset[1]!);
       return file ? send(res, 200, file.body, file.type, { 'Cache-Control': 'public, max-age=300' }) : send(res, 404, 'Not found', 'text/plain; charset=utf-8');
     }
-    let principal = security.authenticate(req);
     if (path === '/login' && req.method === 'POST') {
-      const body = await readBody(req);
       if (security.login(res, body.get('token') ?? '')) {
         res.writeHead(303, { Location: `${base}/` });
         return void res.end();
@@ -215,17 +245,17 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       principal = null;
     }
     if (!principal) return unauthorized(res, path === '/login' && req.method === 'POST');
-    if (req.method === 'POST') return write(req, res, path, principal);
+    if (req.method === 'POST') return write(req, res, path, principal, body);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8', { Allow: 'GET, POST' });
     if (path === '/events') return events.open(req, res);
     if (path === '/api/preview') {
-      return send(res, 200, JSON.stringify(previewSchedule(url.searchParams, new Date())), 'application/json; charset=utf-8');
+      return send(res, 200, JSON.stringify(previewSchedule(query, new Date())), 'application/json; charset=utf-8');
     }
-    const ctx = context(req, res, principal, { notice: noticeText(url.searchParams.get('notice')) });
+    const ctx = context(req, res, principal, { notice: noticeText(query.get('notice')) });
     try {
-      const body = await db.tx(principal.role, (tx) => page(path, url.searchParams, tx, ctx, samples.slice()));
-      if (!body) return errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
-      send(res, 200, body.text);
+      const rendered = await db.tx(principal.role, (tx) => page(path, query, tx, ctx, samples.slice()));
+      if (!rendered) return errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
+      send(res, 200, rendered.text);
     } catch (error) {
       const shown = showError(error, secrets());
       if (shown.status === 500) logger.error({ err: error, path }, 'dashboard page failed');
@@ -243,11 +273,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     send(res, 401, body.text, 'text/html; charset=utf-8', headers);
   }
 
+  // Bad input (a KairosValidationError, or an error of the database's own checks) is a 4xx with
+  // its message; anything else is a 500 with a generic text, the details only in the log.
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => {
     handle(req, res, next).catch((error: unknown) => {
-      logger.error({ err: error }, 'dashboard request failed');
-      if (!res.headersSent) send(res, 500, 'Internal error', 'text/plain; charset=utf-8');
-      else res.end();
+      const shown = showError(error, secrets());
+      if (shown.status >= 500) logger.error({ err: error }, 'dashboard request failed');
+      if (res.headersSent) return void res.end();
+      send(res, shown.status, shown.message, 'text/plain; charset=utf-8');
     });
   }) as Dashboard;
   Object.defineProperty(handler, 'basePath', { value: base });

@@ -7,6 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KairosValidationError } from '../core/errors.js';
 import { assertRoleName } from '../store/sql.js';
+import { parseCookies } from './request.js';
 
 /** A dashboard user for basic auth. */
 export interface DashboardUser {
@@ -41,14 +42,9 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Parse the Cookie header. */
+/** The request's cookies; one that cannot be decoded is left out (never an error). */
 export function cookies(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return out;
+  return parseCookies(req.headers.cookie);
 }
 
 /** Authentication, sessions and CSRF for one dashboard instance. */
