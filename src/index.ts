@@ -17,6 +17,7 @@ export {
   KairosDatabaseError,
   KairosTimeoutError,
   KairosCancelledError,
+  KairosPermissionError,
   isKairosError,
 } from './core/errors.js';
 export { parseCron, type CronSchedule } from './core/cron.js';

@@ -81,6 +81,18 @@ export class KairosCancelledError extends KairosError {
   }
 }
 
+/**
+ * A role may not do what was asked: a job's owner lacks a privilege the job needs (CONNECT on its
+ * database, membership of the shell role). Not retried: no retry can change it.
+ */
+export class KairosPermissionError extends KairosError {
+  override name = 'KairosPermissionError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'KAIROS_PERMISSION' });
+  }
+}
+
 /** True when `error` is any {@link KairosError}. */
 export function isKairosError(error: unknown): error is KairosError {
   return error instanceof KairosError;

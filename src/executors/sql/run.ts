@@ -12,7 +12,7 @@
  * The connection is DISCARDed afterwards: no temp object or setting of one owner reaches the next.
  */
 import type pg from 'pg';
-import { quoteIdent } from '../../store/sql.js';
+import { KairosPermissionError } from '../../core/errors.js';
 import { forgetPrepared } from '../../store/db.js';
 
 /** What running a command produced. */
@@ -105,30 +105,63 @@ function firstKeyword(sql: string): string | null {
 /**
  * The function the command runs in, created by the owner (SET LOCAL ROLE first), so it is theirs
  * and runs with exactly their rights. Deferred constraint triggers are fired inside it too: at
- * COMMIT they would run with the agent's role. Dropped before the transaction ends.
+ * COMMIT they would run with the agent's role (and a trigger body may RESET ROLE there). A trigger
+ * fired here may defer again (SET CONSTRAINTS ALL DEFERRED) and queue new events, so the flush is
+ * repeated until a round changes no row of any table that has a deferrable trigger: a new event
+ * needs such a row change, and a table with pending events cannot be truncated or dropped. The
+ * check names everything with its schema and compares with pg_catalog's operator, so the job's
+ * own search_path cannot bend it. Dropped with the session's other temporary objects afterwards.
  */
 const RUNNER = `CREATE FUNCTION pg_temp.kairos_run_job(command text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER AS $run$
-DECLARE affected bigint;
+DECLARE
+  affected bigint;
+  before text;
+  rounds integer := 0;
 BEGIN
   EXECUTE command;
   GET DIAGNOSTICS affected = ROW_COUNT;
-  SET CONSTRAINTS ALL IMMEDIATE;
+  LOOP
+    SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', relid, n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY relid)
+      INTO before FROM pg_catalog.pg_stat_xact_all_tables
+     WHERE relid IN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable);
+    SET CONSTRAINTS ALL IMMEDIATE;
+    EXIT WHEN COALESCE(before, '') OPERATOR(pg_catalog.=) COALESCE((
+      SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', relid, n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY relid)
+        FROM pg_catalog.pg_stat_xact_all_tables
+       WHERE relid IN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable)), '');
+    rounds := rounds OPERATOR(pg_catalog.+) 1;
+    IF rounds OPERATOR(pg_catalog.>=) 10 THEN
+      RAISE EXCEPTION 'deferred triggers kept deferring new events after 10 rounds; the job is refused';
+    END IF;
+  END LOOP;
   RETURN affected;
 END $run$`;
+
+/**
+ * Everything a job can leave in its session, undone before Kairos runs anything else on it (the
+ * completion, in the job's transaction): settings (search_path above all: Kairos's statements
+ * would resolve functions and operators to the owner's), cursors (WITH HOLD ones would run their
+ * query at COMMIT), prepared statements, LISTEN, session advisory locks, and temporary objects
+ * (with their ON COMMIT actions). All utility statements: none of them resolves a name through
+ * the search_path the job set. search_path is then pinned for the rest of the transaction, with
+ * pg_temp last (Kairos's statements name their schema; catalogs must not be shadowed).
+ * `coalesce` is a keyword, not a function, and pg_advisory_unlock_all is named with its schema.
+ */
+const SCRUB = `RESET ROLE; RESET ALL; SET LOCAL search_path = pg_catalog, pg_temp; CLOSE ALL; DEALLOCATE ALL;
+UNLISTEN *; DISCARD TEMP; SELECT pg_catalog.pg_advisory_unlock_all()`;
 
 async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
   await client.query('BEGIN');
   try {
-    await client.query(`SET LOCAL ROLE ${quoteIdent(cmd.role)}`);
-    if (cmd.timeoutMs) await client.query(`SET LOCAL statement_timeout = ${Math.floor(cmd.timeoutMs)}`);
+    await becomeOwner(client, cmd, true);
     await client.query(RUNNER);
     const { rows } = await client.query<{ affected: string }>('SELECT pg_temp.kairos_run_job($1) AS affected', [cmd.sql]);
-    await client.query('DROP FUNCTION pg_temp.kairos_run_job(text)');
     const output: SqlOutput = { rows: Number(rows[0]?.affected ?? 0), command: firstKeyword(cmd.sql), notices: [...notices] };
-    // Back to the agent's role to record the result (the owner may not write Kairos's tables).
-    await client.query('RESET ROLE');
-    await client.query('SET LOCAL statement_timeout = 0');
+    // Back to the agent's role, in a session the job can no longer bend, to record the result
+    // (the owner may not write Kairos's tables).
+    await client.query(SCRUB);
+    await forgetPrepared(client, null);
     const keep = cmd.beforeCommit ? await cmd.beforeCommit(client, output) : true;
     await client.query(keep ? 'COMMIT' : 'ROLLBACK');
     return { output, committed: keep };
@@ -138,9 +171,27 @@ async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: st
   }
 }
 
+/**
+ * Take the owner's role and timeout, in one round trip, after checking that the owner may
+ * connect to this database: the agent connects with its own credentials, so PostgreSQL's own
+ * CONNECT check never sees the owner. Runs before any of the job's code, in a clean session.
+ */
+async function becomeOwner(client: pg.PoolClient, cmd: SqlCommand, local: boolean): Promise<void> {
+  const timeout = cmd.timeoutMs ? String(Math.floor(cmd.timeoutMs)) : null;
+  const { rows } = await client.query<{ may_connect: boolean; database: string }>(
+    `SELECT m.ok AS may_connect, pg_catalog.current_database() AS database,
+            CASE WHEN m.ok THEN pg_catalog.set_config('role', $1, $3) END AS role,
+            CASE WHEN m.ok AND $2::text IS NOT NULL THEN pg_catalog.set_config('statement_timeout', $2, $3) END AS timeout
+       FROM (SELECT pg_catalog.has_database_privilege($1, pg_catalog.current_database(), 'CONNECT') AS ok) m`,
+    [cmd.role, timeout, local],
+  );
+  if (!rows[0]?.may_connect) {
+    throw new KairosPermissionError(`Role "${cmd.role}" may not connect to database "${rows[0]?.database}" (no CONNECT privilege); the job is not run`);
+  }
+}
+
 async function autocommit(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
-  await client.query(`SET ROLE ${quoteIdent(cmd.role)}`);
-  if (cmd.timeoutMs) await client.query(`SET statement_timeout = ${Math.floor(cmd.timeoutMs)}`);
+  await becomeOwner(client, cmd, false);
   // Extended protocol: one statement, so "VACUUM; RESET ROLE; …" cannot ride along.
   const result = await client.query({ text: cmd.sql, queryMode: 'extended' } as pg.QueryConfig);
   return { output: { rows: result.rowCount ?? 0, command: result.command ?? firstKeyword(cmd.sql), notices: [...notices] }, committed: true };
