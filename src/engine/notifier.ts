@@ -2,6 +2,11 @@
  * LISTEN on the installation's channel with a dedicated connection that reconnects by itself.
  * Notifications are hints: every consumer also polls, and after a reconnect consumers are told to
  * poll at once because notifications sent while disconnected are lost.
+ *
+ * Any role that can connect may NOTIFY this channel (PostgreSQL has no privilege for it), so a
+ * payload is untrusted input: anything but a JSON object with a string `t` is dropped here, and
+ * each consumer authenticates or verifies what it acts on (docs/architecture.md, "NOTIFY
+ * authentication"; src/engine/notices.ts).
  */
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
@@ -12,7 +17,11 @@ export interface Notice {
   [key: string]: unknown;
 }
 
-type Handler = (notice: Notice) => void;
+/** Called with the parsed notification and its raw payload (what a signature covers). */
+type Handler = (notice: Notice, raw: string) => void;
+
+/** Longest payload PostgreSQL delivers (NOTIFY refuses 8000 bytes and more). */
+const MAX_PAYLOAD = 8000;
 
 /** The LISTEN connection of one node. */
 export class Notifier {
@@ -113,16 +122,21 @@ export class Notifier {
   }
 
   private dispatch(payload: string | undefined): void {
-    if (!payload) return;
-    let notice: Notice;
+    // The length check is only against parsing a payload no Kairos sender makes.
+    if (!payload || payload.length > MAX_PAYLOAD) return;
+    let notice: unknown;
     try {
-      notice = JSON.parse(payload) as Notice;
+      notice = JSON.parse(payload);
     } catch {
       return;
     }
-    for (const handler of this.handlers.get(notice.t) ?? []) {
+    // 'null', an array, a string…: thrown on outside the try below, `null.t` crashed the process.
+    if (typeof notice !== 'object' || notice === null || Array.isArray(notice)) return;
+    const t = (notice as { t?: unknown }).t;
+    if (typeof t !== 'string') return;
+    for (const handler of this.handlers.get(t) ?? []) {
       try {
-        handler(notice);
+        handler(notice as Notice, payload);
       } catch (error) {
         this.logger.error({ err: error }, 'notification handler failed');
       }
