@@ -4,11 +4,12 @@
 -- Node $1 is idle and takes one run of queues $2 and tasks $3. The row is re-armed only if the
 -- run it last took is one the node has seen ($6): otherwise that run's NOTIFY is still on its way
 -- (or was lost) and the row must keep saying which run it was. Returns a row when armed.
-INSERT INTO {{schema}}.handoffs AS h (node_id, queues, tasks, lease_ms, stale_ms)
-VALUES ($1, $2::text[], $3::text[], $4, $5)
+-- $7: the arming's single-use token (migration 0017), echoed by the hand-off's NOTIFY.
+INSERT INTO {{schema}}.handoffs AS h (node_id, queues, tasks, lease_ms, stale_ms, token)
+VALUES ($1, $2::text[], $3::text[], $4, $5, $7::uuid)
 ON CONFLICT (node_id) DO UPDATE
    SET run_id = NULL, queues = excluded.queues, tasks = excluded.tasks, lease_ms = excluded.lease_ms,
-       stale_ms = excluded.stale_ms, armed_at = now()
+       stale_ms = excluded.stale_ms, armed_at = now(), token = excluded.token
  WHERE h.run_id IS NULL OR h.run_id = ANY($6::bigint[])
 RETURNING h.node_id;
 

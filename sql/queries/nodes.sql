@@ -8,17 +8,27 @@ RETURNING started_at, clock_timestamp() AS db_time;
 
 -- name: heartbeat
 -- Prove this node is alive and extend the lease of the runs it still works on ($4); returns its
--- runs that were asked to cancel (the fallback for a lost NOTIFY).
+-- runs that were asked to cancel, and why (the fallback for a lost NOTIFY).
 WITH node AS (
   UPDATE {{schema}}.nodes SET last_heartbeat = now(), stopped_at = NULL WHERE node_id = $1 RETURNING node_id
 ), leases AS (
   UPDATE {{schema}}.runs SET lease_until = coalesce($3::timestamptz, now()) + $2::bigint * interval '1 millisecond'
    WHERE node_id = $1 AND status = 'running' AND run_id = ANY($4::bigint[])
-  RETURNING run_id, cancel_requested
+  RETURNING run_id, cancel_requested, cancel_reason
 )
-SELECT l.run_id, l.cancel_requested, (SELECT count(*) FROM node) AS node_found FROM leases l
+SELECT l.run_id, l.cancel_requested, l.cancel_reason, (SELECT count(*) FROM node) AS node_found FROM leases l
 UNION ALL
-SELECT NULL, NULL, (SELECT count(*) FROM node) WHERE NOT EXISTS (SELECT 1 FROM leases);
+SELECT NULL, NULL, NULL, (SELECT count(*) FROM node) WHERE NOT EXISTS (SELECT 1 FROM leases);
+
+-- name: cancelsRequested
+-- Which of the runs node $1 holds ($2) are flagged for cancellation, and why: a cancel NOTIFY
+-- is only a hint to ask (migration 0017), the flag is what the node acts on.
+SELECT run_id, cancel_reason FROM {{schema}}.runs
+ WHERE run_id = ANY($2::bigint[]) AND node_id = $1 AND status = 'running' AND cancel_requested;
+
+-- name: notifySecret
+-- The installation's key for status events (migration 0017; the schema owner alone reads it).
+SELECT secret FROM {{schema}}.notify_secret;
 
 -- name: deregisterNode
 UPDATE {{schema}}.nodes SET stopped_at = now(), last_heartbeat = now() WHERE node_id = $1;

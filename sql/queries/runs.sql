@@ -31,8 +31,10 @@ RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 -- it, and the NOTIFY carries the run (without its payload when the message would pass NOTIFY's
 -- 8000 bytes: the node then reads it). SKIP LOCKED: two enqueues never wait for one idle node.
 -- Without an armed node, the same as insertRun. $6 grace (ms), $7–$11 as insertRun's $9–$13.
+-- The NOTIFY carries the row's token (`k`, migration 0017): the node trusts a hand-off message
+-- only with the token of its current arming, and only once.
 WITH taker AS (
-  SELECT h.node_id, h.lease_ms
+  SELECT h.node_id, h.lease_ms, h.token
     FROM {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
    WHERE h.run_id IS NULL AND $2 = ANY(h.queues) AND $1 = ANY(h.tasks)
      AND n.stopped_at IS NULL AND n.last_heartbeat > now() - h.stale_ms * interval '1 millisecond'
@@ -56,12 +58,12 @@ WITH taker AS (
 SELECT i.run_id, i.key, t.run_at_ms, i.node_id AS handed_to,
        CASE WHEN i.node_id IS NOT NULL THEN pg_notify({{channel}},
          CASE WHEN octet_length(i.payload::text) < 7000
-              THEN json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id, 'task', i.task, 'queue', i.queue,
+              THEN json_build_object('t', 'handoff', 'n', i.node_id, 'k', t.token, 'run_id', i.run_id, 'task', i.task, 'queue', i.queue,
                      'priority', i.priority, 'payload', i.payload, 'key', i.key, 'at', t.run_at_ms,
                      'max_retries', i.max_retries, 'backoff_ms', i.backoff_ms, 'backoff_max_ms', i.backoff_max_ms,
                      'timeout_ms', i.timeout_ms, 'lock_key', i.lock_key)::text
-              ELSE json_build_object('t', 'handoff', 'n', i.node_id, 'run_id', i.run_id)::text END) END AS notified
-  FROM ins i CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms) t;
+              ELSE json_build_object('t', 'handoff', 'n', i.node_id, 'k', t.token, 'run_id', i.run_id)::text END) END AS notified
+  FROM ins i CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms, (SELECT token FROM taker) AS token) t;
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
@@ -115,6 +117,16 @@ SELECT (SELECT run_at FROM {{schema}}.runs
          ORDER BY run_at LIMIT 1) AS run_at,
        clock_timestamp() AS db_time;
 
+-- name: dueFrom
+-- Due times of pending runs of these queues and tasks at or after $3, up to $4 ms from now: a
+-- NOTIFY's due time is not trusted (anyone may send one), so the producer sets its timer for
+-- the real due times it finds from there (at most 8; any later ones wait for its next nextDue
+-- look-up or the poll, as runs it was never told of do).
+SELECT DISTINCT run_at FROM {{schema}}.runs
+ WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+   AND run_at >= $3::timestamptz AND run_at <= clock_timestamp() + $4::bigint * interval '1 millisecond'
+ ORDER BY run_at LIMIT 8;
+
 -- name: completeRuns
 -- Record a batch of successful attempts of node $2. Fencing: only a run still running on this
 -- node with this attempt number is completed; a late write from a node whose run was rescued
@@ -165,7 +177,7 @@ WITH decided AS (
 ), retried AS (
   UPDATE {{schema}}.runs r
      SET status = 'pending', node_id = NULL, lease_until = NULL, last_error = d.message, cancel_requested = false,
-         run_at = coalesce($3::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
+         cancel_reason = NULL, run_at = coalesce($3::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
     FROM decided d
    WHERE r.run_id = d.run_id AND r.run_id = ANY($4::bigint[]) AND d.has_retries AND NOT d.disables
      AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2

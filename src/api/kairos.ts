@@ -22,6 +22,9 @@ import { assertInteger, assertName } from '../core/validate.js';
 import type { ConflictPolicy, Job, StatusChange } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../engine/notifier.js';
+import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
+import { CancelCheck } from '../engine/cancels.js';
+import { ClusterEvents } from '../engine/cluster-events.js';
 import { Completer } from '../engine/completer.js';
 import { Executor } from '../engine/executor.js';
 import { Producer } from '../engine/producer.js';
@@ -68,11 +71,14 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly notifier: Notifier;
   private readonly completer: Completer;
   private readonly connections: Connections;
+  /** Stops this node's runs that the database says are cancelled, when a NOTIFY says to look. */
+  private readonly cancels: CancelCheck;
+  /** Signs and verifies status changes for the other nodes (clusterEvents on), else undefined. */
+  private readonly cluster: ClusterEvents | undefined;
   /** Engine services (for tests: call runOnce() instead of waiting). */
   readonly services: Services;
   private readonly periodicJobs: ScheduleOptions[] = [];
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
-  private statusBuffer: StatusChange[] = [];
   /** Observers of the status changes this node itself records (not other nodes'): alerts and metrics use them. */
   readonly localStatus: Array<(changes: StatusChange[]) => void> = [];
 
@@ -125,7 +131,9 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       // The node's hand-off row went with its registry row: it offers itself again when idle.
       await producer.handoff.recover();
     };
-    heartbeat.onCancelRequested = (runId) => this.cancelLocal(runId);
+    heartbeat.onCancelRequested = (runId, reason) => this.cancelLocal(runId, reason);
+    this.cancels = new CancelCheck(this.ctx, () => heartbeat.tracked(), (runId, reason) => this.cancelLocal(runId, reason));
+    this.cluster = this.options.clusterEvents ? new ClusterEvents(this.store, this.nodeId, this.ctx.offset, this.logger) : undefined;
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
     this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
@@ -156,6 +164,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     try {
       if (this.options.migrate) await this.migrate();
       await this.register();
+      // The secret before LISTEN: no status message arrives that could not be verified.
+      await this.cluster?.start();
       await this.notifier.start();
       for (const periodic of this.periodicJobs) await this.upsertSchedule(periodic);
       this.state = 'started';
@@ -190,6 +200,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     await Promise.all([heartbeat.stop(), rescuer.stop(), pruner.stop()]);
     if (wasStarted) await this.store.run('deregisterNode', [this.nodeId]).catch((error: unknown) => this.logger.warn({ err: error }, 'deregistering failed'));
     await this.notifier.stop();
+    await this.cancels.idle();
     await this.connections.close();
     if (this.ownsPool) await this.pool.end();
     this.state = 'stopped';
@@ -272,7 +283,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   }
 
   /** Stop a run held by this node: abort it if it runs, or drop it if it waits in the prefetch buffer. */
-  private cancelLocal(runId: number, reason = 'cancelled'): void {
+  private cancelLocal(runId: number, reason: string | undefined = 'cancelled'): void {
     if (this.services.executor.cancel(runId, reason)) return;
     const run = this.services.producer.takeBuffered(runId);
     if (!run) return;
@@ -300,41 +311,40 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     if (row) this.ctx.offset.sample(row.db_time.getTime(), sentAt, Date.now());
   }
 
+  /** What each NOTIFY is trusted for: see src/engine/notices.ts (anyone can send one). */
   private listen(): void {
     const { producer, ticker, heartbeat } = this.services;
-    this.notifier.on('runs', (n: Notice) => producer.hint(String(n.q), n.at ? new Date(String(n.at)) : null));
-    this.notifier.on('handoff', (n: Notice) => producer.handoff.accept(n));
-    this.notifier.on('jobs', (n: Notice) => ticker.hint(n.at ? new Date(String(n.at)) : null, Boolean(n.plan)));
-    this.notifier.on('cancel', (n: Notice) => {
-      if (n.node === this.nodeId) this.cancelLocal(Number(n.run), n.reason ? String(n.reason) : undefined);
+    this.notifier.on('runs', (n: Notice) => {
+      const hint = runsNotice(n);
+      if (hint) producer.notified(hint.queue, hint.at);
     });
-    this.notifier.on('status', (n: Notice) => {
-      if (n.node === this.nodeId) return;
-      for (const change of n.events as StatusChange[]) this.emit('status', change);
+    this.notifier.on('handoff', (n: Notice) => producer.handoff.accept(n));
+    this.notifier.on('jobs', (n: Notice) => {
+      const hint = jobsNotice(n);
+      if (hint) ticker.hint(hint.at, hint.plan);
+    });
+    this.notifier.on('cancel', (n: Notice) => {
+      if (cancelNotice(n, this.nodeId)) this.cancels.hint();
+    });
+    this.notifier.on('status', (_n: Notice, raw: string) => {
+      for (const change of this.cluster?.open(raw) ?? []) this.emit('status', change);
     });
     this.notifier.onReconnect(() => {
-      void producer.handoff.recover().catch((error: unknown) => this.logger.warn({ err: error }, 'checking for a run handed over while disconnected failed; it is rescued when its lease runs out'));
+      void producer.handoff.reconnected().catch((error: unknown) => this.logger.warn({ err: error }, 'checking for a run handed over while disconnected failed; it is rescued when its lease runs out'));
       producer.wake();
       ticker.wake();
       heartbeat.wake();
     });
   }
 
-  /** Emit status changes here, and to the other nodes when clusterEvents is on. */
+  /** Emit status changes here, and to the other nodes (signed) when clusterEvents is on. */
   private publish(changes: StatusChange[]): void {
     for (const observe of this.localStatus) observe(changes);
     if (this.listenerCount('status') > 0) for (const change of changes) this.emit('status', change);
-    if (!this.options.clusterEvents) return;
-    this.statusBuffer.push(...changes);
-    if (this.statusBuffer.length === changes.length) setImmediate(() => void this.flushStatus());
+    this.cluster?.publish(changes);
   }
 
   private async flushStatus(): Promise<void> {
-    while (this.statusBuffer.length > 0) {
-      // NOTIFY payloads must stay under 8000 bytes: ~60 events each.
-      const chunk = this.statusBuffer.splice(0, 60);
-      const payload = JSON.stringify({ t: 'status', node: this.nodeId, events: chunk });
-      await this.store.run('publish', [this.store.channel, payload]).catch((error: unknown) => this.logger.warn({ err: error }, 'publishing status changes failed'));
-    }
+    await this.cluster?.flush();
   }
 }

@@ -7,13 +7,28 @@
  * row last took (the row names it), so a run handed over is never lost track of: a NOTIFY lost in
  * a reconnect is made good by {@link Handoff.recover}, and stop() hands back a run whose NOTIFY
  * has not arrived.
+ *
+ * Anyone can NOTIFY the channel (and read node ids), so the NOTIFY is trusted only with the
+ * token of this node's arming (migration 0017): a random UUID the node chooses and writes into
+ * its row, which insertRunHandoff echoes in the one message of the hand-off that takes the row.
+ * The token is good once. A role that LISTENs sees a real hand-off's token too; that is harmless
+ * only because it is consumed first: NOTIFYs reach a listener in commit order, and a copy can be
+ * committed only after the original was delivered, to the node as to the eavesdropper. (After a
+ * reconnect the node may have missed the original, so it drops every token it held.) A message
+ * naming this node without a good token is not acted on: it only makes the node read its row,
+ * as after a lost NOTIFY (this is also how the token-less hand-offs of an older node's enqueue
+ * are taken), and nothing from it is remembered.
  */
+import { randomUUID } from 'node:crypto';
 import type { EngineContext } from './context.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { Notice } from './notifier.js';
+import { Coalesced } from './coalesce.js';
 
 /** How many handed-over run ids a node remembers (it only ever needs the last few). */
 const SEEN = 32;
+/** How many tokens a node keeps (armings one at a time: one, plus those of failed writes). */
+const TOKENS = 4;
 
 /** Arming, taking and giving back hand-offs for one node. */
 export class Handoff {
@@ -27,6 +42,10 @@ export class Handoff {
   private taken = 0;
   /** Runs handed to this node that it has taken (most recent last). */
   private readonly seen: number[] = [];
+  /** Tokens of armings whose hand-off may still arrive (not consumed, not overwritten). */
+  private tokens: string[] = [];
+  /** Reads the row when a message without a good token names this node (one read at a time). */
+  private readonly unverified: Coalesced;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -34,7 +53,9 @@ export class Handoff {
     private readonly deliver: (run: ClaimedRun) => void,
     /** The task names this node claims. */
     private readonly tasks: () => string[],
-  ) {}
+  ) {
+    this.unverified = new Coalesced(() => this.recover(), ctx.logger, 'checking for a run handed to this node failed; it is rescued when its lease runs out');
+  }
 
   /** Whether this node offers itself: on, and on the database clock (a pinned test clock claims only). */
   get enabled(): boolean {
@@ -56,9 +77,16 @@ export class Handoff {
     const { nodeId, options } = this.ctx;
     // An armed row of a node that stopped heartbeating for three intervals is ignored.
     const staleMs = options.heartbeatIntervalMs * 3;
+    // Kept before the write: the hand-off may arrive before the write's reply does.
+    const token = randomUUID();
+    this.tokens = [...this.tokens, token].slice(-TOKENS);
     this.arming = this.ctx.store
-      .run('armHandoff', [nodeId, options.queues, tasks, options.leaseMs, staleMs, this.seen])
+      .run('armHandoff', [nodeId, options.queues, tasks, options.leaseMs, staleMs, this.seen, token])
       .then((rows) => {
+        // Written: the row holds this token, so no older one can still come (the write waited
+        // for, and was refused by, a row that an older token's hand-off had taken). Not
+        // written: this one never will.
+        this.tokens = rows.length > 0 ? this.tokens.filter((k) => k === token) : this.tokens.filter((k) => k !== token);
         // A hand-off that arrived meanwhile took the row already.
         this.armed = rows.length > 0 && this.taken === takenBefore && !this.stopping;
       })
@@ -68,9 +96,16 @@ export class Handoff {
       });
   }
 
-  /** A hand-off NOTIFY (for any node: the channel is shared). */
+  /** A hand-off NOTIFY (for any node: the channel is shared; from anyone: see the file comment). */
   accept(notice: Notice): void {
     if (notice.n !== this.ctx.nodeId) return;
+    const index = typeof notice.k === 'string' ? this.tokens.indexOf(notice.k) : -1;
+    if (index < 0) {
+      // Forged, replayed, or from an older node's enqueue: the row says whether a run came.
+      this.unverified.trigger();
+      return;
+    }
+    this.tokens.splice(index, 1);
     this.taken++;
     this.armed = false;
     const runId = Number(notice.run_id);
@@ -81,12 +116,32 @@ export class Handoff {
     else this.deliver(fromNotice(notice));
   }
 
-  /** After a reconnect: a run handed over while the NOTIFY could not arrive is fetched. */
+  /**
+   * After a reconnect: the messages of the gap are lost, and one of them could reach this node
+   * later as an eavesdropper's copy with a token still good, so every token is dropped; a run
+   * handed over meanwhile is fetched from the row, and a row still armed is armed again with a
+   * new token (else its hand-off would arrive untrusted and cost a read).
+   */
+  async reconnected(): Promise<void> {
+    this.tokens = [];
+    await this.recover();
+    if (!this.armed) return;
+    this.armed = false;
+    this.arm();
+  }
+
+  /** A run handed over while its NOTIFY could not arrive (or was not trusted) is fetched. */
   async recover(): Promise<void> {
     if (this.stopping || !this.offered) return;
     await this.arming;
+    const takenBefore = this.taken;
     const [row] = await this.ctx.store.run<{ run_id: number | null }>('handoffState', [this.ctx.nodeId]);
-    this.armed = row !== undefined && row.run_id === null;
+    // A hand-off taken meanwhile is newer than this read (and the row it read named no unseen
+    // run: the row is re-armed only once its run was seen). Anyone can make this read happen,
+    // so a stale one must not say "armed" over a row that was taken.
+    if (this.taken !== takenBefore) return;
+    // An arming started meanwhile says for itself whether it armed.
+    if (!this.arming) this.armed = row !== undefined && row.run_id === null;
     const runId = row?.run_id;
     if (runId === null || runId === undefined || this.seen.includes(runId)) return;
     this.taken++;
@@ -98,7 +153,9 @@ export class Handoff {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.tokens = [];
     await this.arming;
+    await this.unverified.idle();
     this.armed = false;
     if (!this.offered) return;
     const [row] = await this.ctx.store.run<{ run_id: number | null }>('disarmHandoff', [this.ctx.nodeId]);

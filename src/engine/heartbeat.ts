@@ -15,8 +15,8 @@ export class Heartbeat extends LoopService {
   onNodeMissing: () => Promise<void> = async () => undefined;
   /** The runs this node works on; wired by Kairos to the executor, producer and completer. */
   tracked: () => number[] = () => this.executor.activeIds();
-  /** A run of this node was flagged for cancellation (the fallback for a lost NOTIFY). */
-  onCancelRequested: (runId: number) => void = (runId) => void this.executor.cancel(runId);
+  /** A run of this node was flagged for cancellation, with its reason if one was given (the fallback for a lost NOTIFY). */
+  onCancelRequested: (runId: number, reason: string | undefined) => void = (runId, reason) => void this.executor.cancel(runId, reason);
 
   constructor(
     private readonly ctx: EngineContext,
@@ -27,13 +27,13 @@ export class Heartbeat extends LoopService {
 
   async runOnce(): Promise<undefined> {
     const sentAt = Date.now();
-    const rows = await this.ctx.store.run<{ run_id: number | null; cancel_requested: boolean | null; node_found: number }>(
+    const rows = await this.ctx.store.run<{ run_id: number | null; cancel_requested: boolean | null; cancel_reason: string | null; node_found: number }>(
       'heartbeat',
       [this.ctx.nodeId, this.ctx.options.leaseMs, this.ctx.clock.now(), this.tracked()],
     );
     if (Number(rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
     for (const row of rows) {
-      if (row.run_id !== null && row.cancel_requested) this.onCancelRequested(Number(row.run_id));
+      if (row.run_id !== null && row.cancel_requested) this.onCancelRequested(Number(row.run_id), row.cancel_reason ?? undefined);
     }
     if (Date.now() - sentAt > this.ctx.options.leaseMs / 2) {
       this.ctx.logger.warn({ ms: Date.now() - sentAt }, 'heartbeat took more than half the lease; runs risk being rescued');

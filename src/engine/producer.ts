@@ -9,6 +9,7 @@ import type { Executor } from './executor.js';
 import type { ClaimedRun } from '../store/store.js';
 import { traceClaim } from '../observability/tracing.js';
 import { Handoff } from './handoff.js';
+import { Coalesced } from './coalesce.js';
 
 /**
  * How early a timer claims a run that is about to be due: the claim's round trip and commit then
@@ -16,7 +17,11 @@ import { Handoff } from './handoff.js';
  */
 export const CLAIM_AHEAD_MS = 20;
 
-/** How many hinted due times a producer remembers; beyond that it asks the database (nextDue). */
+/**
+ * How many hinted due times a producer remembers; beyond that it asks the database (nextDue).
+ * Only due times the node knows to be real go in: its own retries and materialised runs, and
+ * those it looked up (dueFrom) — never a NOTIFY's, which anyone can send to fill the list.
+ */
 const MAX_DUE_TIMES = 64;
 
 /** The claim loop of one node. */
@@ -42,10 +47,15 @@ export class Producer extends LoopService {
   executor: Executor | undefined;
   /** Offers this node for hand-off while it is idle, and takes the runs handed to it. */
   readonly handoff: Handoff;
+  /** The earliest future due time (DB epoch ms) NOTIFYs spoke of since the last look-up. */
+  private notifiedFrom: number | undefined;
+  /** Looks those up in `runs` (one look-up at a time, however many NOTIFYs came). */
+  private readonly lookUpNotified: Coalesced;
 
   constructor(private readonly ctx: EngineContext) {
     super('producer', ctx.options.pollIntervalMs, ctx.logger);
     this.handoff = new Handoff(ctx, (run) => this.take(run), () => this.taskNames());
+    this.lookUpNotified = new Coalesced(() => this.dueFrom(), ctx.logger, 'looking up the due time of a NOTIFY failed; the poll will look again');
   }
 
   /** A run handed to this node (already running here): start it, or buffer it while slots are full. */
@@ -128,6 +138,33 @@ export class Producer extends LoopService {
     else this.wakeAt(local);
   }
 
+  /**
+   * A NOTIFY said runs are due at `at` (DB time) in `queue`. Anyone can send one: due now, it
+   * only wakes the loop (a wake-up coalesces into the pass planned or running); due later, its
+   * time is not set as a timer but looked up (dueFrom), and the real due times found are.
+   */
+  notified(queue: string, at: Date): void {
+    if (!this.ctx.options.queues.includes(queue)) return;
+    const local = at.getTime() - this.ctx.offset.ms;
+    if (local <= Date.now() + CLAIM_AHEAD_MS) return this.wake();
+    // Further out than the poll interval: the poll will look again before then.
+    if (local - Date.now() > this.intervalMs) return;
+    // Known already (this node materialised the run: the ticker told it): nothing to look up.
+    if (this.dueTimes.includes(local)) return;
+    this.notifiedFrom = Math.min(this.notifiedFrom ?? Infinity, at.getTime());
+    this.lookUpNotified.trigger();
+  }
+
+  /** Set timers for the pending runs due from the earliest notified time on (only real ones). */
+  private async dueFrom(): Promise<void> {
+    const from = this.notifiedFrom;
+    this.notifiedFrom = undefined;
+    const tasks = this.taskNames();
+    if (from === undefined || tasks.length === 0 || !this.isStarted) return;
+    const rows = await this.ctx.store.run<{ run_at: Date }>('dueFrom', [this.ctx.options.queues, tasks, new Date(from), this.intervalMs]);
+    for (const row of rows) this.wakeAt(row.run_at.getTime() - this.ctx.offset.ms);
+  }
+
   /** Stop claiming, and hand prefetched runs that never started back to the queue at once. */
   override async stop(): Promise<void> {
     // First: no run may be handed over once the buffer has been handed back below.
@@ -139,6 +176,7 @@ export class Producer extends LoopService {
     this.dueTimes = [];
     await super.stop();
     await this.lookingAhead;
+    await this.lookUpNotified.idle();
     const unstarted = this.buffer.splice(0);
     if (unstarted.length > 0) {
       // uncount: these attempts never ran, so the attempt number goes back.
@@ -148,7 +186,7 @@ export class Producer extends LoopService {
 
   private wakeAt(localMs: number): void {
     // Further out than the poll interval: the poll will look again before then.
-    if (localMs - Date.now() > this.intervalMs) return;
+    if (!Number.isFinite(localMs) || localMs - Date.now() > this.intervalMs) return;
     const times = this.dueTimes;
     let i = times.length;
     while (i > 0 && times[i - 1]! > localMs) i--;
