@@ -177,11 +177,12 @@ SELECT least(
        clock_timestamp() AS db_time;
 
 -- name: jobForRun
--- What an in-database job's executor needs, read when its attempt starts.
+-- What an in-database job's executor needs, read when its attempt starts: job $1 of run $2, with
+-- the run's owner and kind, which must be the job's (the executor refuses a run that is not).
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.database_name, j.owner, j.options, j.timeout_ms,
        (SELECT value FROM {{schema}}.settings WHERE key = 'role_shell') AS shell_role,
-       current_database() AS current_database
-  FROM {{schema}}.jobs j WHERE j.job_id = $1;
+       current_database() AS current_database, r.owner AS run_owner, r.job_type AS run_type
+  FROM {{schema}}.jobs j LEFT JOIN {{schema}}.runs r ON r.run_id = $2 WHERE j.job_id = $1;
 
 -- name: stepsOfJob
 SELECT s.*, (SELECT coalesce(bool_or(l.status = 'succeeded'), false) FROM {{schema}}.step_logs l

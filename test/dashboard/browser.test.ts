@@ -11,6 +11,8 @@ import { serve } from './serve.js';
 import { launchChromium } from './chromium.js';
 
 const db = await fixture();
+// A step's database must exist and admit the job's owner (checked when the job is defined).
+const warehouse = (await db.pool.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
 const s = `"${db.schema}"`;
 const served = await serve({ pool: db.pool, schema: db.schema, sampleIntervalMs: 500 });
 const problems: string[] = [];
@@ -133,12 +135,12 @@ test('a multi-step job: add steps in the browser with their on-error rule and ta
   await page.getByRole('button', { name: 'Add a step' }).click();
   await steps.nth(1).locator('[name="step_name"]').fill('load');
   await steps.nth(1).locator('[name="step_command"]').fill('SELECT 2');
-  await steps.nth(1).locator('[name="step_database"]').fill('warehouse');
+  await steps.nth(1).locator('[name="step_database"]').fill(warehouse);
   await steps.nth(1).locator('[name="step_on_error"]').selectOption('ignore');
   await page.getByRole('button', { name: 'Create job' }).click();
   await page.getByText('Job created.').waitFor();
   const id = await jobId('browser-steps');
   const rows = (await db.pool.query(`SELECT name, database_name, on_error FROM ${s}.job_steps WHERE job_id = $1 ORDER BY position`, [id])).rows;
-  assert.deepEqual(rows, [{ name: 'extract', database_name: null, on_error: 'fail' }, { name: 'load', database_name: 'warehouse', on_error: 'ignore' }]);
+  assert.deepEqual(rows, [{ name: 'extract', database_name: null, on_error: 'fail' }, { name: 'load', database_name: warehouse, on_error: 'ignore' }]);
   assert.deepEqual(problems, []);
 });

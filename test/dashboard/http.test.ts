@@ -15,6 +15,8 @@ import { parseCron } from '../../src/core/cron.js';
 import { startCli } from '../cli/run-cli.js';
 
 const db = await fixture();
+// A step's database must exist and admit the job's owner (checked when the job is defined).
+const warehouse = (await db.pool.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
 const s = `"${db.schema}"`;
 const define = async (name: string, extra = ''): Promise<number> =>
   Number((await db.pool.query(`SELECT job_id FROM ${s}.define_job(job_name => $1, command => 'SELECT 1', cron => '{"0 3 * * *"}', queue => 'dash-test'${extra})`, [name])).rows[0].job_id);
@@ -172,7 +174,7 @@ test('creating and editing a job through the form, with steps and calendar excep
   const client = new Client(open);
   const created = await client.post('/jobs', {
     ...validJob, name: 'pipeline', kind: 'steps', exceptions: '2030-12-25\n02:00', labels: 'etl, nightly',
-    step_name: ['extract', 'load'], step_kind: ['sql', 'sql'], step_command: ['SELECT 1', 'SELECT 2'], step_database: ['', 'warehouse'],
+    step_name: ['extract', 'load'], step_kind: ['sql', 'sql'], step_command: ['SELECT 1', 'SELECT 2'], step_database: ['', warehouse],
     step_on_error: ['ignore', 'fail'], step_timeout: ['', '5m'],
   });
   assert.equal(created.status, 303, created.text.slice(0, 500));
@@ -184,7 +186,7 @@ test('creating and editing a job through the form, with steps and calendar excep
   assert.deepEqual(job.exceptions, [{ date: '2030-12-25' }, { time: '02:00' }]);
   assert.deepEqual(job.labels, ['etl', 'nightly']);
   const steps = (await db.pool.query(`SELECT name, on_error, database_name, timeout_ms FROM ${s}.job_steps WHERE job_id = $1 ORDER BY position`, [job.job_id])).rows;
-  assert.deepEqual(steps, [{ name: 'extract', on_error: 'ignore', database_name: null, timeout_ms: null }, { name: 'load', on_error: 'fail', database_name: 'warehouse', timeout_ms: 300_000 }]);
+  assert.deepEqual(steps, [{ name: 'extract', on_error: 'ignore', database_name: null, timeout_ms: null }, { name: 'load', on_error: 'fail', database_name: warehouse, timeout_ms: 300_000 }]);
   const edit = await client.request(`/jobs/${job.job_id}/edit`);
   assert.match(edit.text, /value="extract"/);
   const saved = await client.post(`/jobs/${job.job_id}/edit`, { ...validJob, name: 'ignored-rename', schedule_kind: 'interval', every: '15m', kind: 'sql', command: 'SELECT 42', max_lateness: '2h' });

@@ -165,7 +165,7 @@ test('define_job: every option at once', async () => {
               timezone => $7, start_at => $8::timestamptz, end_at => $9::timestamptz, payload => ${ph(params, 9, 'jsonb')},
               queue => ${ph(params, 10, 'text')}, priority => $12::int, retries => $13::int, exceptions => $14::jsonb)`,
       params,
-      fields: /name|command|SQL|type|cron|crontab|schedule|expression|field|every|interval|zone|catch_up|overlap|retries|end_at|start_at|\bat\b|timeout|exceptions|queue|task|shell|only one|at least/i,
+      fields: /name|command|SQL|type|cron|crontab|schedule|expression|field|every|interval|zone|catch_up|overlap|retries|end_at|start_at|\bat\b|timeout|exceptions|queue|task|shell|only one|at least|payload|options/i,
       check: `SELECT (j.job_id = $0::int AND j.command = $2 AND j.job_type = $3 AND j.timezone = $7 AND j.payload = ${ph(params, 9, 'jsonb')}
                 AND j.queue = ${ph(params, 10, 'text')} AND j.priority = $12::int AND j.max_retries = coalesce($13::int, 0)
                 AND j.cron IS NOT DISTINCT FROM array_to_string($4::text[], E'\\n') AND j.schedule_interval IS NOT DISTINCT FROM $5::interval

@@ -10,7 +10,8 @@ import { RecordedResult } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../api/tasks.js';
 import type { EngineContext } from '../../engine/context.js';
-import { KairosNotFoundError } from '../../core/errors.js';
+import { KairosNotFoundError, KairosPermissionError } from '../../core/errors.js';
+import { checkRunJob } from '../../core/job-checks.js';
 import { runSql, needsAutocommit, type SqlOutput } from './run.js';
 import type { Connections } from './connections.js';
 import type { Row } from '../../store/rows.js';
@@ -50,10 +51,19 @@ export class SqlExecutor implements JobExecutor {
   }
 }
 
-/** Read the job of an in-database run; a deleted job fails the attempt. */
+/**
+ * Read the job of an in-database run; a deleted job fails the attempt. The job runs as its owner,
+ * so a run that its job's owner did not own (a row written around the API) is refused: the role
+ * comes from the job, the authority from the run, and the two must agree.
+ */
 export async function loadJob(ctx: EngineContext, run: ClaimedRun): Promise<Row> {
   if (run.job_id === null) throw new KairosNotFoundError(`Run ${run.run_id} of kind ${run.job_type} has no job`);
-  const [job] = await ctx.store.run('jobForRun', [run.job_id]);
+  const [job] = await ctx.store.run('jobForRun', [run.job_id, run.run_id]);
   if (!job) throw new KairosNotFoundError(`Job ${run.job_id} of run ${run.run_id} no longer exists`);
+  if (job.run_owner !== null && (job.run_owner !== job.owner || job.run_type !== job.job_type)) {
+    throw new KairosPermissionError(`Run ${run.run_id} is owned by ${JSON.stringify(job.run_owner)} (a ${String(job.run_type)} run), not by the job's owner ${JSON.stringify(job.owner)} (a ${String(job.job_type)} job); it is not run`);
+  }
+  // The row may have been changed since the run was queued (plain SQL): fail the run clearly.
+  checkRunJob(job, run);
   return job;
 }
