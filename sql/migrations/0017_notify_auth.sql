@@ -53,10 +53,11 @@ BEGIN
   SELECT * INTO r FROM {{schema}}.runs x WHERE x.run_id = target FOR UPDATE;
   IF NOT FOUND THEN RETURN; END IF;
   IF r.status = 'pending' THEN
-    DELETE FROM {{schema}}.runs x WHERE x.run_id = target;
+    -- The history row first: 0014's policy must still see whose run it is.
     INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
     VALUES (r.job_id, r.run_id, r.task, r.queue, r.key, r.attempt, 'cancelled', r.scheduled_at, coalesce(at, now()),
             coalesce(reason, 'cancelled before it started'), r.payload, r.owner);
+    DELETE FROM {{schema}}.runs x WHERE x.run_id = target;
   ELSE
     UPDATE {{schema}}.runs x SET cancel_requested = true, cancel_reason = reason WHERE x.run_id = target;
     -- A hint only (anyone can send one): the node reads the flag and the reason above. The
