@@ -84,12 +84,13 @@ CREATE POLICY member_rows ON {{schema}}.job_logs
   USING (pg_has_role(current_user, owner, 'MEMBER'))
   WITH CHECK (pg_has_role(current_user, owner, 'MEMBER') AND node_id IS NULL AND {{schema}}.log_is_own(job_id, run_id, owner));
 
--- Alert rules: a per-job rule only on a job of its owner.
+-- Alert rules: a tenant's rule is per job, on a job of its owner (add_alert already refused global
+-- rules to tenants, plain DML did not: a global rule hears every role's failures).
 DROP POLICY member_rows ON {{schema}}.alert_rules;
 CREATE POLICY member_rows ON {{schema}}.alert_rules
   USING (pg_has_role(current_user, owner, 'MEMBER'))
   WITH CHECK (pg_has_role(current_user, owner, 'MEMBER')
-              AND (job_id IS NULL OR EXISTS (SELECT 1 FROM {{schema}}.jobs j WHERE j.job_id = alert_rules.job_id AND j.owner = alert_rules.owner)));
+              AND EXISTS (SELECT 1 FROM {{schema}}.jobs j WHERE j.job_id = alert_rules.job_id AND j.owner = alert_rules.owner));
 
 -- A pending run's history row is written before the run leaves the queue, so that the policy
 -- above can see whose run it was. Otherwise 0004's body.

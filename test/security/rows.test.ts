@@ -116,7 +116,10 @@ test('what the SQL API writes for a tenant still works: execute_job, cancelling 
 });
 
 test('a tenant cannot aim an alert rule at another role\'s job', async () => {
-  assert.match(await outcome(mallory, `INSERT INTO ${s}.alert_rules (channel, target, job_id) VALUES ('notify', 'spy', $1)`, [vid]), /^refused 42501/);
+  assert.match(await outcome(mallory, `INSERT INTO ${s}.alert_rules (channel, target, job_id, events) VALUES ('notify', 'spy', $1, '{failed}')`, [vid]), /^refused 42501/);
+  // A global rule hears every job's events: plain DML may not write one either.
+  assert.match(await outcome(mallory, `INSERT INTO ${s}.alert_rules (channel, target, events) VALUES ('notify', 'spy', '{failed}')`), /^refused 42501/);
+  assert.equal(await outcome(mallory, `INSERT INTO ${s}.alert_rules (channel, target, job_id, events) VALUES ('notify', 'mine', $1, '{failed}')`, [mid]), 'changed 1 rows');
   assert.match(await outcome(mallory, `SELECT ${s}.add_alert('notify', 'spy', 'victor-job')`), /^refused (42501|P0002)/);
 });
 
