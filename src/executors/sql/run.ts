@@ -117,19 +117,18 @@ LANGUAGE plpgsql SECURITY DEFINER AS $run$
 DECLARE
   affected bigint;
   before text;
+  after text;
   rounds integer := 0;
 BEGIN
   EXECUTE command;
   GET DIAGNOSTICS affected = ROW_COUNT;
   LOOP
-    SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', relid, n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY relid)
-      INTO before FROM pg_catalog.pg_stat_xact_all_tables
-     WHERE relid IN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable);
+    before := after;
     SET CONSTRAINTS ALL IMMEDIATE;
-    EXIT WHEN COALESCE(before, '') OPERATOR(pg_catalog.=) COALESCE((
-      SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', relid, n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY relid)
-        FROM pg_catalog.pg_stat_xact_all_tables
-       WHERE relid IN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable)), '');
+    SELECT COALESCE(pg_catalog.string_agg(pg_catalog.concat_ws(':', t.tgrelid, pg_catalog.pg_stat_get_xact_tuples_inserted(t.tgrelid),
+             pg_catalog.pg_stat_get_xact_tuples_updated(t.tgrelid), pg_catalog.pg_stat_get_xact_tuples_deleted(t.tgrelid)), ',' ORDER BY t.tgrelid), '')
+      INTO after FROM (SELECT DISTINCT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable) t;
+    EXIT WHEN after OPERATOR(pg_catalog.=) before;
     rounds := rounds OPERATOR(pg_catalog.+) 1;
     IF rounds OPERATOR(pg_catalog.>=) 10 THEN
       RAISE EXCEPTION 'deferred triggers kept deferring new events after 10 rounds; the job is refused';
