@@ -35,7 +35,7 @@ export async function killMidRun(): Promise<ScenarioReport> {
     const rescueMs = Date.now() - killedAt;
     // The dead node's SQL statement still runs in its server backend; when it ends, the backend
     // finds its client gone and rolls back: the job's effect must still be there exactly once.
-    const orphan = `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_temp.kairos_run_job%' AND state = 'active' AND pid <> pg_backend_pid()`;
+    const orphan = `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_temp.kairos_run_job%' AND state = 'active' AND pid <> pg_backend_pid()`;
     const orphans = await scalar(db.pool, orphan);
     await until(async () => (await scalar(db.pool, orphan)) === 0, 30_000, "the dead node's SQL backend to end");
 

@@ -18,7 +18,10 @@ test('a SQL job is exactly once across a kill -9 of the agent running it', async
     });
     const runId = (await db.pool.query(`SELECT ${s}.trigger_job('crashy') AS id`)).rows[0].id;
     // The command runs inside its owner's function (see src/executors/sql/run.ts): wait for that call.
-    await eventually(async () => (await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_temp.kairos_run_job%' AND state = 'active'")).rows[0].n === 1, 10_000, 'the job to start');
+    // pg_stat_activity is server-wide (other files run SQL jobs too): this run is running here, and
+    // some job sleeps inside its owner's function.
+    await eventually(async () => (await db.pool.query(`SELECT EXISTS (SELECT 1 FROM ${s}.runs WHERE run_id = $1 AND status = 'running')
+      AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_temp.kairos_run_job%' AND wait_event = 'PgSleep' AND state = 'active') AS ok`, [runId])).rows[0].ok, 10_000, 'the job to start');
     child.kill('SIGKILL');
     // Its transaction dies with its connection; the lease runs out and another node takes over.
     const heir = db.node({ runSqlJobs: true, rescueInterval: 200, pollInterval: 200 });

@@ -133,7 +133,7 @@ test('a SQL job times out (statement_timeout) and can be cancelled from another 
   // Running in this schema, and some job asleep in pg_sleep: pg_stat_activity is server-wide, and
   // other test files run SQL jobs at the same time.
   await eventually(async () => (await db.pool.query(`SELECT EXISTS (SELECT 1 FROM "${db.schema}".runs WHERE run_id = $1 AND status = 'running')
-      AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_temp.kairos_run_job%' AND wait_event = 'PgSleep' AND state = 'active') AS ok`, [run])).rows[0].ok, 10_000, 'the job to start');
+      AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_temp.kairos_run_job%' AND wait_event = 'PgSleep' AND state = 'active') AS ok`, [run])).rows[0].ok, 10_000, 'the job to start');
   const started = Date.now();
   assert.equal(await other.cancel(run), 'cancelling');
   assert.equal((await waitForRun(kairos, run)).next, 'cancelled');

@@ -108,7 +108,8 @@ function firstKeyword(sql: string): string | null {
  * COMMIT they would run with the agent's role (and a trigger body may RESET ROLE there). A trigger
  * fired here may defer again (SET CONSTRAINTS ALL DEFERRED) and queue new events, so the flush is
  * repeated until a round changes no row of any table that has a deferrable trigger: a new event
- * needs such a row change, and a table with pending events cannot be truncated or dropped. The
+ * needs such a row change, and a table with pending events cannot be truncated or dropped (nor
+ * its trigger), so with no deferrable trigger left at all one round is enough. The
  * check names everything with its schema and compares with pg_catalog's operator, so the job's
  * own search_path cannot bend it. Dropped with the session's other temporary objects afterwards.
  */
@@ -128,7 +129,8 @@ BEGIN
     SELECT COALESCE(pg_catalog.string_agg(pg_catalog.concat_ws(':', t.tgrelid, pg_catalog.pg_stat_get_xact_tuples_inserted(t.tgrelid),
              pg_catalog.pg_stat_get_xact_tuples_updated(t.tgrelid), pg_catalog.pg_stat_get_xact_tuples_deleted(t.tgrelid)), ',' ORDER BY t.tgrelid), '')
       INTO after FROM (SELECT DISTINCT tgrelid FROM pg_catalog.pg_trigger WHERE tgdeferrable) t;
-    EXIT WHEN after OPERATOR(pg_catalog.=) before;
+    -- No deferrable trigger anywhere (the usual case): nothing can be pending, one read sufficed.
+    EXIT WHEN after OPERATOR(pg_catalog.=) '' OR after OPERATOR(pg_catalog.=) before;
     rounds := rounds OPERATOR(pg_catalog.+) 1;
     IF rounds OPERATOR(pg_catalog.>=) 10 THEN
       RAISE EXCEPTION 'deferred triggers kept deferring new events after 10 rounds; the job is refused';
@@ -150,17 +152,20 @@ END $run$`;
 const SCRUB = `RESET ROLE; RESET ALL; SET LOCAL search_path = pg_catalog, pg_temp; CLOSE ALL; DEALLOCATE ALL;
 UNLISTEN *; DISCARD TEMP; SELECT pg_catalog.pg_advisory_unlock_all()`;
 
+/**
+ * The transaction, in four round trips: BEGIN with the owner's role; the owner's function, the
+ * job in it and the scrub (one simple query: values are inlined as literals, so that nothing runs
+ * between the job and the scrub); the completion; COMMIT.
+ */
 async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
-  await client.query('BEGIN');
   try {
-    await becomeOwner(client, cmd, true);
-    await client.query(RUNNER);
-    const { rows } = await client.query<{ affected: string }>('SELECT pg_temp.kairos_run_job($1) AS affected', [cmd.sql]);
-    const output: SqlOutput = { rows: Number(rows[0]?.affected ?? 0), command: firstKeyword(cmd.sql), notices: [...notices] };
-    // Back to the agent's role, in a session the job can no longer bend, to record the result
-    // (the owner may not write Kairos's tables).
-    await client.query(SCRUB);
+    checkOwner(await client.query(`BEGIN; ${becomeOwner(client, cmd, true)}`));
+    const results = await client.query(`${RUNNER}; SELECT pg_temp.kairos_run_job(${client.escapeLiteral(cmd.sql)}) AS affected; ${SCRUB}`);
+    const affected = (results as unknown as pg.QueryResult[]).find((r) => r.fields.some((f) => f.name === 'affected'))?.rows[0]?.affected;
+    const output: SqlOutput = { rows: Number(affected ?? 0), command: firstKeyword(cmd.sql), notices: [...notices] };
     await forgetPrepared(client, null);
+    // Back as the agent, in a session the job can no longer bend, to record the result (the
+    // owner may not write Kairos's tables).
     const keep = cmd.beforeCommit ? await cmd.beforeCommit(client, output) : true;
     await client.query(keep ? 'COMMIT' : 'ROLLBACK');
     return { output, committed: keep };
@@ -171,26 +176,29 @@ async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: st
 }
 
 /**
- * Take the owner's role and timeout, in one round trip, after checking that the owner may
- * connect to this database: the agent connects with its own credentials, so PostgreSQL's own
- * CONNECT check never sees the owner. Runs before any of the job's code, in a clean session.
+ * The statement that takes the owner's role and timeout (LOCAL: for the transaction) after
+ * checking that the owner may connect to this database: the agent connects with its own
+ * credentials, so PostgreSQL's own CONNECT check never sees the owner. Runs before any of the
+ * job's code, in a clean session; values are literals so that it can share a round trip.
  */
-async function becomeOwner(client: pg.PoolClient, cmd: SqlCommand, local: boolean): Promise<void> {
-  const timeout = cmd.timeoutMs ? String(Math.floor(cmd.timeoutMs)) : null;
-  const { rows } = await client.query<{ may_connect: boolean; database: string }>(
-    `SELECT m.ok AS may_connect, pg_catalog.current_database() AS database,
-            CASE WHEN m.ok THEN pg_catalog.set_config('role', $1, $3) END AS role,
-            CASE WHEN m.ok AND $2::text IS NOT NULL THEN pg_catalog.set_config('statement_timeout', $2, $3) END AS timeout
-       FROM (SELECT pg_catalog.has_database_privilege($1, pg_catalog.current_database(), 'CONNECT') AS ok) m`,
-    [cmd.role, timeout, local],
-  );
-  if (!rows[0]?.may_connect) {
-    throw new KairosPermissionError(`Role "${cmd.role}" may not connect to database "${rows[0]?.database}" (no CONNECT privilege); the job is not run`);
+function becomeOwner(client: pg.PoolClient, cmd: SqlCommand, local: boolean): string {
+  const role = client.escapeLiteral(cmd.role);
+  const timeout = cmd.timeoutMs ? `, pg_catalog.set_config('statement_timeout', CASE WHEN m.ok THEN '${Math.floor(cmd.timeoutMs)}' END, ${local})` : '';
+  return `SELECT m.ok AS may_connect, pg_catalog.current_database() AS database,
+                 pg_catalog.set_config('role', CASE WHEN m.ok THEN ${role} END, ${local})${timeout}
+            FROM (SELECT pg_catalog.has_database_privilege(${role}, pg_catalog.current_database(), 'CONNECT') AS ok) m`;
+}
+
+/** Refuse the job when the owner may not connect (the result of {@link becomeOwner}, maybe after BEGIN's). */
+function checkOwner(result: pg.QueryResult | pg.QueryResult[]): void {
+  const row = (Array.isArray(result) ? result[result.length - 1] : result)?.rows[0] as { may_connect?: boolean; database?: string } | undefined;
+  if (!row?.may_connect) {
+    throw new KairosPermissionError(`The job's owner may not connect to database "${row?.database}" (no CONNECT privilege); the job is not run`);
   }
 }
 
 async function autocommit(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
-  await becomeOwner(client, cmd, false);
+  checkOwner(await client.query(becomeOwner(client, cmd, false)));
   // Extended protocol: one statement, so "VACUUM; RESET ROLE; …" cannot ride along.
   const result = await client.query({ text: cmd.sql, queryMode: 'extended' } as pg.QueryConfig);
   return { output: { rows: result.rowCount ?? 0, command: result.command ?? firstKeyword(cmd.sql), notices: [...notices] }, committed: true };
