@@ -6,7 +6,9 @@
  * to the tables it should not write at all. Each must be refused, and what the API itself writes
  * for a tenant (execute_job's log, a cancelled run's log, enqueue, trigger_job) must still work.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { drain } from '../../src/testing/index.js';
 import { stage } from './tenants.js';
@@ -153,4 +155,26 @@ test('a tenant writes no other table of the installation, and reads no hand-off 
     occurrences: 'INSERT',
     runs: 'DELETE,INSERT,UPDATE',
   });
+});
+
+test('the same attacks from a LOGIN tenant on its own connection (as the docs set tenants up)', async () => {
+  const login = `lt_${st.tag}`;
+  const password = randomBytes(12).toString('hex');
+  await pool.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE job_scheduler`);
+  const url = new URL(install.url);
+  url.username = login;
+  url.password = password;
+  const own = new pg.Client({ connectionString: url.toString() });
+  after(async () => {
+    await own.end().catch(() => undefined);
+    await pool.query(`DROP OWNED BY ${login}; DROP ROLE ${login}`).catch(() => undefined);
+  });
+  await own.connect();
+  const attempt = (sql: string, values: unknown[] = []): Promise<string> =>
+    own.query(sql, values).then((r) => `changed ${r.rowCount ?? 0} rows`, (e: { code?: string }) => `refused ${e.code}`);
+  assert.match(await attempt(`INSERT INTO ${s}.runs (job_id, task, job_type) VALUES ($1, '@sql', 'sql')`, [vid]), /^refused 42501/);
+  assert.match(await attempt(`INSERT INTO ${s}.job_logs (job_id, run_id, task, queue, attempt, status) VALUES ($1, 1, '@sql', 'default', 1, 'completed')`, [vid]), /^refused 42501/);
+  assert.match(await attempt(`INSERT INTO ${s}.runs (task, status, node_id, attempt) VALUES ('x', 'running', 'n', 1)`), /^refused 42501/);
+  assert.match(await attempt(`SELECT * FROM ${s}.handoffs`), /^refused 42501/);
+  assert.equal(await attempt(`SELECT ${s}.enqueue('login-task', '{}')`), 'changed 1 rows');
 });
