@@ -31,6 +31,9 @@ export interface DueJob {
   pending: number;
   /** Dates and times on which the schedule does not fire. */
   exceptions?: CalendarException[];
+  /** The job type and command its runs copy (checked before planning, see core/job-checks.ts). */
+  type?: string;
+  command?: string | null;
 }
 
 /** The planner's output for one job. */
