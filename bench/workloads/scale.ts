@@ -45,7 +45,7 @@ async function measure(ctx: BenchContext, jobs: number): Promise<{ due: number; 
       await ticker.runOnce();
       idle.push(nowMs() - t);
     }
-    const lock = await explain(client, kairos.store.queries.get('lockDueJobs'), [null, [], 100, 500], makeDue);
+    const lock = await explain(client, kairos.store.queries.get('lockDueJobs'), [null, [], 100, 500, null, []], makeDue);
     const next = await explain(client, kairos.store.queries.get('nextJobDue'), [500]);
     if (jobs >= 1_000_000 || (ctx.quick && jobs >= 100_000)) ctx.note(`lockDueJobs plan at ${jobs} jobs:\n${lock.plan}\nnextJobDue plan:\n${next.plan}`);
     return { due: summary(due).median, idle: summary(idle).median, lock: lock.ms, lockBuf: lock.buffers, next: next.ms, nextBuf: next.buffers };

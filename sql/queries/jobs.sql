@@ -93,23 +93,46 @@ SELECT {{schema}}.trigger_job($1, $2::jsonb, $3) AS run_id;
 -- policy allows it or it has no active run (the planner then decides on a free job). "No active
 -- run" is a LIMIT 1 probe of runs_job, not NOT EXISTS: under an OR the planner may turn NOT EXISTS
 -- into a hash of every run's job_id, a scan of the whole queue on each ticker pass.
+-- Ids only: nothing here computes on a row's values, so no malformed row can fail the lock; the
+-- values are read next (jobsToPlan), where the ticker can isolate a row. Broken (quarantined) jobs
+-- are left out; a cursor outside the years 1-9999 counts as due, so that its row is quarantined.
+-- $5: only this job (the ticker's one-at-a-time fallback); $6: jobs this node skips (their
+-- quarantine could not be written).
+SELECT j.job_id, coalesce($1::timestamptz, now()) AS db_now
+  FROM {{schema}}.jobs j
+ WHERE j.enabled AND j.broken_at IS NULL
+   AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now()) + $4::bigint * interval '1 millisecond'
+         AND (j.next_run <= coalesce($1::timestamptz, now()) OR j.overlap = 'allow'
+              OR (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id LIMIT 1) IS NULL))
+        OR NOT j.planned
+        OR j.next_run < '0001-01-01 00:00:00+00' OR j.next_run >= '10000-01-01 00:00:00+00')
+   AND (j.schedule_kind <> 'custom' OR j.job_name = ANY($2::text[]))
+   AND ($5::int IS NULL OR j.job_id = $5)
+   AND NOT (j.job_id = ANY($6::int[]))
+ ORDER BY j.next_run NULLS FIRST
+ LIMIT $3
+   FOR UPDATE SKIP LOCKED;
+
+-- name: jobsToPlan
+-- What the planner needs of the jobs lockDueJobs locked ($1), with their active runs.
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.schedule_kind, j.cron, j.timezone,
        EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, j.schedule_time, j.end_time, j.max_runs,
        j.run_count, j.planned, j.next_run, j.created_at, j.catch_up, j.max_lateness_ms, j.misfire_grace_ms, j.overlap,
        j.exceptions,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
-       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending,
-       coalesce($1::timestamptz, now()) AS db_now
+       (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending
   FROM {{schema}}.jobs j
- WHERE j.enabled
-   AND ((j.planned AND j.next_run <= coalesce($1::timestamptz, now()) + $4::bigint * interval '1 millisecond'
-         AND (j.next_run <= coalesce($1::timestamptz, now()) OR j.overlap = 'allow'
-              OR (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id LIMIT 1) IS NULL))
-        OR NOT j.planned)
-   AND (j.schedule_kind <> 'custom' OR j.job_name = ANY($2::text[]))
- ORDER BY j.next_run NULLS FIRST
- LIMIT $3
-   FOR UPDATE SKIP LOCKED;
+ WHERE j.job_id = ANY($1::int[]);
+
+-- name: quarantineJob
+-- Mark job $1 broken with reason $2 (migration 0016): the ticker skips it until it is redefined.
+-- A cursor outside the years 1-9999 is cleared (the reason names it), so that no reader of the
+-- row meets a time it cannot hold.
+UPDATE {{schema}}.jobs
+   SET broken_at = coalesce($3::timestamptz, now()), broken_reason = left($2, 2000),
+       next_run = CASE WHEN next_run >= '0001-01-01 00:00:00+00' AND next_run < '10000-01-01 00:00:00+00' THEN next_run END
+ WHERE job_id = $1 AND broken_at IS NULL
+RETURNING job_id, job_name, owner;
 
 -- name: applyPlans
 -- Write the ticker's decisions in one statement: the new cursor of each job ($1), the occurrences
@@ -166,14 +189,22 @@ SELECT i.run_id, i.job_id, i.task, i.key, i.scheduled_at, i.queue, i.run_at,
 -- name: nextJobDue
 -- When must the ticker wake next? The earliest next_run of an enabled job (or $1 ms before it, for
 -- a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
--- clock (to convert a due time into a local timer).
+-- clock (to convert a due time into a local timer). Broken jobs are left out; a cursor outside
+-- the years 1-9999 (a malformed row, which lockDueJobs takes as due) asks for a pass now instead
+-- of being a time: -infinity minus the window would not even compute.
 SELECT least(
-         (SELECT next_run FROM {{schema}}.jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1),
+         (SELECT next_run FROM {{schema}}.jobs
+           WHERE enabled AND broken_at IS NULL
+             AND next_run >= '0001-01-01 00:00:00+00' AND next_run < '10000-01-01 00:00:00+00'
+           ORDER BY next_run LIMIT 1),
          (SELECT j.next_run - $1::bigint * interval '1 millisecond' FROM {{schema}}.jobs j
-           WHERE j.enabled AND j.next_run IS NOT NULL
+           WHERE j.enabled AND j.broken_at IS NULL
+             AND j.next_run >= '0001-01-01 00:00:00+00' AND j.next_run < '10000-01-01 00:00:00+00'
              AND (j.overlap = 'allow' OR (SELECT 1 FROM {{schema}}.runs r WHERE r.job_id = j.job_id LIMIT 1) IS NULL)
            ORDER BY j.next_run LIMIT 1)) AS next_run,
-       EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND schedule_kind <> 'custom') AS unplanned,
+       (EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND NOT planned AND broken_at IS NULL AND schedule_kind <> 'custom')
+        OR EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE enabled AND broken_at IS NULL AND schedule_kind <> 'custom'
+                      AND (next_run < '0001-01-01 00:00:00+00' OR next_run >= '10000-01-01 00:00:00+00'))) AS unplanned,
        clock_timestamp() AS db_time;
 
 -- name: jobForRun

@@ -11,6 +11,7 @@ import { nextOccurrences } from '../core/schedule.js';
 import { assertInteger, assertName, assertText, serializePayload } from '../core/validate.js';
 import { firstNextRun, scheduleChanged, type JobDefinition } from './schedules.js';
 import { planJob, scheduleOf, type DueJob } from '../core/planner.js';
+import { checkDueJob, checkPlan } from '../core/job-checks.js';
 
 /** Insert or update a job by name; concurrent declarations of the same job are safe. */
 export async function upsertJob(store: Store, def: JobDefinition, now: Date | null): Promise<Job> {
@@ -25,11 +26,16 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
           row.schedule_time = existing && !scheduleChanged(existing, def) ? existing.schedule_time : dbNow;
         }
         if (!existing) {
-          const [inserted] = await store.run('insertJob', [JSON.stringify({ ...row, next_run: firstNextRun(def, dbNow) })], client);
+          const nextRun = firstNextRun(def, dbNow);
+          checkDefinition(row, nextRun, 0, dbNow);
+          const [inserted] = await store.run('insertJob', [JSON.stringify({ ...row, next_run: nextRun })], client);
           return toJob(inserted!);
         }
-        const changed = scheduleChanged(existing, def);
+        // A broken job's cursor and count, or a stored cursor the ticker would refuse, may be what
+        // is wrong with it: the redefinition starts both afresh.
+        const changed = scheduleChanged(existing, def) || existing.broken_at != null || !holds(() => checkDefinition(row, existing.next_run, existing.run_count, dbNow));
         const nextRun = changed ? firstNextRun(def, dbNow) : null;
+        checkDefinition(row, changed ? nextRun : existing.next_run, changed ? 0 : existing.run_count, dbNow);
         const [updated] = await store.run('updateJob', [JSON.stringify({ ...row, next_run: nextRun }), existing.job_id, changed], client);
         return toJob(updated!);
       });
@@ -41,7 +47,28 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
   }
 }
 
-/** Enable or disable a job. Enabling resets the failure count and plans the next run from now. */
+/**
+ * Refuse a definition the ticker would quarantine (the same checks, core/job-checks.ts): e.g. an
+ * interval so long that its first occurrence is after the year 9999.
+ */
+function checkDefinition(row: JobDefinition['row'], nextRun: unknown, runCount: unknown, now: Date): void {
+  checkDueJob({ ...toDueJob({ ...row, next_run: nextRun, run_count: runCount, planned: true, created_at: now }), command: String(row.command) });
+}
+
+function holds(check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Enable or disable a job. Enabling resets the failure count and plans the next run from now; a
+ * quarantined job is checked as the ticker would check it, so that enabling one that is still
+ * malformed is refused (and changes nothing) rather than quarantined again.
+ */
 export async function setEnabled(store: Store, name: string, enabled: boolean, now: Date | null, custom?: (after: Date) => Date | null): Promise<Job> {
   assertName(name, 'name');
   await inTransaction(store.pool, async (client) => {
@@ -50,7 +77,10 @@ export async function setEnabled(store: Store, name: string, enabled: boolean, n
     let next: Date | null = null;
     if (enabled) {
       const job: DueJob = { ...toDueJob(row), planned: false, nextRun: null };
-      next = planJob(job, row.db_now as Date, custom).nextRun;
+      checkDueJob(job);
+      const plan = planJob(job, row.db_now as Date, custom);
+      checkPlan(job, plan);
+      next = plan.nextRun;
     }
     await store.run('setJobEnabled', [name, enabled, next], client);
   });

@@ -65,6 +65,10 @@ export interface Job {
   exceptions: Array<{ date?: string; time?: string }>;
   nodeName: string | null;
   nodeTags: string[];
+  /** When the ticker quarantined the job (its row could not be planned); null when healthy. */
+  brokenAt: Date | null;
+  /** Why it is quarantined: the column and value, or the database's refusal of its plan. */
+  brokenReason: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -3,15 +3,30 @@
  * SKIP LOCKED so each is handled by exactly one node, and the occurrences table's primary key
  * makes a double materialisation impossible even so. The ticker sleeps until the earliest
  * next_run (by the database clock), so fires are sub-second, not minute-polled.
+ *
+ * A malformed row (written by plain SQL, a superuser, an older version) never stops the others:
+ * each row is checked and planned on its own, a row that fails is quarantined (marked broken,
+ * see ./quarantine.ts), and when a statement of a batch fails on a row's values the batch is
+ * rolled back and its jobs are planned one at a time, each in a savepoint, so that the row is
+ * found and quarantined and the rest proceed.
  */
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 import { planJob, type JobPlan } from '../core/planner.js';
+import { checkDueJob, checkPlan } from '../core/job-checks.js';
 import { inTransaction } from '../store/db.js';
 import { toDueJob, type Row } from '../store/rows.js';
 import type { StatusChange } from '../core/types.js';
+import { Quarantine, isRowError, reasonOf, type BrokenJob, type JobBrokenEvent } from './quarantine.js';
+import type pg from 'pg';
 
 const BATCH = 100;
+
+/** What a batch wrote: runs to announce, jobs to report as broken. */
+interface Written {
+  runs: Row[];
+  marked: JobBrokenEvent[];
+}
 
 /** The schedule loop of one node. */
 export class Ticker extends LoopService {
@@ -20,14 +35,16 @@ export class Ticker extends LoopService {
    * claims them at once, or sets its timer when they were materialised ahead of their due time.
    */
   onRunsCreated: (due: Map<string, Date>) => void = () => undefined;
+  private readonly quarantine: Quarantine;
 
   constructor(private readonly ctx: EngineContext) {
     super('ticker', ctx.options.pollIntervalMs, ctx.logger);
+    this.quarantine = new Quarantine(ctx);
   }
 
   /** A NOTIFY said a job is due at `at` (DB time), or needs planning. */
   hint(at: Date | null, plan: boolean): void {
-    if (plan) return this.wake();
+    if (plan || (at && Number.isNaN(at.getTime()))) return this.wake();
     if (at) this.wake(at.getTime() - this.ctx.offset.ms - Date.now() + 1);
   }
 
@@ -53,25 +70,88 @@ export class Ticker extends LoopService {
 
   /** One batch: lock due jobs, plan them, write the plans. Returns how many jobs were locked. */
   async materialise(): Promise<number> {
-    const now = this.ctx.clock.now();
-    const created = await inTransaction(this.ctx.store.pool, async (client) => {
-      const ahead = this.ctx.options.scheduleAheadMs;
-      const rows = await this.ctx.store.run('lockDueJobs', [now, [...this.ctx.customSchedules.keys()], BATCH, ahead], client);
-      if (rows.length === 0) return { count: 0, runs: [] as Row[] };
-      const dbNow = rows[0]!.db_now as Date;
-      const horizon = new Date(dbNow.getTime() + ahead);
-      const plans = rows.map((row) => this.plan(row, dbNow, horizon));
-      const runs = await this.ctx.store.run('applyPlans', applyPlanParams(plans, this.ctx.nodeId, now), client);
-      return { count: rows.length, runs };
-    });
-    if (created.runs.length > 0) this.announce(created.runs);
-    return created.count;
+    let locked: number[] = [];
+    try {
+      return await this.batch(null, (ids) => (locked = ids));
+    } catch (error) {
+      // Only the lock can fail before any row is read, and it computes on no row's values.
+      if (locked.length === 0 || !isRowError(error)) throw error;
+      this.ctx.logger.warn({ err: error, jobs: locked.length }, `a ticker batch of ${locked.length} job(s) failed (${reasonOf(error)}); planning them one at a time`);
+      for (const id of locked) await this.batch(id);
+      return locked.length;
+    }
   }
 
-  private plan(row: Row, dbNow: Date, horizon: Date): JobPlan {
-    const job = toDueJob(row);
+  /** Lock the due jobs (or only job `only`, still due), plan them and write the plans in one transaction. */
+  private async batch(only: number | null, onLocked?: (ids: number[]) => void): Promise<number> {
+    const now = this.ctx.clock.now();
+    const ahead = this.ctx.options.scheduleAheadMs;
+    const done = await inTransaction(this.ctx.store.pool, async (client) => {
+      const params = [now, [...this.ctx.customSchedules.keys()], only === null ? BATCH : 1, ahead, only, this.quarantine.skippedIds()];
+      const locked = await this.ctx.store.run('lockDueJobs', params, client);
+      if (locked.length === 0) return { count: 0, runs: [], marked: [] };
+      const ids = locked.map((row) => Number(row.job_id));
+      onLocked?.(ids);
+      const dbNow = locked[0]!.db_now as Date;
+      const work = (): Promise<Written> => this.planAndWrite(ids, dbNow, new Date(dbNow.getTime() + ahead), now, client);
+      return { count: ids.length, ...(only === null ? await work() : await this.isolated(only, work, client)) };
+    });
+    if (done.runs.length > 0) this.announce(done.runs);
+    this.quarantine.report(done.marked);
+    return done.count;
+  }
+
+  /** Read, check and plan the locked jobs; write the plans, and quarantine the rows that failed. */
+  private async planAndWrite(ids: number[], dbNow: Date, horizon: Date, now: Date | null, client: pg.PoolClient): Promise<Written> {
+    const rows = await this.ctx.store.run('jobsToPlan', [ids], client);
+    const plans: JobPlan[] = [];
+    const broken: BrokenJob[] = [];
+    for (const row of rows) {
+      const planned = this.plan(row, dbNow, horizon);
+      if ('reason' in planned) broken.push(planned);
+      else plans.push(planned);
+    }
+    const runs = plans.length > 0 ? await this.ctx.store.run('applyPlans', applyPlanParams(plans, this.ctx.nodeId, now), client) : [];
+    return { runs, marked: await this.quarantine.write(broken, client) };
+  }
+
+  /**
+   * One job in a savepoint: when its statements fail on its values, they are rolled back and the
+   * job is quarantined with the database's message (the lock taken before the savepoint is kept).
+   */
+  private async isolated(jobId: number, work: () => Promise<Written>, client: pg.PoolClient): Promise<Written> {
+    await client.query('SAVEPOINT plan_job');
     try {
-      const plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name), horizon);
+      return await work();
+    } catch (error) {
+      if (!isRowError(error)) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT plan_job');
+      const job: BrokenJob = { jobId, reason: reasonOf(error) };
+      try {
+        return { runs: [], marked: await this.quarantine.write([job], client) };
+      } catch (refusal) {
+        if (!isRowError(refusal)) throw refusal;
+        await client.query('ROLLBACK TO SAVEPOINT plan_job');
+        this.quarantine.unwritable(job, refusal);
+        return { runs: [], marked: [] };
+      }
+    }
+  }
+
+  /** Check and plan one row: its plan, or why it is broken. */
+  private plan(row: Row, dbNow: Date, horizon: Date): JobPlan | BrokenJob {
+    const broken = (reason: string): BrokenJob => ({ jobId: Number(row.job_id), name: String(row.job_name), reason });
+    try {
+      const job = toDueJob(row);
+      checkDueJob(job);
+      let plan: JobPlan;
+      try {
+        plan = planJob(job, dbNow, this.ctx.customSchedules.get(job.name), horizon);
+      } catch (error) {
+        // A bad cron expression, a custom schedule that throws or goes backwards.
+        return broken(`cannot be planned: ${reasonOf(error)}`);
+      }
+      checkPlan(job, plan);
       if (plan.missed > 0) this.ctx.logger.warn({ job: job.name, missed: plan.missed }, `job ${job.name}: ${plan.missed} missed occurrence(s) dropped by catch-up policy ${job.catchUp}`);
       // Alerts listen for this ('missed' event): only the node that planned the job emits it.
       if (plan.missed + plan.overlapSkipped > 0) {
@@ -79,9 +159,7 @@ export class Ticker extends LoopService {
       }
       return plan;
     } catch (error) {
-      // A row that cannot be planned (e.g. a bad cron written by plain SQL) must not block the others.
-      this.ctx.logger.error({ err: error, job: job.name }, `job ${job.name} cannot be scheduled; its next_run is cleared`);
-      return { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0, overlapSkipped: 0 };
+      return broken(reasonOf(error));
     }
   }
 
@@ -104,7 +182,7 @@ export class Ticker extends LoopService {
     const receivedAt = Date.now();
     this.ctx.offset.sample(row.db_time.getTime(), sentAt, receivedAt);
     if (row.unplanned) return 0;
-    if (!row.next_run) return undefined;
+    if (!(row.next_run instanceof Date) || Number.isNaN(row.next_run.getTime())) return undefined;
     // +1 ms: waking a hair early would find nothing due and cost another round trip.
     return Math.max(0, row.next_run.getTime() - row.db_time.getTime() - (receivedAt - sentAt) / 2 + 1);
   }

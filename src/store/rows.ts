@@ -7,7 +7,13 @@ import type { DueJob } from '../core/planner.js';
 /** A raw row as node-postgres returns it. */
 export type Row = Record<string, unknown>;
 
-const date = (v: unknown): Date | null => (v instanceof Date ? v : v == null ? null : new Date(String(v)));
+/** A time, or null; a value no Date can hold (±infinity, beyond year 275760) is null too: a malformed row must not break its readers. */
+const date = (v: unknown): Date | null => {
+  const d = v instanceof Date ? v : v == null ? null : new Date(String(v));
+  return d === null || Number.isNaN(d.getTime()) ? null : d;
+};
+/** A time the schedule needs; an Invalid Date (shown as such) when the row does not hold one. */
+const needed = (v: unknown): Date => date(v) ?? new Date(Number.NaN);
 const num = (v: unknown): number | null => (v == null ? null : Number(v));
 
 /** Parse a PostgreSQL interval as node-postgres returns it (an object) into milliseconds. */
@@ -28,9 +34,9 @@ function jobSchedule(row: Row): Job['schedule'] {
     case 'cron':
       return { kind: 'cron', cron: String(row.cron), timezone: String(row.timezone) };
     case 'interval':
-      return { kind: 'interval', everyMs: Number(row.interval_ms), startAt: date(row.schedule_time) ?? date(row.created_at)! };
+      return { kind: 'interval', everyMs: Number(row.interval_ms), startAt: date(row.schedule_time) ?? needed(row.created_at) };
     case 'once':
-      return { kind: 'once', at: date(row.schedule_time)! };
+      return { kind: 'once', at: needed(row.schedule_time) };
     case 'custom':
       return { kind: 'custom' };
     default:
@@ -70,11 +76,14 @@ export function toJob(row: Row): Job {
     maxAttempts: num(row.max_attempts),
     currentAttempts: Number(row.current_attempts),
     labels: (row.labels as string[] | null) ?? [],
-    exceptions: (row.exceptions as Array<{ date?: string; time?: string }> | null) ?? [],
+    // A list only: a malformed row (a broken job) may hold any JSON here.
+    exceptions: Array.isArray(row.exceptions) ? (row.exceptions as Array<{ date?: string; time?: string }>) : [],
     nodeName: (row.node_name as string | null) ?? null,
     nodeTags: (row.node_tags as string[] | null) ?? [],
-    createdAt: date(row.created_at)!,
-    updatedAt: date(row.updated_at)!,
+    brokenAt: date(row.broken_at),
+    brokenReason: (row.broken_reason as string | null | undefined) ?? null,
+    createdAt: needed(row.created_at),
+    updatedAt: needed(row.updated_at),
   };
 }
 
@@ -169,5 +178,7 @@ export function toDueJob(row: Row): DueJob {
     running: Number(row.running ?? 0),
     pending: Number(row.pending ?? 0),
     exceptions: (row.exceptions as DueJob['exceptions']) ?? [],
+    type: row.job_type === undefined ? undefined : (row.job_type as string),
+    command: row.command === undefined ? undefined : (row.command as string | null),
   };
 }
