@@ -8,9 +8,10 @@ import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 
 /** What an alert is about. */
-export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired' | 'missed';
+export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired' | 'missed' | 'broken';
 /** Every alert event. */
-export const ALERT_EVENTS: readonly AlertEvent[] = ['failed', 'disabled', 'late', 'expired', 'missed'];
+export const ALERT_EVENTS: readonly AlertEvent[] = ['failed', 'disabled', 'late', 'expired', 'missed', 'broken'];
+const EVENT_LIST = ALERT_EVENTS.join(', ');
 
 /** A checked alert rule. */
 export type AlertRule = {
@@ -47,7 +48,7 @@ function schemas(z: Zod) {
 
   const common = {
     job: z.string({ error: 'a job name' }).regex(NAME, { error: 'a job name of 1-200 letters, digits, spaces and _ . : - / @' }).optional(),
-    events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: 'one of failed, disabled, late, expired, missed' }), { error: 'a list of events (failed, disabled, late, expired, missed)' })
+    events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: `one of ${EVENT_LIST}` }), { error: `a list of events (${EVENT_LIST})` })
       .min(1, { error: 'a list of at least one event' }).optional(),
     late_after: duration(0, 30 * 86_400_000).optional(),
   };

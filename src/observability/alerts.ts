@@ -1,11 +1,13 @@
 /**
- * Alerts: notifications about failed runs, jobs disabled after repeated failures, and late or
- * expired scheduled runs, sent through webhooks, a PostgreSQL NOTIFY channel or the log. Rules
+ * Alerts: notifications about failed runs, jobs disabled after repeated failures or quarantined
+ * as broken, and late or expired scheduled runs, sent through webhooks, a PostgreSQL NOTIFY
+ * channel or the log. Rules
  * come from code or the agent's YAML and from the `alert_rules` table (add_alert in SQL).
  *
  * One node sends each alert, without coordination: every event is observed only where it is
  * recorded. A final failure is alerted by the node that recorded it (its completer, or the rescuer
- * that abandoned a run), a disabled job by the node whose failure disabled it, a late start by the
+ * that abandoned a run), a disabled job by the node whose failure disabled it, a broken job by the
+ * node whose ticker quarantined it, a late start by the
  * node that started the attempt, and an expired run by the node whose rescuer dropped it. Events
  * other nodes forward (the `clusterEvents` option) are ignored here. Retried attempts are not
  * alerted: only the failure after the last retry (or one that disables the job) is.
@@ -17,6 +19,7 @@ import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { AttemptObserver } from './tracing.js';
+import type { JobBrokenEvent } from '../engine/quarantine.js';
 import { parseAlertRules, type AlertEvent, type AlertRule } from './alert-rules.js';
 import { loggableUrl, sendWebhook } from './webhook.js';
 
@@ -172,6 +175,9 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
       return base('disabled', job, `job ${job} disabled ${detail}`);
     }, 'disabled');
   };
+  const onBroken = ({ job, reason }: JobBrokenEvent): void => {
+    raise(async () => base('broken', job, `job ${job} is broken and quarantined (it does not fire until redefined or enabled): ${reason}`), 'broken');
+  };
   const observer: AttemptObserver = {
     started(run) {
       if (!run.scheduled_at || run.attempt !== 1) return;
@@ -200,6 +206,7 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
 
   kairos.localStatus.push(onStatus);
   kairos.on('jobDisabled', onDisabled);
+  kairos.on('jobBroken', onBroken);
   kairos.on('missedFires', onMissed);
   kairos.services.executor.observers.push(observer);
 
@@ -213,6 +220,7 @@ export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): Ka
     async close(timeoutMs = 10_000) {
       remove(kairos.localStatus, onStatus);
       kairos.off('jobDisabled', onDisabled);
+      kairos.off('jobBroken', onBroken);
       kairos.off('missedFires', onMissed);
       remove(kairos.services.executor.observers, observer);
       let timer: NodeJS.Timeout | undefined;

@@ -15,7 +15,7 @@ export const WEBHOOK_HEADERS = {
   signature: 'x-kairos-signature',
   /** Same id on every try of one alert, so a receiver can drop duplicates. */
   delivery: 'x-kairos-delivery',
-  /** The alert event (failed, disabled, late, expired, missed). */
+  /** The alert event (failed, disabled, late, expired, missed, broken). */
   event: 'x-kairos-event',
 } as const;
 

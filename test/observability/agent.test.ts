@@ -49,8 +49,8 @@ test('alerts in YAML are checked; secrets and URL paths never show in errors or 
   });
   assert.deepEqual(config.alerts, [
     { job: undefined, events: ['failed', 'disabled'], lateAfterMs: 60_000, source: 'config', channel: 'webhook', url: 'https://hooks.example.com/T000/SECRETPATH', secret: SECRET, secretEnv: undefined, retries: 3, timeoutMs: 2000 },
-    { job: 'nightly', events: ['failed', 'disabled', 'late', 'expired', 'missed'], lateAfterMs: 90_000, source: 'config', channel: 'notify', name: 'ops' },
-    { job: undefined, events: ['failed', 'disabled', 'late', 'expired', 'missed'], lateAfterMs: 60_000, source: 'config', channel: 'log' },
+    { job: 'nightly', events: ['failed', 'disabled', 'late', 'expired', 'missed', 'broken'], lateAfterMs: 90_000, source: 'config', channel: 'notify', name: 'ops' },
+    { job: undefined, events: ['failed', 'disabled', 'late', 'expired', 'missed', 'broken'], lateAfterMs: 60_000, source: 'config', channel: 'log' },
   ]);
   const logged = JSON.stringify(redactConfig(config));
   assert.doesNotMatch(logged, new RegExp(`${SECRET}|SECRETPATH`));

@@ -39,9 +39,9 @@ test('add_alert stores global and per-job rules, remove_alert deletes them', asy
   const log = await add(`'log'`);
   const rows = (await db.pool.query(`SELECT rule_id, job_id IS NOT NULL AS per_job, channel, target, events, late_after_ms, secret IS NOT NULL AS has_secret FROM ${s}.alert_rules ORDER BY rule_id`)).rows;
   assert.deepEqual(rows, [
-    { rule_id: hook, per_job: false, channel: 'webhook', target: 'https://hooks.example.com/kairos', events: ['disabled', 'expired', 'failed', 'late', 'missed'], late_after_ms: 60000, has_secret: true },
+    { rule_id: hook, per_job: false, channel: 'webhook', target: 'https://hooks.example.com/kairos', events: ['broken', 'disabled', 'expired', 'failed', 'late', 'missed'], late_after_ms: 60000, has_secret: true },
     { rule_id: notify, per_job: true, channel: 'notify', target: 'ops_alerts', events: ['disabled', 'failed'], late_after_ms: 300000, has_secret: false },
-    { rule_id: log, per_job: false, channel: 'log', target: null, events: ['disabled', 'expired', 'failed', 'late', 'missed'], late_after_ms: 60000, has_secret: false },
+    { rule_id: log, per_job: false, channel: 'log', target: null, events: ['broken', 'disabled', 'expired', 'failed', 'late', 'missed'], late_after_ms: 60000, has_secret: false },
   ]);
   for (const id of [hook, notify, log]) await db.pool.query(`SELECT ${s}.remove_alert($1)`, [id]);
   assert.equal(await db.count('alert_rules'), 0);
