@@ -167,7 +167,7 @@ SELECT d.run_id, d.job_id FROM done d;
 WITH decided AS (
   SELECT r.run_id, i.attempt, i.outcome, i.message, i.delay_ms, i.duration_ms, nullif(i.output, 'null'::jsonb) AS output, r.job_id,
          (j.job_id IS NOT NULL AND i.outcome <> 'cancelled' AND j.enabled AND j.max_attempts IS NOT NULL
-            AND j.current_attempts + 1 >= j.max_attempts) AS disables,
+            AND j.current_attempts::bigint + 1 >= j.max_attempts) AS disables,
          (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries) AS has_retries
     FROM {{schema}}.runs r
    CROSS JOIN LATERAL jsonb_to_record($1::jsonb -> r.run_id::text)
@@ -197,8 +197,10 @@ WITH decided AS (
      SET last_run = a.started_at,
          last_status = CASE WHEN a.cancelled THEN j.last_status ELSE false END,
          last_message = CASE WHEN a.cancelled THEN j.last_message ELSE a.message END,
-         current_attempts = j.current_attempts + a.failures,
-         enabled = j.enabled AND NOT (j.max_attempts IS NOT NULL AND j.current_attempts + a.failures >= j.max_attempts)
+         -- bigint, capped: a count written at the integer limit (plain SQL) must not fail the
+         -- whole batch, which holds other jobs' failures (issue #12, class 6).
+         current_attempts = least(j.current_attempts::bigint + a.failures, 2147483647)::int,
+         enabled = j.enabled AND NOT (j.max_attempts IS NOT NULL AND j.current_attempts::bigint + a.failures >= j.max_attempts)
     FROM (SELECT job_id, max(started_at) AS started_at, count(*) FILTER (WHERE outcome <> 'cancelled')::int AS failures,
                  bool_and(outcome = 'cancelled') AS cancelled, (array_agg(message ORDER BY started_at DESC))[1] AS message
             FROM affected WHERE job_id IS NOT NULL GROUP BY job_id) a
