@@ -37,7 +37,7 @@ SELECT count(*) FILTER (WHERE status = 'pending' AND run_at <= now())::int AS qu
   FROM {{schema}}.runs;
 
 -- name: dashJobs
--- The jobs page: $1 name search, $2 status (enabled | disabled | failing), $3 owner, $4 queue,
+-- The jobs page: $1 name search, $2 status (enabled | disabled | failing | broken), $3 owner, $4 queue,
 -- $5 tag (label), $6 limit. With each job: success rate over its last 50 attempts, the durations of
 -- its last 20 (oldest first, for the sparkline) and its live runs.
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, s.attempts, s.succeeded, s.durations,
@@ -55,7 +55,7 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, s.att
   ) s ON true
  WHERE ($1::text IS NULL OR strpos(lower(j.job_name), lower($1)) > 0 OR strpos(lower(coalesce(j.description, '')), lower($1)) > 0)
    AND ($2::text IS NULL OR ($2 = 'enabled' AND j.enabled) OR ($2 = 'disabled' AND NOT j.enabled)
-        OR ($2 = 'failing' AND j.last_status IS FALSE))
+        OR ($2 = 'failing' AND j.last_status IS FALSE) OR ($2 = 'broken' AND j.broken_at IS NOT NULL))
    AND ($3::text IS NULL OR j.owner = $3) AND ($4::text IS NULL OR j.queue = $4)
    AND ($5::text IS NULL OR $5 = ANY (j.labels))
  ORDER BY j.job_name LIMIT $6;
@@ -116,9 +116,10 @@ SELECT n.node_id, n.name, n.host, n.pid, n.tags, n.queues, n.concurrency, n.vers
  ORDER BY n.stopped_at IS NOT NULL, n.name, n.started_at DESC;
 
 -- name: dashScheduled
--- Enabled jobs with a schedule (the calendar computes their next fires).
+-- Enabled jobs with a schedule (the calendar computes their next fires); broken ones do not fire.
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms
-  FROM {{schema}}.jobs j WHERE j.enabled AND j.schedule_kind IN ('cron', 'interval', 'once') ORDER BY j.job_name LIMIT 500;
+  FROM {{schema}}.jobs j WHERE j.enabled AND j.broken_at IS NULL AND j.schedule_kind IN ('cron', 'interval', 'once')
+ ORDER BY j.job_name LIMIT 500;
 
 -- name: dashStamp
 -- A cheap fingerprint of what the pages show: the live-update stream pushes when it changes.

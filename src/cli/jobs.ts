@@ -36,14 +36,19 @@ interface AddOptions extends Common {
 
 function describeSchedule(job: Job): string {
   const s = job.schedule;
-  if (s.kind === 'cron') return `cron ${s.cron.replace(/\n/g, ' | ')}${s.timezone === 'UTC' ? '' : ` (${s.timezone})`}`;
+  if (s.kind === 'cron') return `cron ${String(s.cron).replace(/\n/g, ' | ')}${s.timezone === 'UTC' ? '' : ` (${s.timezone})`}`;
   if (s.kind === 'interval') return `every ${s.everyMs / 1000}s`;
-  if (s.kind === 'once') return `once at ${s.at.toISOString()}`;
+  // A malformed row (a broken job) may hold no valid time: shown as such, never thrown on.
+  if (s.kind === 'once') return `once at ${Number.isNaN(s.at.getTime()) ? 'an invalid time' : s.at.toISOString()}`;
   return s.kind;
 }
 
+/** A job as `jobs list` shows it; `broken` is the quarantine's reason (null when healthy). */
 function jobRow(job: Job): Record<string, unknown> {
-  return { name: job.name, type: job.type, schedule: describeSchedule(job), enabled: job.enabled, next_run: job.nextRun, last_run: job.lastRun, last_status: job.lastStatus === null ? null : job.lastStatus ? 'ok' : 'failed' };
+  return {
+    name: job.name, type: job.type, schedule: describeSchedule(job), enabled: job.enabled, next_run: job.nextRun, last_run: job.lastRun,
+    last_status: job.lastStatus === null ? null : job.lastStatus ? 'ok' : 'failed', broken: job.brokenReason,
+  };
 }
 
 async function add(name: string, o: AddOptions): Promise<void> {
@@ -83,7 +88,7 @@ export function registerJobs(program: Command, common: (cmd: Command) => Command
     .option('--enabled', 'only enabled jobs').option('--label <label>', 'only jobs with this label (class)')
     .option('--search <text>', 'name contains')
     .action(async (o: Common & { enabled?: boolean; label?: string; search?: string }) =>
-      withClient(o, async (k) => printRows((await k.listJobs({ enabled: o.enabled ? true : undefined, label: o.label, search: o.search })).map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status'], Boolean(o.json))));
+      withClient(o, async (k) => printRows((await k.listJobs({ enabled: o.enabled ? true : undefined, label: o.label, search: o.search })).map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status', 'broken'], Boolean(o.json))));
   common(jobs.command('add <name>').description('create or update a job (SQL, shell or JS task)'))
     .option('--sql <statement>', 'a SQL job').option('--shell <command>', 'a shell job').option('--task <task>', 'enqueue a JS task')
     .option('--payload <json>', 'payload of a task job')

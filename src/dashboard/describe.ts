@@ -126,7 +126,12 @@ export function describeCron(expression: string, timezone = 'UTC'): string {
   return `${words.charAt(0).toUpperCase()}${words.slice(1)} (${timezone})`;
 }
 
-/** A stored job's schedule in words. */
+/** A time as the descriptions show it; a malformed row's missing or invalid time as such. */
+function utc(at: Date): string {
+  return Number.isNaN(at.getTime()) ? 'an invalid time' : `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+}
+
+/** A stored job's schedule in words (also for a malformed row: never throws). */
 export function describeSchedule(schedule: Job['schedule']): string {
   switch (schedule.kind) {
     case 'cron':
@@ -136,9 +141,9 @@ export function describeSchedule(schedule: Job['schedule']): string {
         return `cron ${schedule.cron}`;
       }
     case 'interval':
-      return `Every ${formatDuration(schedule.everyMs)} from ${schedule.startAt.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+      return `Every ${formatDuration(schedule.everyMs)} from ${utc(schedule.startAt)}`;
     case 'once':
-      return `Once, at ${schedule.at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+      return `Once, at ${utc(schedule.at)}`;
     case 'custom':
       return 'A custom schedule (a function in the application)';
     default:

@@ -8,7 +8,7 @@ import { formatDuration } from '../core/duration.js';
 import { html, layout, type Html, type PageContext } from './html.js';
 import type { FormValues, StepValues } from './form.js';
 
-const dt = (d: Date | null): string => (d ? d.toISOString().slice(0, 19) : '');
+const dt = (d: Date | null): string => (d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 19) : '');
 const dur = (ms: number | null): string => (ms === null ? '' : formatDuration(ms));
 
 /** Form values of a stored job (for editing). */

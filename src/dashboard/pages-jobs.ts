@@ -25,7 +25,8 @@ interface JobView extends Job {
 function view(row: Row, now: Date, fires: number): JobView {
   const job = toJob(row);
   let next: Date[] = [];
-  if (job.enabled) {
+  // A broken (quarantined) job does not fire, whatever its schedule says.
+  if (job.enabled && !job.brokenAt) {
     try {
       const schedule = scheduleOf({ ...toDueJob(row), planned: true });
       if (schedule) next = upcoming(schedule, new Date(now.getTime() - 1), fires, job.schedule.kind === 'cron' ? job.schedule.timezone : 'UTC', job.exceptions);
@@ -70,21 +71,22 @@ function select(name: string, label: string, options: string[], current: string 
 export async function jobsPage(ctx: PageContext, tx: Tx, query: URLSearchParams): Promise<Html> {
   const get = (k: string): string | null => (query.get(k)?.trim() ? query.get(k)!.trim() : null);
   const status = get('status');
-  const rows = await tx.q('dashJobs', [get('q'), status && ['enabled', 'disabled', 'failing'].includes(status) ? status : null, get('owner'), get('queue'), get('tag'), 500]);
+  const rows = await tx.q('dashJobs', [get('q'), status && ['enabled', 'disabled', 'failing', 'broken'].includes(status) ? status : null, get('owner'), get('queue'), get('tag'), 500]);
   const [facets] = await tx.q('dashFacets');
   const now = new Date();
   const jobs = rows.map((r) => view(r, now, 10));
   const body = html`<div class="title"><h1>Jobs</h1>${ctx.readOnly ? '' : html`<a class="button primary" href="${ctx.base}/jobs/new">New job</a>`}</div>
 <form class="filters" method="get" action="${ctx.base}/jobs">
 <label>Search <input type="search" name="q" value="${get('q') ?? ''}" placeholder="name or description"></label>
-<label>Status <select name="status"><option value="">all</option>${['enabled', 'disabled', 'failing'].map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
+<label>Status <select name="status"><option value="">all</option>${['enabled', 'disabled', 'failing', 'broken'].map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
 ${select('owner', 'Owner', (facets?.owners as string[]) ?? [], get('owner'))}
 ${select('queue', 'Queue', (facets?.queues as string[]) ?? [], get('queue'))}
 ${select('tag', 'Tag', (facets?.tags as string[]) ?? [], get('tag'))}
 <button type="submit">Filter</button></form>
 <table class="grid jobs"><thead><tr><th>Job</th><th>Schedule</th><th>Next fires</th><th>Last run</th><th>Success</th><th>Duration</th><th>Owner · queue</th></tr></thead><tbody>
-${jobs.map((j) => html`<tr class="${j.enabled ? '' : 'disabled'}" data-job="${j.name}">
+${jobs.map((j) => html`<tr class="${j.enabled && !j.brokenAt ? '' : 'disabled'}" data-job="${j.name}">
 <td><a href="${ctx.base}/jobs/${j.id}">${j.name}</a> <span class="kind">${j.type}</span>${j.enabled ? '' : html` <span class="pill disabled">disabled</span>`}
+${j.brokenReason ? html` <span class="pill broken" title="${j.brokenReason}">broken</span>` : ''}
 ${j.running ? html` <span class="pill running">${j.running} running</span>` : ''}
 ${j.description ? html`<div class="muted small">${j.description}</div>` : ''}${j.labels.map((l) => html`<span class="tag">${l}</span>`)}</td>
 <td>${describeSchedule(j.schedule)}</td><td>${fireList(j)}</td><td>${lastRun(j)}</td><td>${rate(j)}</td>
@@ -96,6 +98,7 @@ ${j.description ? html`<div class="muted small">${j.description}</div>` : ''}${j
 function definition(job: JobView): Html {
   const rows: Array<[string, unknown]> = [
     ['Kind', job.type], ['Schedule', describeSchedule(job.schedule)], ['Enabled', job.enabled ? 'yes' : 'no'],
+    ['Broken', job.brokenReason ?? 'no'],
     ['Owner (runs as)', job.owner], ['Target database', job.database ?? '(the scheduler\'s)'], ['Queue · priority', `${job.queue} · ${job.priority}`],
     ['Retries', `${job.retries} (backoff ${formatMs(job.backoffMs)}, at most ${formatMs(job.backoffMaxMs)})`], ['Timeout', formatMs(job.timeoutMs)],
     ['Disable after failures', job.maxAttempts ?? 'never'], ['Failures in a row', job.currentAttempts],
@@ -128,6 +131,13 @@ ${output ? html`<details><summary>output</summary><pre>${output}</pre></details>
   })}</tbody></table>`;
 }
 
+/** Why a quarantined job does not fire, and how it fires again. */
+function brokenBanner(job: Job): Html {
+  if (!job.brokenAt) return html``;
+  return html`<div class="banner error">Broken since ${time(job.brokenAt)}: ${job.brokenReason ?? ''}
+This job does not fire until it is redefined (Edit, schedule(), define_job) or enabled.</div>`;
+}
+
 /** A job's page (null: no such job visible to this user). */
 export async function jobPage(ctx: PageContext, tx: Tx, id: number): Promise<Html | null> {
   const [row] = await tx.q('dashJob', [id]);
@@ -141,8 +151,9 @@ ${actionButton(ctx, `/jobs/${id}/run`, 'Run now')}
 ${job.enabled ? actionButton(ctx, `/jobs/${id}/disable`, 'Disable') : actionButton(ctx, `/jobs/${id}/enable`, 'Enable')}
 ${ctx.readOnly ? '' : html`<a class="button" href="${ctx.base}/jobs/${id}/edit">Edit</a>`}
 ${actionButton(ctx, `/jobs/${id}/delete`, 'Delete', { danger: true, confirm: `Delete job "${job.name}" with its queued runs and history?` })}</div>`;
-  const body = html`<div class="title"><h1>${job.name} <span class="kind">${job.type}</span> ${job.enabled ? pill('enabled') : pill('disabled')}</h1>${actions}</div>
+  const body = html`<div class="title"><h1>${job.name} <span class="kind">${job.type}</span> ${job.enabled ? pill('enabled') : pill('disabled')}${job.brokenAt ? html` ${pill('broken')}` : ''}</h1>${actions}</div>
 ${job.description ? html`<p class="lead">${job.description}</p>` : ''}
+${brokenBanner(job)}
 ${job.lastMessage ? html`<div class="banner error">Last failure: ${job.lastMessage}</div>` : ''}
 <div class="columns"><section><h2>Definition</h2>${definition(job)}
 ${job.type === 'steps' ? '' : html`<h2>Command</h2><pre class="command">${job.command}</pre>`}
