@@ -162,7 +162,7 @@ WITH plan AS (
     FROM replaced x
   RETURNING run_id
 ), stopping AS (
-  UPDATE {{schema}}.runs r SET cancel_requested = true
+  UPDATE {{schema}}.runs r SET cancel_requested = true, cancel_reason = 'replaced by a newer occurrence (overlap policy replace)'
    WHERE r.job_id = ANY($3::int[]) AND r.status = 'running'
   RETURNING r.run_id, r.node_id
 ), stop_notified AS (

@@ -140,6 +140,8 @@ test('overlap policies: skip, queue, replace and allow', async () => {
   assert.deepEqual(await runs('ov-allow'), ['00:running', '01:running', '02:running']);
   const replaced = await runs('ov-replace');
   assert.deepEqual(replaced, ['02:running'], 'replace cancels the running one and starts the newest');
+  const why = (await db.pool.query(`SELECT DISTINCT l.message FROM "${db.schema}".job_logs l JOIN "${db.schema}".jobs j USING (job_id) WHERE j.job_name = 'ov-replace' AND l.status = 'cancelled'`)).rows;
+  assert.deepEqual(why, [{ message: 'replaced by a newer occurrence (overlap policy replace)' }], 'the running one says why it stopped, as the pending one does');
   const outcomes = (await db.pool.query(`SELECT o.outcome, count(*)::int AS n FROM "${db.schema}".occurrences o JOIN "${db.schema}".jobs j USING (job_id) WHERE j.job_name = 'ov-skip' GROUP BY 1 ORDER BY 1`)).rows;
   assert.deepEqual(outcomes, [{ outcome: 'run', n: 1 }, { outcome: 'skipped', n: 2 }]);
   await kairos.services.executor.abandonAll();
