@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node
 import { dirname } from 'node:path';
 import { Kairos } from '../api/kairos.js';
 import { silentLogger } from '../core/logger.js';
+import { KairosDatabaseError } from '../core/errors.js';
 
 /** Where a running embedded server's URL is written. */
 export const EMBEDDED_URL_FILE = '.kairos/embedded-url';
@@ -25,7 +26,7 @@ export function forgetEmbeddedUrl(): void {
 export function databaseUrl(given: string | undefined): string {
   if (given) return given;
   if (existsSync(EMBEDDED_URL_FILE)) return readFileSync(EMBEDDED_URL_FILE, 'utf8').trim();
-  throw new Error('no database: give --database-url (or DATABASE_URL), or run `kairos start` with the embedded PostgreSQL first');
+  throw new KairosDatabaseError('no database: give --database-url (or DATABASE_URL), or run `kairos start` with the embedded PostgreSQL first');
 }
 
 /** A Kairos client (never started) for one command; closed by `withClient`. */

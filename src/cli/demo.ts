@@ -28,6 +28,7 @@ function demoTasks(): ConstructorParameters<typeof Kairos>[0]['tasks'] {
     }),
     flaky: defineTask<{ failTimes: number }>((p, ctx) => {
       attempts.set(ctx.runId, ctx.attempt);
+      // A plain Error on purpose: it stands for a user's handler failing, not for Kairos refusing.
       if (ctx.attempt <= p.failTimes) throw new Error(`simulated outage (attempt ${ctx.attempt})`);
       say(`  flaky succeeded on attempt ${ctx.attempt}`);
     }),

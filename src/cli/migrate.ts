@@ -5,15 +5,16 @@ import pg from 'pg';
 import { migrate } from '../store/migrate.js';
 import { assertSchemaName } from '../store/sql.js';
 import { redactConnectionString } from '../store/db.js';
+import { KairosDatabaseError } from '../core/errors.js';
 
 /** Action of `kairos migrate`. */
 export async function migrateCommand(options: { databaseUrl?: string; schema: string }): Promise<void> {
-  if (!options.databaseUrl) throw new Error('migrate needs --database-url (or DATABASE_URL)');
+  if (!options.databaseUrl) throw new KairosDatabaseError('migrate needs --database-url (or DATABASE_URL)');
   assertSchemaName(options.schema);
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1 });
   try {
     const result = await migrate(pool, options.schema).catch((error: unknown) => {
-      throw new Error(`cannot migrate ${redactConnectionString(options.databaseUrl!)}: ${(error as Error).message}`, { cause: error });
+      throw new KairosDatabaseError(`cannot migrate ${redactConnectionString(options.databaseUrl!)}: ${(error as Error).message}`, { cause: error });
     });
     const what = result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : 'already up to date';
     console.log(`schema ${result.schema}: version ${result.version} (${what})`);

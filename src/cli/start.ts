@@ -16,16 +16,17 @@ import type { Logger } from '../core/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createAlerts } from '../observability/alerts.js';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
+import { KairosDatabaseError, KairosStateError } from '../core/errors.js';
 
 /** Check the database answers and the schema is installed, with messages an operator can act on. */
 async function preflight(url: string, config: AgentConfig): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
   try {
     const version = await schemaVersion(pool, config.schema).catch((error: Error) => {
-      throw new Error(`cannot reach the database at ${redactConnectionString(url)}: ${error.message}`, { cause: error });
+      throw new KairosDatabaseError(`cannot reach the database at ${redactConnectionString(url)}: ${error.message}`, { cause: error });
     });
     if (!config.migrate && version < latestVersion()) {
-      throw new Error(version === 0
+      throw new KairosStateError(version === 0
         ? `Kairos is not installed in schema "${config.schema}": run \`kairos migrate\` or start with --migrate`
         : `schema "${config.schema}" is at version ${version}, this agent needs ${latestVersion()}: run \`kairos migrate\` or start with --migrate`);
     }

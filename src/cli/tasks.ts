@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TaskDefinition, TaskHandler } from '../api/tasks.js';
+import { KairosStateError } from '../core/errors.js';
 
 const EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 
@@ -30,12 +31,12 @@ export async function loadTaskModules(paths: string[]): Promise<Record<string, T
     try {
       module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (error) {
-      throw new Error(`cannot load tasks from ${file}: ${(error as Error).message}`, { cause: error });
+      throw new KairosStateError(`cannot load tasks from ${file}: ${(error as Error).message}`, { cause: error });
     }
     for (const [name, value] of Object.entries(module)) {
       if (!isTask(value)) continue;
       const taskName = name === 'default' ? basename(file, extname(file)) : name;
-      if (tasks[taskName]) throw new Error(`task ${taskName} is defined twice (in ${file} and before)`);
+      if (tasks[taskName]) throw new KairosStateError(`task ${taskName} is defined twice (in ${file} and before)`);
       tasks[taskName] = value;
     }
   }

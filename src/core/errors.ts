@@ -1,6 +1,6 @@
 /**
  * Every error Kairos throws on purpose is a {@link KairosError}; each subclass names one kind of
- * failure so callers can branch with `instanceof` (or the exported guards) instead of parsing text.
+ * failure so callers can branch with `instanceof` (or on `code`) instead of parsing text.
  */
 
 /** Base class of every error Kairos throws deliberately. */
@@ -54,7 +54,10 @@ export class KairosStateError extends KairosError {
   }
 }
 
-/** The database failed or could not be reached; `cause` holds the driver's error. */
+/**
+ * The database failed, could not be reached or started, or none was given; `cause` holds the
+ * driver's (or the server process's) error when there is one.
+ */
 export class KairosDatabaseError extends KairosError {
   override name = 'KairosDatabaseError';
 
@@ -63,7 +66,10 @@ export class KairosDatabaseError extends KairosError {
   }
 }
 
-/** A run exceeded its timeout; handlers see this as the abort reason of their signal. */
+/**
+ * A run exceeded its timeout (handlers see this as the abort reason of their signal), or a wait
+ * of the testing helpers passed its deadline.
+ */
 export class KairosTimeoutError extends KairosError {
   override name = 'KairosTimeoutError';
 

@@ -3,7 +3,7 @@
  * cancel_run, enqueue, define_job, set_steps) inside the request's transaction, as the user's
  * role, so validation, error messages and row-level security are those of the API.
  */
-import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
+import { KairosError, KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import type { Tx } from './db.js';
 import { readForm, saveJob, type FormValues } from './form.js';
 
@@ -13,10 +13,15 @@ export interface ActionResult {
   notice: string;
 }
 
-/** What a form submission failed with, to re-render it. */
-export class FormError extends Error {
+/**
+ * What a form submission failed with, to re-render it: a wrapper the dashboard unwraps at once
+ * (the page shows `cause`), a KairosError like every deliberate throw.
+ */
+export class FormError extends KairosError {
+  override name = 'FormError';
+
   constructor(readonly values: FormValues, override readonly cause: unknown) {
-    super('form rejected');
+    super('form rejected', { code: 'KAIROS_FORM' });
   }
 }
 

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync, statSync, chmo
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { KairosDatabaseError } from '../core/errors.js';
 
 /** A running embedded server. */
 export interface EmbeddedPostgres {
@@ -56,7 +57,7 @@ function binaries(binDir?: string): Binaries {
   try {
     main = require.resolve(name);
   } catch (error) {
-    throw new Error(`No embedded PostgreSQL for ${process.platform}-${process.arch} (package ${name} is not installed); set DATABASE_URL to use an existing server`, { cause: error });
+    throw new KairosDatabaseError(`No embedded PostgreSQL for ${process.platform}-${process.arch} (package ${name} is not installed); set DATABASE_URL to use an existing server`, { cause: error });
   }
   const bin = resolve(dirname(main), '..', 'native', 'bin');
   return { initdb: join(bin, 'initdb'), pg_ctl: join(bin, 'pg_ctl') };
@@ -110,7 +111,7 @@ function run(command: string, args: string[], user: RunAs): Promise<void> {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolveRun() : reject(new Error(`${command} ${args[0]} failed (exit ${code}): ${output.trim()}`))));
+    child.on('close', (code) => (code === 0 ? resolveRun() : reject(new KairosDatabaseError(`${command} ${args[0]} failed (exit ${code}): ${output.trim()}`))));
   });
 }
 

@@ -22,6 +22,7 @@ import type { Logger } from '../core/logger.js';
 import type { ClockOffset } from '../core/offset.js';
 import type { StatusChange } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { KairosStateError } from '../core/errors.js';
 
 /** The signature's place: the payload ends with `,"mac":"<64 hex>"}` (what it signs is the rest). */
 const MAC_PREFIX = ',"mac":"';
@@ -65,7 +66,7 @@ export class ClusterEvents {
   /** Read the installation's secret (before LISTEN starts). */
   async start(): Promise<void> {
     const [row] = await this.store.run<{ secret: string }>('notifySecret', []);
-    if (!row) throw new Error('the installation has no notify secret (migration 0017): re-run the migrations');
+    if (!row) throw new KairosStateError('the installation has no notify secret (migration 0017): re-run the migrations');
     this.key = Buffer.from(row.secret, 'utf8');
     this.listeningSince = this.dbNow();
   }

@@ -12,7 +12,7 @@ import type { ClaimedRun } from '../store/store.js';
 import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import { RunAbort } from './abort.js';
 import { RunContext } from './run-context.js';
-import { KairosCancelledError, KairosTimeoutError } from '../core/errors.js';
+import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
 import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
 
@@ -145,7 +145,7 @@ export class Executor {
     let failure: unknown;
     try {
       const output = await Promise.race([
-        watch.within(() => (executor ? executor.execute(run, context) : Promise.reject(new Error(`This node cannot run ${run.job_type} jobs`)))),
+        watch.within(() => (executor ? executor.execute(run, context) : Promise.reject(new KairosStateError(`This node cannot run ${run.job_type} jobs`)))),
         abort.aborted,
       ]);
       if (entry.settled) return;

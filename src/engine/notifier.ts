@@ -10,6 +10,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
+import { KairosDatabaseError } from '../core/errors.js';
 
 /** A parsed notification: `t` says what it is about. */
 export interface Notice {
@@ -83,7 +84,7 @@ export class Notifier {
   private async open(isReconnect: boolean): Promise<void> {
     const client = new pg.Client({ ...this.connectionConfig, application_name: this.applicationName.slice(0, 63) });
     client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('end', () => this.lost(client, new KairosDatabaseError('connection ended')));
     client.on('notification', (message) => this.dispatch(message.payload));
     await client.connect();
     await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);

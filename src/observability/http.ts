@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { latestVersion, schemaVersion } from '../store/migrate.js';
 import type { KairosMetrics } from './metrics.js';
+import { KairosDatabaseError } from '../core/errors.js';
 
 /** What the probes need. A Kairos instance fits (`pool` and `options.schema`). */
 export interface ProbeTarget {
@@ -46,7 +47,7 @@ export async function readiness(target: ProbeTarget, timeoutMs = 2000): Promise<
   const expected = latestVersion();
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the database did not answer within ${timeoutMs} ms`)), timeoutMs)));
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new KairosDatabaseError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs)));
     const version = await Promise.race([schemaVersion(target.pool, target.options.schema), timeout]);
     if (version >= expected) return { ready: true, version, expected };
     const reason = version === 0

@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { readMigrations, renderSql, quoteIdent, assertSchemaName, assertRoleName, DEFAULT_ROLES, type RoleNames } from './sql.js';
+import { databaseError } from './db.js';
 
 /** What a migration run did. */
 export interface MigrateResult {
@@ -55,7 +56,7 @@ export async function migrate(pool: pg.Pool, schema: string, options: MigrateOpt
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');
-        throw new Error(`Migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, { cause: error });
+        throw databaseError(`Migration ${migration.version}_${migration.name}`, error);
       }
       applied.push(migration.version);
     }

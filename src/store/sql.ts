@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { KairosValidationError, describeValue } from '../core/errors.js';
+import { KairosValidationError, describeValue, KairosConflictError, KairosNotFoundError } from '../core/errors.js';
 
 /** The `sql/` folder of the package (same relative path from `src/store` and `dist/store`). */
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -107,7 +107,7 @@ function loadQueryTexts(): Map<string, string> {
     for (const block of blocks) {
       const newline = block.indexOf('\n');
       const name = block.slice(0, newline).trim();
-      if (map.has(name)) throw new Error(`Duplicate query name ${name} in sql/queries/${file}`);
+      if (map.has(name)) throw new KairosConflictError(`Duplicate query name ${name} in sql/queries/${file}`);
       map.set(name, block.slice(newline + 1).trim());
     }
   }
@@ -126,7 +126,7 @@ export class QuerySet {
   /** The SQL text of a named query; throws on an unknown name (a programming error). */
   get(name: string): string {
     const text = this.rendered.get(name);
-    if (text === undefined) throw new Error(`Unknown query ${name}`);
+    if (text === undefined) throw new KairosNotFoundError(`Unknown query ${name}`);
     return text;
   }
 }

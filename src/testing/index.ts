@@ -19,6 +19,7 @@ import type { Kairos } from '../api/kairos.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKairos = Kairos<any>;
 import type { StatusChange } from '../core/types.js';
+import { KairosTimeoutError, KairosValidationError } from '../core/errors.js';
 
 export { TestClock } from '../core/clock.js';
 export { silentLogger } from '../core/logger.js';
@@ -35,7 +36,7 @@ export interface TestSchema {
 
 /** Create and migrate a uniquely named schema (`test_xxxxxxxx`) on `connectionString`. */
 export async function createTestSchema(connectionString = process.env.DATABASE_URL, prefix = 'test'): Promise<TestSchema> {
-  if (!connectionString) throw new Error('createTestSchema needs a connection string (or DATABASE_URL)');
+  if (!connectionString) throw new KairosValidationError('connectionString', 'createTestSchema needs a connection string (or DATABASE_URL)');
   const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
   const pool = new pg.Pool({ connectionString, max: 5, types: KAIROS_TYPES });
   await migrate(pool, schema);
@@ -85,7 +86,7 @@ export function waitForStatus(kairos: AnyKairos, predicate: (change: StatusChang
     };
     const timer = setTimeout(() => {
       kairos.off('status', listener);
-      reject(new Error(`No matching status change within ${timeoutMs} ms`));
+      reject(new KairosTimeoutError(`No matching status change within ${timeoutMs} ms`));
     }, timeoutMs);
     kairos.on('status', listener);
   });
@@ -116,7 +117,7 @@ export async function drain(kairos: AnyKairos, options: { timeoutMs?: number } =
       await producer.runOnce();
       const idle = await executor.waitForIdle(Math.max(0, deadline - Date.now()));
       await kairos.services.completer.drain();
-      if (!idle) throw new Error('drain(): runs still executing at the deadline');
+      if (!idle) throw new KairosTimeoutError('drain(): runs still executing at the deadline');
       if (attempts === before) return attempts;
     }
   } finally {
