@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { fixture, eventually } from '../helpers.js';
 import { Kairos } from '../../src/index.js';
 import { drain } from '../../src/testing/index.js';
+import { asRole } from './as-role.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -31,16 +32,7 @@ after(async () => {
 });
 
 /** Run statements as `role` in one session (SET ROLE), returning the last result. */
-async function as(role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = await db.pool.connect();
-  try {
-    await client.query(`SET ROLE ${role}`);
-    return await client.query(sql, values);
-  } finally {
-    await client.query('RESET ROLE');
-    client.release();
-  }
-}
+const as = (role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> => asRole(db.pool, role, sql, values);
 
 /**
  * SECURITY DEFINER functions of `schema` that do not pin search_path with pg_temp last: anyone

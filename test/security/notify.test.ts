@@ -15,6 +15,7 @@ import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { silentLogger, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import type { Logger, StatusChange, TaskContext } from '../../src/index.js';
+import { asRole } from './as-role.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -132,16 +133,7 @@ test('a forged cancel changes nothing: the run completes; a real cancel still st
 test('a tenant still cancels its own running run through cancel_run, and the node records the tenant\'s reason', async () => {
   const tenant = `tenant_${randomBytes(4).toString('hex')}`;
   await db.pool.query(`CREATE ROLE ${tenant} NOLOGIN IN ROLE job_scheduler`);
-  const as = async (sql: string, values: unknown[]): Promise<pg.QueryResult> => {
-    const client = await db.pool.connect();
-    try {
-      await client.query(`SET ROLE ${tenant}`);
-      return await client.query(sql, values);
-    } finally {
-      await client.query('RESET ROLE');
-      client.release();
-    }
-  };
+  const as = (sql: string, values: unknown[]): Promise<pg.QueryResult> => asRole(db.pool, tenant, sql, values);
   let started = false;
   const worker = db.node({
     pollInterval: 30_000,

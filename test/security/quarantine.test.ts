@@ -26,6 +26,7 @@ import { drain, silentLogger } from '../../src/testing/index.js';
 import { migrate } from '../../src/store/migrate.js';
 import { readMigrations, renderSql } from '../../src/store/sql.js';
 import { Kairos } from '../../src/index.js';
+import { asRole } from './as-role.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -42,16 +43,7 @@ after(async () => {
 const pg17 = Number((await db.pool.query('SHOW server_version_num')).rows[0].server_version_num) >= 170000;
 
 /** Run one statement as `role` (SET ROLE in its session). */
-async function as(role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = await db.pool.connect();
-  try {
-    await client.query(`SET ROLE ${role}`);
-    return await client.query(sql, values);
-  } finally {
-    await client.query('RESET ROLE');
-    client.release();
-  }
-}
+const as = (role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> => asRole(db.pool, role, sql, values);
 
 /** The node's log lines (JSON), warnings and errors. */
 const lines: string[] = [];

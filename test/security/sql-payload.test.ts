@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { fixture } from '../helpers.js';
 import { MAX_PAYLOAD_BYTES } from '../../src/core/validate.js';
+import { asRole } from './as-role.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -23,16 +24,7 @@ after(async () => {
 });
 
 /** Run one statement as `role` (SET ROLE in its session). */
-async function as(role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = await db.pool.connect();
-  try {
-    await client.query(`SET ROLE ${role}`);
-    return await client.query(sql, values);
-  } finally {
-    await client.query('RESET ROLE');
-    client.release();
-  }
-}
+const as = (role: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> => asRole(db.pool, role, sql, values);
 
 /** A JSON string value whose jsonb text is exactly `bytes` bytes (the quotes included). */
 const jsonOfBytes = (bytes: number): string => JSON.stringify('x'.repeat(bytes - 2));

@@ -14,6 +14,7 @@ import { Kairos, type KairosOptions } from '../../src/index.js';
 import { silentLogger } from '../../src/testing/index.js';
 import { KAIROS_TYPES } from '../../src/store/db.js';
 import { fixture, type Fixture } from '../helpers.js';
+import { asRole } from './as-role.js';
 
 /** One installation under attack: its schema, its agent's login and a pool logged in as it. */
 export interface Installation {
@@ -105,16 +106,7 @@ export async function stage(): Promise<Stage> {
 
   return {
     db, tag, mallory, victor, evil, canary, superuserInstall, ownerInstall,
-    async as(pool, role, sql, values = []) {
-      const client = await pool.connect();
-      try {
-        await client.query(`SET ROLE ${role}`);
-        return await client.query(sql, values);
-      } finally {
-        await client.query('RESET ROLE').catch(() => undefined);
-        client.release();
-      }
-    },
+    as: asRole,
     async canaryRows() {
       const { rows } = await admin.query<{ who: string; what: string }>(`SELECT who, what FROM ${canary} ORDER BY 1, 2`);
       return rows.map((r) => `${r.what} ran as ${r.who}`);
