@@ -19,7 +19,7 @@ import { defaultLogger, type Logger } from '../core/logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
 import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
 import { assertInteger, assertName } from '../core/validate.js';
-import type { ConflictPolicy, Job, StatusChange } from '../core/types.js';
+import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChange } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../engine/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
@@ -275,7 +275,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     const [row] = await this.store.run('cancelRun', [runId, this.clock.now(), reason ?? null]);
     if (!row) throw new KairosNotFoundError(`No pending or running run ${runId}`);
     if (row.previous === 'pending') {
-      this.publish([{ runId, job: String(row.task), task: String(row.task), key: (row.key as string | null) ?? null, previous: 'pending', next: 'cancelled' }]);
+      this.publish([statusChange({ ...runNames(row), run_id: runId }, 'pending', 'cancelled')]);
       return 'cancelled';
     }
     this.cancelLocal(runId, reason);

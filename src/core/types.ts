@@ -137,10 +137,33 @@ export interface NodeInfo {
 /** A status change of a run, as delivered to `on('status')` listeners. */
 export interface StatusChange {
   runId: number;
-  /** The job's name for scheduled runs, else the task name. */
+  /**
+   * The job's name where the publishing node has it at hand (a run it claimed, ran or completed);
+   * the task name for runs without a job and for changes published straight from a row (a run
+   * planned, rescued, expired, or cancelled while pending).
+   */
   job: string;
   task: string;
   key: string | null;
   previous: RunState;
   next: RunState;
+}
+
+/** The columns of a run a status change names: a claimed run, or {@link runNames} of a row. */
+export interface RunNames {
+  run_id: number;
+  task: string;
+  key: string | null;
+  /** Absent or null: the task name stands in (see {@link StatusChange.job}). */
+  job_name?: string | null;
+}
+
+/** The status change of `run` from `previous` to `next`, built in one place so every publisher agrees. */
+export function statusChange(run: RunNames, previous: RunState, next: RunState): StatusChange {
+  return { runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous, next };
+}
+
+/** The names of a run read back from SQL (`run_id`, `task`, `key`); its job name is not read. */
+export function runNames(row: Record<string, unknown>): RunNames {
+  return { run_id: Number(row.run_id), task: String(row.task), key: (row.key as string | null) ?? null };
 }

@@ -5,7 +5,7 @@
  */
 import type { EngineContext } from './context.js';
 import type { Completion, Failure } from '../store/store.js';
-import type { StatusChange, RunState } from '../core/types.js';
+import { statusChange, type StatusChange, type RunState } from '../core/types.js';
 import type { Row } from '../store/rows.js';
 
 interface Pending<T> {
@@ -116,7 +116,7 @@ export class Completer {
     for (const pending of batch) {
       const row = byId.get(pending.item.run_id);
       if (!row) this.ctx.logger.warn({ runId: pending.item.run_id }, 'result not recorded: the run was taken over by another node (fenced)');
-      else if (publishing) changes.push({ runId: pending.item.run_id, job: pending.job, task: pending.task, key: pending.key, previous: 'running', next: next(row) });
+      else if (publishing) changes.push(statusChange({ run_id: pending.item.run_id, job_name: pending.job, task: pending.task, key: pending.key }, 'running', next(row)));
       this.held.delete(pending.item.run_id);
     }
     if (changes.length > 0) this.ctx.publish(changes);

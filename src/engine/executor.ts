@@ -14,6 +14,7 @@ import { RunAbort } from './abort.js';
 import { RunContext } from './run-context.js';
 import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
 import { retryDelay } from '../core/backoff.js';
+import { statusChange } from '../core/types.js';
 import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
 
 interface ActiveRun {
@@ -55,7 +56,7 @@ export class Executor {
   start(run: ClaimedRun): void {
     const entry: ActiveRun = { run, abort: new RunAbort(), settled: false, done: Promise.resolve() };
     this.active.set(run.run_id, entry);
-    if (this.ctx.publishing()) this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'pending', next: 'running' }]);
+    if (this.ctx.publishing()) this.ctx.publish([statusChange(run, 'pending', 'running')]);
     entry.done = this.execute(entry).finally(() => this.finish(run.run_id));
   }
 
@@ -92,7 +93,7 @@ export class Executor {
     if (entries.length === 0) return 0;
     const ids = entries.map((e) => e.run.run_id);
     await this.ctx.store.release(this.ctx.nodeId, ids, 'released: node shutting down', this.ctx.clock.now());
-    this.ctx.publish(entries.map((e) => ({ runId: e.run.run_id, job: e.run.job_name ?? e.run.task, task: e.run.task, key: e.run.key, previous: 'running', next: 'pending' })));
+    this.ctx.publish(entries.map((e) => statusChange(e.run, 'running', 'pending')));
     for (const id of ids) this.finish(id);
     return ids.length;
   }
@@ -195,7 +196,7 @@ export class Executor {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.ctx.store.release(this.ctx.nodeId, [run.run_id], message, this.ctx.clock.now(), 1000);
-        this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'pending' }]);
+        this.ctx.publish([statusChange(run, 'running', 'pending')]);
         return;
       } catch (error) {
         if (attempt >= 12) return this.ctx.logger.error({ err: error, runId: run.run_id }, 'handing back a run after a lost connection failed');
@@ -210,7 +211,7 @@ export class Executor {
       this.ctx.logger.warn({ runId: run.run_id }, 'attempt fenced off: another node holds the run; its effects were rolled back');
       return;
     }
-    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'completed' }]);
+    this.ctx.publish([statusChange(run, 'running', 'completed')]);
     if (run.job_id !== null) this.ctx.jobRunFinished();
   }
 
@@ -226,7 +227,7 @@ export class Executor {
     client.release();
     // Busy elsewhere: hand the run back without counting the attempt, and look again shortly.
     await this.ctx.store.release(this.ctx.nodeId, [run.run_id], null, this.ctx.clock.now(), this.ctx.options.exclusiveRetryMs, true);
-    this.ctx.publish([{ runId: run.run_id, job: run.job_name ?? run.task, task: run.task, key: run.key, previous: 'running', next: 'pending' }]);
+    this.ctx.publish([statusChange(run, 'running', 'pending')]);
     return undefined;
   }
 

@@ -5,7 +5,7 @@
  */
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
-import type { StatusChange } from '../core/types.js';
+import { runNames, statusChange } from '../core/types.js';
 
 /** The rescue loop of one node. */
 export class Rescuer extends LoopService {
@@ -25,7 +25,7 @@ export class Rescuer extends LoopService {
     const rows = await this.ctx.store.run('rescueRuns', [this.ctx.clock.now(), this.ctx.options.maxRescues]);
     if (rows.length === 0) return 0;
     this.ctx.logger.warn({ runs: rows.map((r) => r.run_id) }, `rescued ${rows.length} run(s) from nodes that stopped heartbeating`);
-    this.ctx.publish(rows.map((r): StatusChange => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: 'running', next: r.status === 'failed' ? 'failed' : 'pending' })));
+    this.ctx.publish(rows.map((r) => statusChange(runNames(r), 'running', r.status === 'failed' ? 'failed' : 'pending')));
     return rows.length;
   }
 
@@ -33,7 +33,7 @@ export class Rescuer extends LoopService {
   async expire(): Promise<number> {
     const rows = await this.ctx.store.run('expireRuns', [this.ctx.clock.now()]);
     if (rows.length === 0) return 0;
-    this.ctx.publish(rows.map((r): StatusChange => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: 'pending', next: 'expired' })));
+    this.ctx.publish(rows.map((r) => statusChange(runNames(r), 'pending', 'expired')));
     return rows.length;
   }
 }

@@ -16,7 +16,7 @@ import { planJob, type JobPlan } from '../core/planner.js';
 import { checkDueJob, checkPlan } from '../core/job-checks.js';
 import { inTransaction } from '../store/db.js';
 import { toDueJob, type Row } from '../store/rows.js';
-import type { StatusChange } from '../core/types.js';
+import { runNames, statusChange, type StatusChange } from '../core/types.js';
 import { Quarantine, isRowError, reasonOf, type BrokenJob, type JobBrokenEvent } from './quarantine.js';
 import type pg from 'pg';
 
@@ -164,7 +164,7 @@ export class Ticker extends LoopService {
   }
 
   private announce(runs: Row[]): void {
-    const changes: StatusChange[] = runs.map((r) => ({ runId: Number(r.run_id), job: String(r.task), task: String(r.task), key: (r.key as string | null) ?? null, previous: '', next: 'pending' }));
+    const changes: StatusChange[] = runs.map((r) => statusChange(runNames(r), '', 'pending'));
     this.ctx.publish(changes);
     const due = new Map<string, Date>();
     for (const run of runs) {
