@@ -21,3 +21,24 @@ export function retryDelay(attempt: number, backoff: Backoff, random: () => numb
   // Half fixed, half random: spreads a thundering herd without ever retrying immediately.
   return Math.round(step / 2 + (step / 2) * random());
 }
+
+/** Attempts {@link retryWithBackoff} makes before it gives up. */
+const RETRY_ATTEMPTS = 12;
+
+/**
+ * Run `write` until it succeeds, waiting 400 ms, 800 ms … (at most 10 s) after each failure, 12
+ * attempts in all: about a minute, long enough to ride out a database restart, so a result or a
+ * hand-back is not lost to a blip. `onRetry` hears each failure that will be retried; after the
+ * last attempt the promise rejects with its error.
+ */
+export async function retryWithBackoff<T>(write: () => Promise<T>, onRetry?: (error: unknown, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (attempt >= RETRY_ATTEMPTS) throw error;
+      onRetry?.(error, attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 10_000)));
+    }
+  }
+}

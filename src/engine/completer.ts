@@ -7,6 +7,7 @@ import type { EngineContext } from './context.js';
 import type { Completion, Failure } from '../store/store.js';
 import { statusChange, type StatusChange, type RunState } from '../core/types.js';
 import type { Row } from '../store/rows.js';
+import { retryWithBackoff } from '../core/backoff.js';
 
 interface Pending<T> {
   item: T;
@@ -127,18 +128,12 @@ export class Completer {
    * database stays away, give up (the runs are no longer held): the lease runs out and the run is rescued.
    */
   private async withRetry<T extends { run_id: number }>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (attempt >= 12) {
-          this.ctx.logger.error({ err: error }, `writing ${what} results failed; the runs will be rescued`);
-          for (const pending of batch) this.held.delete(pending.item.run_id);
-          return undefined;
-        }
-        this.ctx.logger.warn({ err: error, attempt }, `writing ${what} results failed; retrying`);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 10_000)));
-      }
+    try {
+      return await retryWithBackoff(write, (error, attempt) => this.ctx.logger.warn({ err: error, attempt }, `writing ${what} results failed; retrying`));
+    } catch (error) {
+      this.ctx.logger.error({ err: error }, `writing ${what} results failed; the runs will be rescued`);
+      for (const pending of batch) this.held.delete(pending.item.run_id);
+      return undefined;
     }
   }
 }

@@ -13,7 +13,7 @@ import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import { RunAbort } from './abort.js';
 import { RunContext } from './run-context.js';
 import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
-import { retryDelay } from '../core/backoff.js';
+import { retryDelay, retryWithBackoff } from '../core/backoff.js';
 import { statusChange } from '../core/types.js';
 import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
 
@@ -193,16 +193,12 @@ export class Executor {
    * the run is already gone and the release matches nothing.
    */
   private async handBack(run: ClaimedRun, message: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.ctx.store.release(this.ctx.nodeId, [run.run_id], message, this.ctx.clock.now(), 1000);
-        this.ctx.publish([statusChange(run, 'running', 'pending')]);
-        return;
-      } catch (error) {
-        if (attempt >= 12) return this.ctx.logger.error({ err: error, runId: run.run_id }, 'handing back a run after a lost connection failed');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 10_000)));
-      }
+    try {
+      await retryWithBackoff(() => this.ctx.store.release(this.ctx.nodeId, [run.run_id], message, this.ctx.clock.now(), 1000));
+    } catch (error) {
+      return this.ctx.logger.error({ err: error, runId: run.run_id }, 'handing back a run after a lost connection failed');
     }
+    this.ctx.publish([statusChange(run, 'running', 'pending')]);
   }
 
   /** The executor recorded the completion itself (exactly-once SQL): only tell listeners. */
