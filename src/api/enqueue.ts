@@ -5,10 +5,10 @@
 import type { Queryable } from '../store/db.js';
 import type { NewRun, Store } from '../store/store.js';
 import { KairosConflictError, KairosValidationError, describeValue } from '../core/errors.js';
-import { parseDuration } from '../core/duration.js';
 import { assertDate, assertInteger, assertKey, assertName, assertOneOf, serializePayload } from '../core/validate.js';
 import type { ConflictPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
+import { optionalDuration, resolveRunSettings } from './run-options.js';
 
 /** Options of one enqueued run. */
 export interface EnqueueOptions {
@@ -54,8 +54,6 @@ export interface EnqueueResult {
   runAt: Date;
 }
 
-const optionalDuration = (v: unknown, field: string, minMs = 0): number | null => (v === undefined ? null : parseDuration(v, field, { minMs }));
-
 /** Build the row of one run, checking everything. `field` prefixes error fields in batches. */
 export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = ''): NewRun {
   const f = (name: string): string => (field ? `${field}.${name}` : name);
@@ -72,18 +70,8 @@ export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOp
     run_at: options.runAt === undefined ? null : assertDate(options.runAt, f('runAt')).toISOString(),
     delay_ms: optionalDuration(options.delay, f('delay')),
     grace_ms: optionalDuration(options.misfireGrace, f('misfireGrace')),
-    max_retries: assertInteger(options.retries ?? definition?.retries ?? 3, f('retries'), 0, 1000),
-    backoff_ms: parseDuration(options.backoff ?? definition?.backoff ?? 1000, f('backoff'), { minMs: 0, maxMs: 2 ** 31 - 1 }),
-    backoff_max_ms: parseDuration(options.maxBackoff ?? definition?.maxBackoff ?? 3_600_000, f('maxBackoff'), { minMs: 0, maxMs: 2 ** 31 - 1 }),
-    timeout_ms: optionalDuration(options.timeout ?? definition?.timeout, f('timeout'), 1),
-    lock_key: lockKey(definition?.exclusive, task),
+    ...resolveRunSettings(task, options, definition, f),
   };
-}
-
-/** The advisory lock name of an exclusive task, or null. */
-export function lockKey(exclusive: boolean | string | undefined, task: string): string | null {
-  if (exclusive === undefined || exclusive === false) return null;
-  return exclusive === true ? `task:${task}` : `lock:${exclusive}`;
 }
 
 function validatePayload(definition: TaskDefinition, payload: unknown, field: string): unknown {

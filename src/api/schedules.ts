@@ -10,7 +10,7 @@ import { compileSchedule, type Schedule } from '../core/schedule.js';
 import { assertDate, assertInteger, assertName, assertOneOf, assertText, serializePayload } from '../core/validate.js';
 import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
-import { lockKey } from './enqueue.js';
+import { optionalDuration, resolveRunSettings } from './run-options.js';
 import type { Row } from '../store/rows.js';
 import { assertExceptions, type CalendarException } from '../core/calendar.js';
 
@@ -81,8 +81,6 @@ export interface JobDefinition {
   anchorGiven: boolean;
 }
 
-const optionalDuration = (v: unknown, field: string, minMs = 0): number | null => (v === undefined ? null : parseDuration(v, field, { minMs }));
-
 function scheduleKind(options: ScheduleOptions): 'cron' | 'interval' | 'once' | 'custom' | 'manual' {
   const given = (['cron', 'every', 'at', 'nextRun'] as const).filter((k) => options[k] !== undefined);
   if (given.length > 1) {
@@ -127,11 +125,8 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
     payload: JSON.parse(payloadText) as unknown,
     queue: assertName(options.queue ?? definition?.queue ?? 'default', 'queue'),
     priority: assertInteger(options.priority ?? definition?.priority ?? 5, 'priority', -1000, 1000),
-    max_retries: assertInteger(options.retries ?? 0, 'retries', 0, 1000),
-    backoff_ms: parseDuration(options.backoff ?? definition?.backoff ?? 1000, 'backoff', { minMs: 0, maxMs: 2 ** 31 - 1 }),
-    backoff_max_ms: parseDuration(options.maxBackoff ?? definition?.maxBackoff ?? 3_600_000, 'maxBackoff', { minMs: 0, maxMs: 2 ** 31 - 1 }),
-    timeout_ms: optionalDuration(options.timeout ?? definition?.timeout, 'timeout', 1),
-    lock_key: lockKey(definition?.exclusive, String(options.task)),
+    // A schedule's runs do not take the task's retries: they default to none (the next occurrence comes anyway).
+    ...resolveRunSettings(String(options.task), { ...options, retries: options.retries ?? 0 }, definition),
     max_attempts: options.disableAfterFailures === undefined ? null : assertInteger(options.disableAfterFailures, 'disableAfterFailures', 1, 1_000_000),
     enabled: options.enabled === undefined ? true : Boolean(options.enabled),
     labels: (options.labels ?? []).map((l, i) => assertName(l, `labels[${i}]`)),
