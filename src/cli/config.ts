@@ -10,6 +10,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, parseDocument, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
+import { redactConnectionString } from '../core/redact.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { alertRulesSchema, redactAlertRules, type AlertRule } from '../observability/alert-rules.js';
 
@@ -225,22 +226,10 @@ export async function loadAgentConfig(input: AgentConfigInput): Promise<AgentCon
 export function redactConfig(config: AgentConfig): Record<string, unknown> {
   return {
     ...structuredClone(config),
-    databaseUrl: config.databaseUrl === null ? null : redactUrl(config.databaseUrl),
-    connections: Object.fromEntries(Object.entries(config.connections).map(([name, url]) => [name, redactUrl(url)])),
+    databaseUrl: config.databaseUrl === null ? null : redactConnectionString(config.databaseUrl),
+    connections: Object.fromEntries(Object.entries(config.connections).map(([name, url]) => [name, redactConnectionString(url)])),
     ...(config.alerts === undefined ? {} : { alerts: redactAlertRules(config.alerts) }),
   };
-}
-
-/** Replace the password of a connection string (user info, or a `password=` parameter) with `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    for (const name of [...parsed.searchParams.keys()]) if (/pass/i.test(name)) parsed.searchParams.set(name, '***');
-    return parsed.toString();
-  } catch {
-    return url.replace(/(^|\/\/)([^:@/\s]*):[^@/\s]*@/, '$1$2:***@').replace(/(\w*pass\w*=)[^&\s]*/gi, '$1***');
-  }
 }
 
 /** Read and check the shape of the YAML file; values are checked by the caller with the others. */
@@ -365,7 +354,7 @@ function isPostgresUrl(value: string): boolean {
 
 /** Describe a value that may hold a password without showing the password. */
 function describeSecret(value: unknown): string {
-  if (typeof value === 'string') return describeValue(redactUrl(value));
+  if (typeof value === 'string') return describeValue(redactConnectionString(value));
   return typeof value === 'number' ? 'a number (not shown)' : describeValue(value);
 }
 

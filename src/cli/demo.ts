@@ -8,7 +8,7 @@ import { defineTask } from '../api/tasks.js';
 import { silentLogger } from '../core/logger.js';
 import type { StatusChange } from '../core/types.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
-import { redactConnectionString } from '../store/db.js';
+import { redactConnectionString } from '../core/redact.js';
 
 const time = (d: Date = new Date()): string => d.toISOString().slice(11, 23);
 const say = (text: string): void => console.log(`${time()}  ${text}`);

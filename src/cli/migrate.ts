@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { migrate } from '../store/migrate.js';
 import { assertSchemaName } from '../store/sql.js';
-import { redactConnectionString } from '../store/db.js';
+import { redactConnectionString } from '../core/redact.js';
 import { KairosDatabaseError } from '../core/errors.js';
 
 /** Action of `kairos migrate`. */

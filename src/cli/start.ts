@@ -10,7 +10,7 @@ import { agentLogger } from './logger.js';
 import { loadTaskModules } from './tasks.js';
 import { rememberEmbeddedUrl, forgetEmbeddedUrl } from './connect.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
-import { redactConnectionString } from '../store/db.js';
+import { redactConnectionString } from '../core/redact.js';
 import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
 import { createMetrics } from '../observability/metrics.js';

@@ -13,6 +13,7 @@ import { assertSchemaName } from '../store/sql.js';
 import { createPool } from '../store/db.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { urlPassword } from '../core/redact.js';
 import { DashboardDb, showError, type Tx } from './db.js';
 import { Security, securityHeaders, type DashboardAuth, type Principal } from './security.js';
 import { LiveEvents } from './events.js';
@@ -124,13 +125,6 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const db = new DashboardDb(pool, schema);
   const security = new Security(options.auth ?? {}, base || '/', Boolean(options.secureCookies));
   const poolConfig = (pool as unknown as { options: pg.ClientConfig }).options;
-  const urlPassword = (text: string | undefined): string => {
-    try {
-      return text ? decodeURIComponent(new URL(text).password) : '';
-    } catch {
-      return '';
-    }
-  };
   // Never shown: the dashboard's token and passwords, and the database password however given.
   const secrets = (): string[] => [...security.secrets, typeof poolConfig.password === 'string' ? poolConfig.password : '', urlPassword(poolConfig.connectionString)];
   const readOnly = Boolean(options.readOnly);

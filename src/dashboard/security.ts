@@ -6,6 +6,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KairosValidationError } from '../core/errors.js';
+import { urlOrigin } from '../core/redact.js';
 import { assertRoleName } from '../store/sql.js';
 import { parseCookies } from './request.js';
 
@@ -135,19 +136,11 @@ export class Security {
    */
   checkWrite(req: IncomingMessage, principal: Principal, given: string | undefined): string | null {
     const host = req.headers.host;
-    const origin = req.headers.origin ?? (req.headers.referer ? safeOrigin(req.headers.referer) : undefined);
+    const origin = req.headers.origin ?? (req.headers.referer ? urlOrigin(req.headers.referer) : undefined);
     if (!origin || !host || (origin !== `http://${host}` && origin !== `https://${host}`)) return 'the request did not come from this dashboard (Origin check failed)';
     const id = cookies(req)[CSRF_COOKIE];
     if (!id || !given || !same(given, this.sign(`csrf:${id}:${principal.name}`))) return 'the form expired or did not come from this dashboard (CSRF token missing or wrong); reload the page and try again';
     return null;
-  }
-}
-
-function safeOrigin(url: string): string | undefined {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
   }
 }
 

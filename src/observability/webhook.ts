@@ -6,6 +6,7 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
+import { urlOrigin } from '../core/redact.js';
 
 /** Header names of a Kairos webhook request. */
 export const WEBHOOK_HEADERS = {
@@ -54,11 +55,7 @@ export function verifyWebhook(secret: string, headers: { timestamp?: string | nu
 
 /** The part of a URL that is safe to log: scheme, host and port. */
 export function loggableUrl(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '(invalid URL)';
-  }
+  return urlOrigin(url) ?? '(invalid URL)';
 }
 
 /** Whether a response status is worth another try (server trouble, rate limits, timeouts). */

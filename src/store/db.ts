@@ -113,17 +113,6 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   }
 }
 
-/** Remove the password from a connection string before it is shown anywhere. */
-export function redactConnectionString(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
-  }
-}
-
 /** Wrap a driver error so callers see a KairosDatabaseError with the original as `cause`. */
 export function databaseError(action: string, error: unknown): KairosDatabaseError {
   const message = error instanceof Error ? error.message : String(error);
