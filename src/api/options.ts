@@ -44,7 +44,7 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   queues?: string[];
   /** Attempts this node runs at once. @default 10 */
   concurrency?: number;
-  /** Most runs claimed per round trip. @default max(concurrency, 1) capped at 500 */
+  /** Most runs claimed per round trip. @default `concurrency`, at most 500 */
   batchSize?: number;
   /**
    * Runs claimed ahead of free slots and started as slots free (like graphile-worker's localQueue):
@@ -65,7 +65,7 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
    * a time. 0 plans at the due time. @default '500ms'
    */
   scheduleAhead?: number | string;
-  /** How often the node proves it is alive and extends its leases. @default '10s' */
+  /** How often the node proves it is alive and extends its leases. @default a third of `lease`, at most '10s' */
   heartbeatInterval?: number | string;
   /** How long a run stays claimed without a heartbeat before it is rescued. @default '60s' */
   lease?: number | string;

@@ -27,7 +27,7 @@ export class KairosValidationError extends KairosError {
   }
 }
 
-/** A job key or name collided with an existing one under the `raise` conflict policy. */
+/** A job key or name collided with an existing one under the `raise` conflict policy (or a query name was defined twice). */
 export class KairosConflictError extends KairosError {
   override name = 'KairosConflictError';
 
@@ -36,7 +36,7 @@ export class KairosConflictError extends KairosError {
   }
 }
 
-/** A job, run or task that was asked for does not exist. */
+/** A job, run, task or named query that was asked for does not exist. */
 export class KairosNotFoundError extends KairosError {
   override name = 'KairosNotFoundError';
 
@@ -45,7 +45,10 @@ export class KairosNotFoundError extends KairosError {
   }
 }
 
-/** An operation that needs a started instance (or a stopped one) was called in the wrong state. */
+/**
+ * Something is not in the state an operation needs: an instance not started (or not stopped), a
+ * schema not migrated far enough, a node without the executor a run needs, tasks that cannot load.
+ */
 export class KairosStateError extends KairosError {
   override name = 'KairosStateError';
 

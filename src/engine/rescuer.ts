@@ -1,6 +1,7 @@
 /**
- * Returns the runs of dead nodes to the queue (their lease ran out: no heartbeat), and drops
- * pending runs whose misfire grace time has passed. Safe on every node at once: the statements
+ * Returns the runs of dead nodes to the queue (their lease ran out: no heartbeat), or fails them
+ * once they have been rescued `maxRescues` times, and drops pending runs whose misfire grace time
+ * has passed. Safe on every node at once: the statements
  * lock with SKIP LOCKED, and fencing makes a dead node's late writes no-ops.
  */
 import { LoopService } from './service.js';
@@ -13,7 +14,7 @@ export class Rescuer extends LoopService {
     super('rescuer', ctx.options.rescueIntervalMs, ctx.logger);
   }
 
-  /** One pass; returns how many runs were rescued or expired. */
+  /** One pass: rescue, then expire (each publishes the status changes it made). */
   async runOnce(): Promise<undefined> {
     await this.rescue();
     await this.expire();

@@ -1,6 +1,10 @@
 /**
- * All SQL access of the engine and the API goes through a Store: one method per named query,
- * parameters in, plain rows out. No SQL text lives anywhere else (migrations aside).
+ * The engine's and the API's SQL access goes through a Store: one method per named query (the
+ * files in sql/queries/), parameters in, plain rows out. SQL text outside those files is kept to
+ * what cannot be a named query: migrations and the schema dump (store/migrate.ts,
+ * store/schema-dump.ts), transaction and prepared-statement control (store/db.ts, the ticker's
+ * per-job savepoints), the notifier's LISTEN, the SQL-job runner that runs a user's command as
+ * its owner (executors/sql/run.ts), and setup in embedded/postgres.ts and testing/.
  */
 import type pg from 'pg';
 import { KAIROS_TYPES, forgetPrepared, type Queryable } from './db.js';
