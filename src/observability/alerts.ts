@@ -12,7 +12,7 @@
  * other nodes forward (the `clusterEvents` option) are ignored here. Retried attempts are not
  * alerted: only the failure after the last retry (or one that disables the job) is.
  */
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { promClient } from './metrics.js';
 import type { Kairos } from '../api/kairos.js';
 import type { StatusChange } from '../core/types.js';
@@ -83,151 +83,216 @@ const MAX_MESSAGE = 2000;
 /** Create the alerts of `kairos` and start observing it (before or after start()). */
 export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): KairosAlerts {
   const env = options.env ?? process.env;
+  const configured = configuredRules(options, env);
+  const sqlRules = new SqlRules(kairos, options.refreshMs ?? 10_000, options.sqlRules ?? true);
+  const rules = async (): Promise<AlertRule[]> => [...configured, ...(await sqlRules.get())];
+  const dispatcher = new Dispatcher(kairos, env, alertCounters(options.registry), options.webhookBackoffMs, rules);
+  const raiser = new Raiser(kairos, rules, (alert) => dispatcher.dispatch(alert));
+  const detach = observe(kairos, raiser, rules);
+  const idle = async (): Promise<void> => {
+    while (dispatcher.inFlight.size > 0 || raiser.preparing.size > 0) await Promise.allSettled([...raiser.preparing, ...dispatcher.inFlight]);
+  };
+  return {
+    rules,
+    dispatch: (alert) => dispatcher.dispatch(alert),
+    idle,
+    async close(timeoutMs = 10_000) {
+      detach();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The rules given in code or by the agent, refused at once when a webhook's secret is not at hand. */
+function configuredRules(options: AlertsOptions, env: NodeJS.ProcessEnv): AlertRule[] {
   const configured = [...(options.checkedRules ?? []), ...parseAlertRules(options.rules ?? [], 'alerts')];
   configured.forEach((rule, i) => {
     if (rule.channel === 'webhook' && rule.secret === undefined && !env[rule.secretEnv!]) {
       throw new KairosValidationError(`alerts[${i}].secret_env`, `Expected environment variable ${rule.secretEnv} (\`alerts[${i}].secret_env\`) to hold the webhook secret, got nothing`);
     }
   });
-  const logger = kairos.logger;
-  const sqlRules = new SqlRules(kairos, options.refreshMs ?? 10_000, options.sqlRules ?? true);
-  /** Webhook, NOTIFY and log deliveries under way (capped). */
-  const inFlight = new Set<Promise<void>>();
-  /** Events being looked at (rules read, details looked up) before any delivery. */
-  const preparing = new Set<Promise<void>>();
-  const rules = async (): Promise<AlertRule[]> => [...configured, ...(await sqlRules.get())];
-  const registers = options.registry ? [options.registry] : [];
-  const { Counter } = promClient();
-  const sent = new Counter({ name: 'kairos_alerts_sent_total', help: 'Alerts delivered by this node, by channel and event', labelNames: ['channel', 'event'], registers });
-  const failed = new Counter({ name: 'kairos_alerts_failed_total', help: 'Alerts this node could not deliver (after retries), by channel and event', labelNames: ['channel', 'event'], registers });
+  return configured;
+}
 
-  const deliver = async (rule: AlertRule, alert: Alert): Promise<void> => {
+/** Delivery counters, by channel and event. */
+interface AlertCounters {
+  sent: Counter<'channel' | 'event'>;
+  failed: Counter<'channel' | 'event'>;
+}
+
+/** The counters, on `registry` when given (else counted but not exported). */
+function alertCounters(registry: Registry | undefined): AlertCounters {
+  const registers = registry ? [registry] : [];
+  const { Counter } = promClient();
+  return {
+    sent: new Counter({ name: 'kairos_alerts_sent_total', help: 'Alerts delivered by this node, by channel and event', labelNames: ['channel', 'event'], registers }),
+    failed: new Counter({ name: 'kairos_alerts_failed_total', help: 'Alerts this node could not deliver (after retries), by channel and event', labelNames: ['channel', 'event'], registers }),
+  };
+}
+
+/** Sends each alert through every matching rule, in the background and with a cap on deliveries under way. */
+class Dispatcher {
+  /** Webhook, NOTIFY and log deliveries under way (capped). */
+  readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly kairos: AnyKairos,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly counters: AlertCounters,
+    private readonly webhookBackoffMs: number | undefined,
+    private readonly rules: () => Promise<AlertRule[]>,
+  ) {}
+
+  /** Start a delivery per matching rule; resolves once they are started, not finished. */
+  async dispatch(alert: Alert): Promise<void> {
+    const matching = (await this.rules()).filter((rule) => matches(rule, alert));
+    for (const rule of matching) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) {
+        this.kairos.logger.error({ event: alert.event, job: alert.job }, `alert dropped: ${MAX_IN_FLIGHT} deliveries already in flight`);
+        this.counters.failed.inc({ channel: rule.channel, event: alert.event });
+        continue;
+      }
+      const delivery: Promise<void> = this.deliver(rule, alert)
+        .catch((error: unknown) => {
+          this.kairos.logger.error({ err: error, channel: rule.channel, rule: rule.source }, 'alert delivery failed');
+          this.counters.failed.inc({ channel: rule.channel, event: alert.event });
+        })
+        .finally(() => this.inFlight.delete(delivery));
+      this.inFlight.add(delivery);
+    }
+  }
+
+  private async deliver(rule: AlertRule, alert: Alert): Promise<void> {
+    const logger = this.kairos.logger;
     if (rule.channel === 'log') {
       logger.warn({ alert }, `kairos alert: ${describe(alert)}`);
     } else if (rule.channel === 'notify') {
-      await kairos.store.run('alertNotify', [rule.name, JSON.stringify(alert)]);
+      await this.kairos.store.run('alertNotify', [rule.name, JSON.stringify(alert)]);
     } else {
-      const secret = rule.secret ?? env[rule.secretEnv!] ?? '';
-      const ok = await sendWebhook({ url: rule.url, secret, body: alert, event: alert.event, retries: rule.retries, timeoutMs: rule.timeoutMs, backoffMs: options.webhookBackoffMs }, logger);
+      const secret = rule.secret ?? this.env[rule.secretEnv!] ?? '';
+      const ok = await sendWebhook({ url: rule.url, secret, body: alert, event: alert.event, retries: rule.retries, timeoutMs: rule.timeoutMs, backoffMs: this.webhookBackoffMs }, logger);
       if (!ok) {
         logger.error({ webhook: loggableUrl(rule.url), rule: rule.source, event: alert.event, job: alert.job }, 'alert webhook could not be delivered');
-        failed.inc({ channel: rule.channel, event: alert.event });
+        this.counters.failed.inc({ channel: rule.channel, event: alert.event });
         return;
       }
     }
-    sent.inc({ channel: rule.channel, event: alert.event });
-  };
+    this.counters.sent.inc({ channel: rule.channel, event: alert.event });
+  }
+}
 
-  const dispatch = async (alert: Alert): Promise<void> => {
-    const matching = (await rules()).filter((rule) => matches(rule, alert));
-    for (const rule of matching) {
-      if (inFlight.size >= MAX_IN_FLIGHT) {
-        logger.error({ event: alert.event, job: alert.job }, `alert dropped: ${MAX_IN_FLIGHT} deliveries already in flight`);
-        failed.inc({ channel: rule.channel, event: alert.event });
-        continue;
-      }
-      const delivery: Promise<void> = deliver(rule, alert)
-        .catch((error: unknown) => {
-          logger.error({ err: error, channel: rule.channel, rule: rule.source }, 'alert delivery failed');
-          failed.inc({ channel: rule.channel, event: alert.event });
-        })
-        .finally(() => inFlight.delete(delivery));
-      inFlight.add(delivery);
-    }
-  };
+/** Prepares alerts in the background (rules read, details looked up): the engine never waits for alerts. */
+class Raiser {
+  /** Events being looked at before any delivery. */
+  readonly preparing = new Set<Promise<void>>();
 
-  /** Start an alert in the background; the engine never waits for alerts. */
-  const raise = (make: () => Promise<Alert | undefined>, event: AlertEvent): void => {
+  constructor(
+    private readonly kairos: AnyKairos,
+    private readonly rules: () => Promise<AlertRule[]>,
+    private readonly dispatch: (alert: Alert) => Promise<void>,
+  ) {}
+
+  /** Make and dispatch an alert of `event`, unless no rule wants that event (then nothing is looked up). */
+  raise(event: AlertEvent, make: () => Promise<Alert | undefined>): void {
     const work: Promise<void> = (async () => {
-      if (!(await rules()).some((r) => r.events.includes(event))) return; // no rule: no lookup
+      if (!(await this.rules()).some((r) => r.events.includes(event))) return;
       const alert = await make();
-      if (alert) await dispatch(alert);
+      if (alert) await this.dispatch(alert);
     })()
-      .catch((error: unknown) => logger.error({ err: error, event }, 'preparing an alert failed'))
-      .finally(() => preparing.delete(work));
-    preparing.add(work);
-  };
+      .catch((error: unknown) => this.kairos.logger.error({ err: error, event }, 'preparing an alert failed'))
+      .finally(() => this.preparing.delete(work));
+    this.preparing.add(work);
+  }
+}
 
-  const base = (event: AlertEvent, job: string, message: string): Alert => ({
-    event, job, task: null, runId: null, attempt: null, queue: null, message: message.slice(0, MAX_MESSAGE), scheduledAt: null, startedAt: null,
-    latenessMs: null, node: kairos.nodeId, schema: kairos.options.schema, at: new Date().toISOString(),
-  });
-
-  const fromLog = async (event: AlertEvent, change: StatusChange): Promise<Alert | undefined> => {
-    const [log] = await kairos.store.run('lastLogOfRun', [change.runId]);
-    if (!log) return { ...base(event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
-    return {
-      ...base(event, String(log.job_name ?? log.task), String(log.message ?? `run ${change.runId} ${change.next}`)),
-      task: String(log.task), runId: change.runId, attempt: Number(log.attempt), queue: String(log.queue),
-      scheduledAt: iso(log.scheduled_at), startedAt: iso(log.run_time),
-    };
-  };
-
+/** The engine events named in the header, each turned into an alert; returns what stops observing. */
+function observe(kairos: AnyKairos, raiser: Raiser, rules: () => Promise<AlertRule[]>): () => void {
   const onStatus = (changes: StatusChange[]): void => {
     for (const change of changes) {
-      if (change.next === 'failed' || change.next === 'expired') raise(() => fromLog(change.next as AlertEvent, change), change.next);
+      if (change.next === 'failed' || change.next === 'expired') raiser.raise(change.next, () => runEndAlert(kairos, change.next as AlertEvent, change));
     }
   };
-  const onDisabled = ({ job }: { job: string }): void => {
-    raise(async () => {
-      const info = await kairos.getJob(job).catch(() => undefined);
-      const detail = info ? `after ${info.currentAttempts} consecutive failed attempts (max_attempts ${info.maxAttempts ?? '-'}); last error: ${info.lastMessage ?? '-'}` : 'after repeated failures';
-      return base('disabled', job, `job ${job} disabled ${detail}`);
-    }, 'disabled');
-  };
+  const onDisabled = ({ job }: { job: string }): void => raiser.raise('disabled', () => disabledAlert(kairos, job));
   const onBroken = ({ job, reason }: JobBrokenEvent): void => {
-    raise(async () => base('broken', job, `job ${job} is broken and quarantined (it does not fire until redefined or enabled): ${reason}`), 'broken');
+    raiser.raise('broken', async () => baseAlert(kairos, 'broken', job, `job ${job} is broken and quarantined (it does not fire until redefined or enabled): ${reason}`));
   };
+  const onMissed = (event: MissedFires): void => raiser.raise('missed', async () => missedAlert(kairos, event));
   const observer: AttemptObserver = {
     started(run) {
       if (!run.scheduled_at || run.attempt !== 1) return;
       const latenessMs = run.started_at.getTime() - run.scheduled_at.getTime();
       if (latenessMs <= 0) return;
-      raise(async () => lateAlert(run, latenessMs, await rules()), 'late');
+      raiser.raise('late', async () => lateAlert(kairos, run, latenessMs, await rules()));
     },
   };
-  const lateAlert = (run: ClaimedRun, latenessMs: number, all: AlertRule[]): Alert | undefined => {
-    const job = run.job_name ?? run.task;
-    // Only worth an alert when some rule's threshold is passed (matches() checks each rule's own).
-    if (!all.some((r) => r.events.includes('late') && (r.job === undefined || r.job === job) && latenessMs > r.lateAfterMs)) return undefined;
-    return {
-      ...base('late', job, `run ${run.run_id} of ${job} started ${Math.round(latenessMs / 1000)} s after its scheduled time`),
-      task: run.task, runId: run.run_id, attempt: run.attempt, queue: run.queue, scheduledAt: iso(run.scheduled_at), startedAt: iso(run.started_at), latenessMs,
-    };
-  };
-
-  const onMissed = ({ job, missed, skipped, catchUp, overlap }: { job: string; missed: number; skipped: number; catchUp: string; overlap: string }): void => {
-    const parts = [
-      missed > 0 ? `${missed} occurrence(s) dropped by catch-up policy ${catchUp}` : '',
-      skipped > 0 ? `${skipped} skipped: a run was still active (overlap policy ${overlap})` : '',
-    ].filter(Boolean);
-    raise(async () => base('missed', job, `job ${job} missed fires: ${parts.join('; ')}`), 'missed');
-  };
-
   kairos.localStatus.push(onStatus);
   kairos.on('jobDisabled', onDisabled);
   kairos.on('jobBroken', onBroken);
   kairos.on('missedFires', onMissed);
   kairos.services.executor.observers.push(observer);
+  return () => {
+    remove(kairos.localStatus, onStatus);
+    kairos.off('jobDisabled', onDisabled);
+    kairos.off('jobBroken', onBroken);
+    kairos.off('missedFires', onMissed);
+    remove(kairos.services.executor.observers, observer);
+  };
+}
 
-  const idle = async (): Promise<void> => {
-    while (inFlight.size > 0 || preparing.size > 0) await Promise.allSettled([...preparing, ...inFlight]);
-  };
+/** The fields every alert has; the rest null until an event fills them in. */
+function baseAlert(kairos: AnyKairos, event: AlertEvent, job: string, message: string): Alert {
   return {
-    rules,
-    dispatch,
-    idle,
-    async close(timeoutMs = 10_000) {
-      remove(kairos.localStatus, onStatus);
-      kairos.off('jobDisabled', onDisabled);
-      kairos.off('jobBroken', onBroken);
-      kairos.off('missedFires', onMissed);
-      remove(kairos.services.executor.observers, observer);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-      clearTimeout(timer);
-    },
+    event, job, task: null, runId: null, attempt: null, queue: null, message: message.slice(0, MAX_MESSAGE), scheduledAt: null, startedAt: null,
+    latenessMs: null, node: kairos.nodeId, schema: kairos.options.schema, at: new Date().toISOString(),
   };
+}
+
+/** A failed or expired run, described from its last history row (when it is still there). */
+async function runEndAlert(kairos: AnyKairos, event: AlertEvent, change: StatusChange): Promise<Alert> {
+  const [log] = await kairos.store.run('lastLogOfRun', [change.runId]);
+  if (!log) return { ...baseAlert(kairos, event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
+  return {
+    ...baseAlert(kairos, event, String(log.job_name ?? log.task), String(log.message ?? `run ${change.runId} ${change.next}`)),
+    task: String(log.task), runId: change.runId, attempt: Number(log.attempt), queue: String(log.queue),
+    scheduledAt: iso(log.scheduled_at), startedAt: iso(log.run_time),
+  };
+}
+
+/** A job disabled after repeated failures, with its failure count and last error when it can still be read. */
+async function disabledAlert(kairos: AnyKairos, job: string): Promise<Alert> {
+  const info = await kairos.getJob(job).catch(() => undefined);
+  const detail = info ? `after ${info.currentAttempts} consecutive failed attempts (max_attempts ${info.maxAttempts ?? '-'}); last error: ${info.lastMessage ?? '-'}` : 'after repeated failures';
+  return baseAlert(kairos, 'disabled', job, `job ${job} disabled ${detail}`);
+}
+
+/** A late first attempt, or undefined when no rule's threshold is passed (matches() checks each rule's own). */
+function lateAlert(kairos: AnyKairos, run: ClaimedRun, latenessMs: number, all: AlertRule[]): Alert | undefined {
+  const job = run.job_name ?? run.task;
+  if (!all.some((r) => r.events.includes('late') && (r.job === undefined || r.job === job) && latenessMs > r.lateAfterMs)) return undefined;
+  return {
+    ...baseAlert(kairos, 'late', job, `run ${run.run_id} of ${job} started ${Math.round(latenessMs / 1000)} s after its scheduled time`),
+    task: run.task, runId: run.run_id, attempt: run.attempt, queue: run.queue, scheduledAt: iso(run.scheduled_at), startedAt: iso(run.started_at), latenessMs,
+  };
+}
+
+/** What the ticker reports when occurrences were dropped or skipped. */
+interface MissedFires {
+  job: string;
+  missed: number;
+  skipped: number;
+  catchUp: string;
+  overlap: string;
+}
+
+/** Occurrences a job lost to its catch-up or overlap policy. */
+function missedAlert(kairos: AnyKairos, { job, missed, skipped, catchUp, overlap }: MissedFires): Alert {
+  const parts = [
+    missed > 0 ? `${missed} occurrence(s) dropped by catch-up policy ${catchUp}` : '',
+    skipped > 0 ? `${skipped} skipped: a run was still active (overlap policy ${overlap})` : '',
+  ].filter(Boolean);
+  return baseAlert(kairos, 'missed', job, `job ${job} missed fires: ${parts.join('; ')}`);
 }
 
 /** Does `rule` want `alert`? (`late` only past the rule's own threshold.) */
