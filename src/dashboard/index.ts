@@ -117,91 +117,219 @@ function send(res: ServerResponse, status: number, body: string | Buffer, type =
 
 /** Create the dashboard handler. */
 export function createDashboard(options: DashboardOptions): Dashboard {
-  const schema = assertSchemaName(options.schema ?? 'kairos');
-  const base = normaliseBase(options.basePath);
-  if (!options.pool && !options.databaseUrl) throw new KairosValidationError('databaseUrl', 'Expected `pool` or `databaseUrl` for the dashboard, got neither');
-  const logger = options.logger ?? silentLogger;
-  const pool = options.pool ?? createPool(options.databaseUrl!, 5, (error) => logger.warn({ err: error }, 'idle dashboard connection failed'));
-  const db = new DashboardDb(pool, schema);
-  const security = new Security(options.auth ?? {}, base || '/', Boolean(options.secureCookies));
-  const poolConfig = (pool as unknown as { options: pg.ClientConfig }).options;
-  // Never shown: the dashboard's token and passwords, and the database password however given.
-  const secrets = (): string[] => [...security.secrets, typeof poolConfig.password === 'string' ? poolConfig.password : '', urlPassword(poolConfig.connectionString)];
-  const readOnly = Boolean(options.readOnly);
-  const allowedHosts = options.allowedHosts ?? (security.enabled ? null : ['127.0.0.1', 'localhost', '[::1]']);
-  const events = new LiveEvents(db, logger);
-  const assets = loadAssets();
-  const samples: QueueSample[] = [];
-  const sample = (): void => {
-    db.store.run('dashQueueDepth', []).then(([row]) => {
-      samples.push({ at: (row!.at as Date).getTime(), queued: Number(row!.queued), running: Number(row!.running) });
-      if (samples.length > 240) samples.shift();
-    }, (error: unknown) => logger.warn({ err: error }, 'queue sampling failed'));
-  };
-  sample();
-  const sampler = setInterval(sample, options.sampleIntervalMs ?? 15_000);
-  sampler.unref();
+  const app = new DashboardApp(options);
+  // Bad input (a KairosValidationError, or an error of the database's own checks) is a 4xx with
+  // its message; anything else is a 500 with a generic text, the details only in the log.
+  const handler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => {
+    app.handle(req, res, next).catch((error: unknown) => app.failed(res, error));
+  }) as Dashboard;
+  Object.defineProperty(handler, 'basePath', { value: app.base });
+  handler.close = () => app.close();
+  return handler;
+}
 
-  const context = (req: IncomingMessage, res: ServerResponse, principal: Principal, extra: Partial<PageContext> = {}): PageContext => ({
-    base, csrf: security.csrfToken(req, res, principal), readOnly, user: principal.name || null, schema, ...extra,
-  });
+/** Samples of the queue depth for the overview's chart, taken every `intervalMs` (the last 240 kept). */
+class QueueSampler {
+  private readonly samples: QueueSample[] = [];
+  private readonly timer: NodeJS.Timeout;
 
-  const errorPage = (res: ServerResponse, ctx: PageContext, status: number, message: string): void => {
+  constructor(private readonly db: DashboardDb, private readonly logger: Logger, intervalMs: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** A copy of the samples so far, oldest first. */
+  now(): QueueSample[] {
+    return this.samples.slice();
+  }
+
+  /** Stop sampling. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    this.db.store.run('dashQueueDepth', []).then(([row]) => {
+      this.samples.push({ at: (row!.at as Date).getTime(), queued: Number(row!.queued), running: Number(row!.running) });
+      if (this.samples.length > 240) this.samples.shift();
+    }, (error: unknown) => this.logger.warn({ err: error }, 'queue sampling failed'));
+  }
+}
+
+/** One dashboard: its options checked, its pool, security and live events, and the request handling. */
+class DashboardApp {
+  readonly base: string;
+  private readonly schema: string;
+  private readonly logger: Logger;
+  private readonly pool: pg.Pool;
+  private readonly db: DashboardDb;
+  private readonly security: Security;
+  private readonly readOnly: boolean;
+  private readonly allowedHosts: string[] | null;
+  private readonly events: LiveEvents;
+  private readonly assets: Map<string, { type: string; body: Buffer }>;
+  private readonly sampler: QueueSampler;
+
+  constructor(private readonly options: DashboardOptions) {
+    this.schema = assertSchemaName(options.schema ?? 'kairos');
+    this.base = normaliseBase(options.basePath);
+    if (!options.pool && !options.databaseUrl) throw new KairosValidationError('databaseUrl', 'Expected `pool` or `databaseUrl` for the dashboard, got neither');
+    const logger = (this.logger = options.logger ?? silentLogger);
+    this.pool = options.pool ?? createPool(options.databaseUrl!, 5, (error) => logger.warn({ err: error }, 'idle dashboard connection failed'));
+    this.db = new DashboardDb(this.pool, this.schema);
+    this.security = new Security(options.auth ?? {}, this.base || '/', Boolean(options.secureCookies));
+    this.readOnly = Boolean(options.readOnly);
+    this.allowedHosts = options.allowedHosts ?? (this.security.enabled ? null : ['127.0.0.1', 'localhost', '[::1]']);
+    this.events = new LiveEvents(this.db, logger);
+    this.assets = loadAssets();
+    this.sampler = new QueueSampler(this.db, logger, options.sampleIntervalMs ?? 15_000);
+  }
+
+  /** Never shown: the dashboard's token and passwords, and the database password however given. */
+  private secrets(): string[] {
+    const poolConfig = (this.pool as unknown as { options: pg.ClientConfig }).options;
+    return [...this.security.secrets, typeof poolConfig.password === 'string' ? poolConfig.password : '', urlPassword(poolConfig.connectionString)];
+  }
+
+  /** Stop live updates and sampling; close the pool if the dashboard created it. */
+  async close(): Promise<void> {
+    this.sampler.stop();
+    await this.events.close();
+    if (!this.options.pool) await this.pool.end();
+  }
+
+  /** Answer a request that failed outside the pages' own error handling. */
+  failed(res: ServerResponse, error: unknown): void {
+    const shown = showError(error, this.secrets());
+    if (shown.status >= 500) this.logger.error({ err: error }, 'dashboard request failed');
+    if (res.headersSent) return void res.end();
+    send(res, shown.status, shown.message, 'text/plain; charset=utf-8');
+  }
+
+  /** Serve one request: outside the base path it goes to `next` (or a 404), inside it is checked, then routed. */
+  async handle(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
+    const url = parseTarget(req.url);
+    if (this.base && (url ? url.pathname !== this.base && !url.pathname.startsWith(`${this.base}/`) : Boolean(next))) {
+      if (next) return next();
+      await consumeBody(req, res, false);
+      return send(res, 404, 'Not found', 'text/plain; charset=utf-8');
+    }
+    securityHeaders(res);
+    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const hostAllowed = !this.allowedHosts || this.allowedHosts.includes(hostname);
+    const principal = hostAllowed ? this.security.authenticate(req) : null;
+    const input = await this.readRequest(req, res, url, principal !== null);
+    if (!hostAllowed) {
+      return send(res, 421, `This dashboard answers only to ${this.allowedHosts!.join(', ')} without authentication; configure auth or allowedHosts.`, 'text/plain; charset=utf-8');
+    }
+    return this.route(req, res, input, principal);
+  }
+
+  /** Route a checked request: assets and sign-in first, then (signed in) writes, live events and pages. */
+  private async route(req: IncomingMessage, res: ServerResponse, { path, query, body }: RequestInput, signedIn: Principal | null): Promise<void> {
+    const asset = /^\/assets\/([a-z.]+)$/.exec(path);
+    if (asset && req.method === 'GET') return this.asset(res, asset[1]!);
+    let principal = signedIn;
+    if (path === '/login' && req.method === 'POST') {
+      if (this.security.login(res, body.get('token') ?? '')) {
+        res.writeHead(303, { Location: `${this.base}/` });
+        return void res.end();
+      }
+      principal = null;
+    }
+    if (!principal) return this.unauthorized(res, path === '/login' && req.method === 'POST');
+    if (req.method === 'POST') return this.write(req, res, path, principal, body);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8', { Allow: 'GET, POST' });
+    if (path === '/events') return this.events.open(req, res);
+    if (path === '/api/preview') {
+      return send(res, 200, JSON.stringify(previewSchedule(query, new Date())), 'application/json; charset=utf-8');
+    }
+    return this.read(req, res, path, query, principal);
+  }
+
+  private asset(res: ServerResponse, name: string): void {
+    const file = this.assets.get(name);
+    return file ? send(res, 200, file.body, file.type, { 'Cache-Control': 'public, max-age=300' }) : send(res, 404, 'Not found', 'text/plain; charset=utf-8');
+  }
+
+  /** Render a page in a transaction as the principal's role. */
+  private async read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, principal: Principal): Promise<void> {
+    const ctx = this.context(req, res, principal, { notice: noticeText(query.get('notice')) });
+    try {
+      const rendered = await this.db.tx(principal.role, (tx) => this.page(path, query, tx, ctx, this.sampler.now()));
+      if (!rendered) return this.errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
+      send(res, 200, rendered.text);
+    } catch (error) {
+      const shown = showError(error, this.secrets());
+      if (shown.status === 500) this.logger.error({ err: error, path }, 'dashboard page failed');
+      this.errorPage(res, ctx, shown.status === 400 && this.readOnly ? 403 : shown.status, shown.message);
+    }
+  }
+
+  private context(req: IncomingMessage, res: ServerResponse, principal: Principal, extra: Partial<PageContext> = {}): PageContext {
+    return { base: this.base, csrf: this.security.csrfToken(req, res, principal), readOnly: this.readOnly, user: principal.name || null, schema: this.schema, ...extra };
+  }
+
+  private errorPage(res: ServerResponse, ctx: PageContext, status: number, message: string): void {
     send(res, status, layout({ ...ctx, error: message }, 'Error', '', html`<p><a href="${ctx.base}/">Back to the overview</a></p>`).text);
-  };
+  }
 
-  async function page(path: string, query: URLSearchParams, tx: Tx, ctx: PageContext, samplesNow: QueueSample[]): Promise<Html | null> {
+  private async page(path: string, query: URLSearchParams, tx: Tx, ctx: PageContext, samplesNow: QueueSample[]): Promise<Html | null> {
     if (path === '/' || path === '') return overviewPage(ctx, tx, samplesNow);
     if (path === '/jobs') return jobsPage(ctx, tx, query);
     if (path === '/runs') return runsPage(ctx, tx);
     if (path === '/nodes') return nodesPage(ctx, tx);
     if (path === '/calendar') return calendarPage(ctx, tx);
     if (path === '/jobs/new') {
-      if (readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
+      if (this.readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
       return formPage(ctx, { kind: 'sql', schedule_kind: 'cron', timezone: 'UTC' }, { editing: false, action: '/jobs' });
     }
     const job = /^\/jobs\/(\d{1,9})(\/edit)?$/.exec(path);
-    if (job) {
-      const id = Number(job[1]);
-      if (!job[2]) return jobPage(ctx, tx, id);
-      if (readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
-      const [row] = await tx.q('dashJob', [id]);
-      if (!row) return null;
-      return formPage(ctx, jobValues(row, await tx.q('dashSteps', [id])), { editing: true, action: `/jobs/${id}/edit`, jobId: id });
-    }
-    return null;
+    if (!job) return null;
+    const id = Number(job[1]);
+    if (!job[2]) return jobPage(ctx, tx, id);
+    if (this.readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
+    const [row] = await tx.q('dashJob', [id]);
+    if (!row) return null;
+    return formPage(ctx, jobValues(row, await tx.q('dashSteps', [id])), { editing: true, action: `/jobs/${id}/edit`, jobId: id });
   }
 
-  async function write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal, body: URLSearchParams): Promise<void> {
-    const ctx = context(req, res, principal);
-    if (readOnly) return errorPage(res, ctx, 403, 'This dashboard is read-only: changes are refused.');
-    const refused = security.checkWrite(req, principal, body.get('_csrf') ?? (req.headers['x-csrf-token'] as string | undefined));
-    if (refused) return errorPage(res, ctx, 403, `Refused: ${refused}.`);
+  private async write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal, body: URLSearchParams): Promise<void> {
+    const ctx = this.context(req, res, principal);
+    if (this.readOnly) return this.errorPage(res, ctx, 403, 'This dashboard is read-only: changes are refused.');
+    const refused = this.security.checkWrite(req, principal, body.get('_csrf') ?? (req.headers['x-csrf-token'] as string | undefined));
+    if (refused) return this.errorPage(res, ctx, 403, `Refused: ${refused}.`);
     try {
-      const result = await db.tx(principal.role, (tx) => perform(tx, path, body));
-      if (!result) return errorPage(res, ctx, 404, 'There is no such action.');
-      res.writeHead(303, { Location: `${base}${result.redirect}?notice=${encodeURIComponent(result.notice)}`, 'Cache-Control': 'no-store' });
+      const result = await this.db.tx(principal.role, (tx) => perform(tx, path, body));
+      if (!result) return this.errorPage(res, ctx, 404, 'There is no such action.');
+      res.writeHead(303, { Location: `${this.base}${result.redirect}?notice=${encodeURIComponent(result.notice)}`, 'Cache-Control': 'no-store' });
       res.end();
     } catch (error) {
-      const cause = error instanceof FormError ? error.cause : error;
-      const shown = showError(cause, secrets());
-      if (shown.status === 500) logger.error({ err: cause, path }, 'dashboard action failed');
-      if (error instanceof FormError) {
-        const editing = path !== '/jobs';
-        const values: FormValues = error.values;
-        return send(res, shown.status, formPage({ ...ctx, error: shown.message }, values, { editing, action: path, jobId: editing ? Number(path.split('/')[2]) : undefined }).text);
-      }
-      errorPage(res, ctx, shown.status, shown.message);
+      this.writeFailed(res, ctx, path, error);
     }
+  }
+
+  /** A refused action: the form again with its values and the reason, or an error page. */
+  private writeFailed(res: ServerResponse, ctx: PageContext, path: string, error: unknown): void {
+    const cause = error instanceof FormError ? error.cause : error;
+    const shown = showError(cause, this.secrets());
+    if (shown.status === 500) this.logger.error({ err: cause, path }, 'dashboard action failed');
+    if (error instanceof FormError) {
+      const editing = path !== '/jobs';
+      const values: FormValues = error.values;
+      return send(res, shown.status, formPage({ ...ctx, error: shown.message }, values, { editing, action: path, jobId: editing ? Number(path.split('/')[2]) : undefined }).text);
+    }
+    this.errorPage(res, ctx, shown.status, shown.message);
   }
 
   /**
    * Read what the request carries before anything answers it: the body (kept for a signed-in
    * write or the sign-in form, else thrown away), then the target, decoded strictly. Bad input
-   * throws a KairosValidationError, answered with a 4xx by the handler below.
+   * throws a KairosValidationError, answered with a 4xx by the handler.
    */
-  async function readRequest(req: IncomingMessage, res: ServerResponse, url: URL | null, trusted: boolean): Promise<RequestInput> {
-    const path = url ? url.pathname.slice(base.length) || '/' : '/';
+  private async readRequest(req: IncomingMessage, res: ServerResponse, url: URL | null, trusted: boolean): Promise<RequestInput> {
+    const path = url ? url.pathname.slice(this.base.length) || '/' : '/';
     const wanted = req.method === 'POST' && (trusted || path === '/login');
     const type = wanted ? captured(() => checkFormType(req)) : null;
     const raw = await consumeBody(req, res, wanted && type === null);
@@ -211,77 +339,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return { path, query: parseForm(url.search.slice(1), 'query'), body: parseForm(raw, 'form') };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
-    const url = parseTarget(req.url);
-    if (base && (url ? url.pathname !== base && !url.pathname.startsWith(`${base}/`) : Boolean(next))) {
-      if (next) return next();
-      await consumeBody(req, res, false);
-      return send(res, 404, 'Not found', 'text/plain; charset=utf-8');
-    }
-    securityHeaders(res);
-    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    const hostAllowed = !allowedHosts || allowedHosts.includes(hostname);
-    let principal = hostAllowed ? security.authenticate(req) : null;
-    const { path, query, body } = await readRequest(req, res, url, principal !== null);
-    if (!hostAllowed) {
-      return send(res, 421, `This dashboard answers only to ${allowedHosts.join(', ')} without authentication; configure auth or allowedHosts.`, 'text/plain; charset=utf-8');
-    }
-    const asset = /^\/assets\/([a-z.]+)$/.exec(path);
-    if (asset && req.method === 'GET') {
-      const file = assets.get(asset[1]!);
-      return file ? send(res, 200, file.body, file.type, { 'Cache-Control': 'public, max-age=300' }) : send(res, 404, 'Not found', 'text/plain; charset=utf-8');
-    }
-    if (path === '/login' && req.method === 'POST') {
-      if (security.login(res, body.get('token') ?? '')) {
-        res.writeHead(303, { Location: `${base}/` });
-        return void res.end();
-      }
-      principal = null;
-    }
-    if (!principal) return unauthorized(res, path === '/login' && req.method === 'POST');
-    if (req.method === 'POST') return write(req, res, path, principal, body);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8', { Allow: 'GET, POST' });
-    if (path === '/events') return events.open(req, res);
-    if (path === '/api/preview') {
-      return send(res, 200, JSON.stringify(previewSchedule(query, new Date())), 'application/json; charset=utf-8');
-    }
-    const ctx = context(req, res, principal, { notice: noticeText(query.get('notice')) });
-    try {
-      const rendered = await db.tx(principal.role, (tx) => page(path, query, tx, ctx, samples.slice()));
-      if (!rendered) return errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
-      send(res, 200, rendered.text);
-    } catch (error) {
-      const shown = showError(error, secrets());
-      if (shown.status === 500) logger.error({ err: error, path }, 'dashboard page failed');
-      errorPage(res, ctx, shown.status === 400 && readOnly ? 403 : shown.status, shown.message);
-    }
-  }
-
-  function unauthorized(res: ServerResponse, failed: boolean): void {
-    const headers: Record<string, string> = security.basic ? { 'WWW-Authenticate': 'Basic realm="Kairos dashboard", charset="UTF-8"' } : {};
-    const form = security.tokenLogin
-      ? html`<form method="post" action="${base}/login" class="login"><label>Access token <input type="password" name="token" autocomplete="current-password" autofocus></label><button type="submit" class="primary">Sign in</button></form>`
+  private unauthorized(res: ServerResponse, failed: boolean): void {
+    const headers: Record<string, string> = this.security.basic ? { 'WWW-Authenticate': 'Basic realm="Kairos dashboard", charset="UTF-8"' } : {};
+    const form = this.security.tokenLogin
+      ? html`<form method="post" action="${this.base}/login" class="login"><label>Access token <input type="password" name="token" autocomplete="current-password" autofocus></label><button type="submit" class="primary">Sign in</button></form>`
       : html`<p>Sign in with your user name and password.</p>`;
-    const body = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Kairos</title><link rel="stylesheet" href="${base}/assets/style.css"><link rel="icon" href="data:,"></head>
+    const body = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · Kairos</title><link rel="stylesheet" href="${this.base}/assets/style.css"><link rel="icon" href="data:,"></head>
 <body class="signin"><main><h1>Kairos</h1>${failed ? html`<div class="banner error">That token is not right.</div>` : ''}${form}</main></body></html>`;
     send(res, 401, body.text, 'text/html; charset=utf-8', headers);
   }
-
-  // Bad input (a KairosValidationError, or an error of the database's own checks) is a 4xx with
-  // its message; anything else is a 500 with a generic text, the details only in the log.
-  const handler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => {
-    handle(req, res, next).catch((error: unknown) => {
-      const shown = showError(error, secrets());
-      if (shown.status >= 500) logger.error({ err: error }, 'dashboard request failed');
-      if (res.headersSent) return void res.end();
-      send(res, shown.status, shown.message, 'text/plain; charset=utf-8');
-    });
-  }) as Dashboard;
-  Object.defineProperty(handler, 'basePath', { value: base });
-  handler.close = async () => {
-    clearInterval(sampler);
-    await events.close();
-    if (!options.pool) await pool.end();
-  };
-  return handler;
 }
