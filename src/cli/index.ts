@@ -6,7 +6,7 @@ import { migrateCommand } from './migrate.js';
 import { demoCommand } from './demo.js';
 import { registerJobs } from './jobs.js';
 import { registerRuns } from './runs.js';
-import { registerDashboard } from '../dashboard/cli.js';
+import { registerDashboard } from './dashboard.js';
 import { startCommand } from './start.js';
 import { EXIT } from './output.js';
 import { VERSION } from '../api/kairos.js';

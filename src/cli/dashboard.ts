@@ -5,10 +5,10 @@
  */
 import http from 'node:http';
 import { Option, type Command } from 'commander';
-import { databaseUrl } from '../cli/connect.js';
-import { agentLogger } from '../cli/logger.js';
+import { databaseUrl } from './connect.js';
+import { agentLogger } from './logger.js';
 import { KairosValidationError } from '../core/errors.js';
-import { createDashboard, type DashboardAuth } from './index.js';
+import { createDashboard, type DashboardAuth } from '../dashboard/index.js';
 
 /** Flags of `kairos dashboard`. */
 interface DashboardFlags {
