@@ -21,7 +21,7 @@ import { KairosStateError, KairosValidationError, KairosNotFoundError } from '..
 import { assertInteger, assertName } from '../core/validate.js';
 import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChange } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
-import { Notifier, type Notice } from '../engine/notifier.js';
+import { Notifier, type Notice } from '../store/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
 import { CancelCheck } from '../engine/cancels.js';
 import { ClusterEvents } from '../engine/cluster-events.js';

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { Notifier } from '../engine/notifier.js';
+import { Notifier } from '../store/notifier.js';
 import type { Logger } from '../core/logger.js';
 import type { DashboardDb } from './db.js';
 

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EngineContext } from './context.js';
 import type { ClaimedRun } from '../store/store.js';
-import type { Notice } from './notifier.js';
+import type { Notice } from '../store/notifier.js';
 import { Coalesced } from './coalesce.js';
 
 /** How many handed-over run ids a node remembers (it only ever needs the last few). */

@@ -13,7 +13,7 @@
  * - `status` (clusterEvents): HMAC-signed under the installation secret (ClusterEvents,
  *   src/engine/cluster-events.ts).
  */
-import type { Notice } from './notifier.js';
+import type { Notice } from '../store/notifier.js';
 
 /** Longest timestamp text json_build_object writes (with microseconds and a zone offset), and then some. */
 const MAX_TIME_TEXT = 40;

@@ -6,7 +6,7 @@
  * Any role that can connect may NOTIFY this channel (PostgreSQL has no privilege for it), so a
  * payload is untrusted input: anything but a JSON object with a string `t` is dropped here, and
  * each consumer authenticates or verifies what it acts on (docs/architecture.md, "NOTIFY
- * authentication"; src/engine/notices.ts).
+ * authentication"; src/engine/notices.ts, which parses each message type).
  */
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
