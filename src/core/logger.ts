@@ -1,7 +1,8 @@
 /**
  * The logger interface Kairos writes to: pino's, so a pino logger can be passed as it is.
+ * No logger is constructed here (core does no I/O): the default pino logger is made by the API
+ * (src/api/logger.ts), the agent's by the CLI (src/cli/logger.ts).
  */
-import { pino } from 'pino';
 
 /** The subset of pino's API Kairos uses. */
 export interface Logger {
@@ -10,11 +11,6 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
-}
-
-/** The default logger: JSON lines on stderr at level KAIROS_LOG_LEVEL (default `warn`). */
-export function defaultLogger(): Logger {
-  return pino({ name: 'kairos', level: process.env.KAIROS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 }
 
 /** A logger that drops everything (tests, embedded use). */
