@@ -9,6 +9,7 @@ import { parseDuration } from '../core/duration.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { ResolvedOptions } from '../core/contracts.js';
 import { assertSchemaName } from '../store/sql.js';
 import type { TaskDefinition, TaskHandler, TaskMap } from './tasks.js';
 
@@ -110,33 +111,8 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   connections?: Record<string, string>;
 }
 
-/** Options after defaults and validation. */
-export interface ResolvedOptions {
-  schema: string;
-  queues: string[];
-  concurrency: number;
-  batchSize: number;
-  prefetch: number;
-  nodeName: string;
-  nodeTags: string[];
-  pollIntervalMs: number;
-  scheduleAheadMs: number;
-  heartbeatIntervalMs: number;
-  leaseMs: number;
-  rescueIntervalMs: number;
-  maxRescues: number;
-  shutdownTimeoutMs: number;
-  exclusiveRetryMs: number;
-  retention: { completedMs: number; failedMs: number; cancelledMs: number; nodesMs: number; intervalMs: number };
-  migrate: boolean;
-  clusterEvents: boolean;
-  handoff: boolean;
-  preparedStatements: boolean;
-  maxConnections: number;
-  runSqlJobs: boolean;
-  allowShell: boolean;
-  connections: Record<string, string>;
-}
+/** Options after defaults and validation (defined in core: the engine reads them). */
+export type { ResolvedOptions } from '../core/contracts.js';
 
 const DAY = 86_400_000;
 

@@ -2,71 +2,12 @@
  * Task definitions: a named handler plus its defaults. The payload type given to `defineTask`
  * flows through `Kairos<Tasks>` to `enqueue`, so a wrong payload is a compile error.
  */
-import type { Logger } from '../core/logger.js';
+import type { TaskDefinition, TaskHandler, TaskOptions } from '../core/contracts.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { assertText } from '../core/validate.js';
 
-/** What a handler is told about the attempt it runs. */
-export interface TaskContext {
-  /** The run's id: stable across retries; use it to make side effects idempotent. */
-  runId: number;
-  /** 1 for the first attempt, 2 for the first retry… Also the run's fencing token. */
-  attempt: number;
-  /** How many retries the run has in all. */
-  retries: number;
-  /** The task name. */
-  task: string;
-  /** The schedule (job) name for scheduled runs, else null. */
-  jobName: string | null;
-  /** The run's dedup key, if any. */
-  key: string | null;
-  queue: string;
-  priority: number;
-  /** The occurrence this run is for (scheduled runs), else null. */
-  scheduledAt: Date | null;
-  /** The time the run was due (its occurrence time, or its enqueue/retry time). */
-  dueAt: Date;
-  /** When this attempt started, by the database clock. */
-  startedAt: Date;
-  /** How late this attempt started after it was due, in ms (database clock). */
-  latenessMs: number;
-  /** Aborted on timeout, cancellation or shutdown; `signal.reason` says which. */
-  signal: AbortSignal;
-  /** A logger bound to this run. */
-  logger: Logger;
-}
-
-/** A task handler: resolve to succeed (the value is recorded as output), throw to fail. */
-export type TaskHandler<P = unknown> = (payload: P, context: TaskContext) => unknown;
-
-/** Per-task defaults; enqueue options override them. */
-export interface TaskOptions<P = unknown> {
-  /** Retries after a failed attempt. @default 3 */
-  retries?: number;
-  /** First retry delay (ms or a duration string); doubles each retry, with jitter. @default '1s' */
-  backoff?: number | string;
-  /** Longest retry delay. @default '1h' */
-  maxBackoff?: number | string;
-  /** Abort an attempt after this long (ms or duration string). @default no timeout */
-  timeout?: number | string;
-  /** Queue for runs of this task. @default 'default' */
-  queue?: string;
-  /** Priority (lower runs first). @default 5 (Priority.NORMAL) */
-  priority?: number;
-  /**
-   * Never run two runs of this task at once anywhere in the cluster (a PostgreSQL advisory lock):
-   * `true` locks on the task name, a string on that lock name (shared by several tasks).
-   * @default false
-   */
-  exclusive?: boolean | string;
-  /** Check payloads at enqueue and before running: return the payload or throw. (A zod schema's `parse` fits.) */
-  validate?: (payload: unknown) => P;
-}
-
-/** A handler with its options, as registered. */
-export interface TaskDefinition<P = unknown> extends TaskOptions<P> {
-  handler: TaskHandler<P>;
-}
+/** The task contracts, defined in core so that the engine and the executors need not import api/. */
+export type { TaskContext, TaskHandler, TaskOptions, TaskDefinition } from '../core/contracts.js';
 
 /** A map of task names to definitions or bare handlers: the type parameter of `Kairos`. */
 export type TaskMap = Record<string, TaskDefinition<any> | TaskHandler<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any

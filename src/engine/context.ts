@@ -8,8 +8,7 @@ import type { ClockOffset } from '../core/offset.js';
 import type { Logger } from '../core/logger.js';
 import type { StatusChange } from '../core/types.js';
 import type { Store } from '../store/store.js';
-import type { ResolvedOptions } from '../api/options.js';
-import type { TaskDefinition } from '../api/tasks.js';
+import type { ResolvedOptions, TaskDefinition } from '../core/contracts.js';
 
 /** Shared state of one Kairos instance's engine. */
 export interface EngineContext {

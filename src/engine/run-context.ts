@@ -5,7 +5,7 @@
  * handlers never do).
  */
 import type { Logger } from '../core/logger.js';
-import type { TaskContext } from '../api/tasks.js';
+import type { TaskContext } from '../core/contracts.js';
 import type { ClaimedRun } from '../store/store.js';
 import type { RunAbort } from './abort.js';
 

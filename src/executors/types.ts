@@ -3,7 +3,7 @@
  * executor runs one attempt and resolves with its output, or throws to fail it.
  */
 import type { ClaimedRun } from '../store/store.js';
-import type { TaskContext } from '../api/tasks.js';
+import type { TaskContext } from '../core/contracts.js';
 
 /** Runs attempts of one job kind. */
 export interface JobExecutor {

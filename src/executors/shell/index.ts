@@ -5,7 +5,7 @@
  */
 import type { JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
-import type { TaskContext } from '../../api/tasks.js';
+import type { TaskContext } from '../../core/contracts.js';
 import type { EngineContext } from '../../engine/context.js';
 import { KairosError, KairosTimeoutError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';

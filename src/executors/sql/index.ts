@@ -8,7 +8,7 @@
 import type { JobExecutor } from '../types.js';
 import { RecordedResult } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
-import type { TaskContext } from '../../api/tasks.js';
+import type { TaskContext } from '../../core/contracts.js';
 import type { EngineContext } from '../../engine/context.js';
 import { KairosNotFoundError, KairosPermissionError } from '../../core/errors.js';
 import { checkRunJob } from '../../core/job-checks.js';

@@ -7,7 +7,7 @@
  */
 import type { JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
-import type { TaskContext } from '../../api/tasks.js';
+import type { TaskContext } from '../../core/contracts.js';
 import type { EngineContext } from '../../engine/context.js';
 import type { Connections } from '../sql/connections.js';
 import type { Row } from '../../store/rows.js';

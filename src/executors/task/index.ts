@@ -3,7 +3,7 @@
  */
 import type { JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
-import type { TaskContext, TaskDefinition } from '../../api/tasks.js';
+import type { TaskContext, TaskDefinition } from '../../core/contracts.js';
 import { KairosNotFoundError } from '../../core/errors.js';
 
 /** Runs JavaScript task handlers. */
