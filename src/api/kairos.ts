@@ -24,6 +24,7 @@ import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChang
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../store/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
+import { openTelemetryTracer } from '../observability/tracing.js';
 import { CancelCheck } from '../engine/cancels.js';
 import { ClusterEvents } from '../engine/cluster-events.js';
 import { Completer } from '../engine/completer.js';
@@ -101,6 +102,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       clock: this.clock,
       logger: this.logger,
       events: this,
+      tracer: openTelemetryTracer,
       tasks: new Map(),
       customSchedules: new Map(),
       offset: new ClockOffset(),

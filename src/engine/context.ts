@@ -1,6 +1,6 @@
 /**
  * What every engine service shares: the store, the node's identity, resolved options, the clock,
- * the logger, the task registry and the event emitter.
+ * the logger, the tracer, the task registry and the event emitter.
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { StatusChange } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedOptions, TaskDefinition } from '../core/contracts.js';
+import type { EngineTracer } from './tracer.js';
 
 /** Shared state of one Kairos instance's engine. */
 export interface EngineContext {
@@ -18,6 +19,8 @@ export interface EngineContext {
   clock: Clock;
   logger: Logger;
   events: EventEmitter;
+  /** Spans around claims and attempts, and the attempt observers' calls (given by the API). */
+  tracer: EngineTracer;
   /** Task handlers registered on this node, by name. */
   tasks: Map<string, TaskDefinition>;
   /** Next-run functions of custom schedules defined on this node, by job name. */

@@ -15,7 +15,7 @@ import { RunContext } from './run-context.js';
 import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
 import { retryDelay, retryWithBackoff } from '../core/backoff.js';
 import { statusChange } from '../core/types.js';
-import { observeAttempt, type AttemptObserver, type AttemptOutcome } from '../observability/tracing.js';
+import type { AttemptObserver, AttemptOutcome } from './tracer.js';
 
 interface ActiveRun {
   run: ClaimedRun;
@@ -141,7 +141,7 @@ export class Executor {
     }
     if (run.cancel_requested) abort.abort(new KairosCancelledError('cancelled'));
     const executor = this.executors[run.job_type];
-    const watch = observeAttempt(run, this.observers, this.ctx.nodeId);
+    const watch = this.ctx.tracer.observeAttempt(run, this.observers, this.ctx.nodeId);
     let ended: AttemptOutcome = 'released';
     let failure: unknown;
     try {

@@ -7,7 +7,6 @@ import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 import type { Executor } from './executor.js';
 import type { ClaimedRun } from '../store/store.js';
-import { traceClaim } from '../observability/tracing.js';
 import { Handoff } from './handoff.js';
 import { Coalesced } from './coalesce.js';
 
@@ -227,7 +226,7 @@ export class Producer extends LoopService {
     const limit = Math.min(room, batchSize);
     const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
     const sentAt = Date.now();
-    const runs = await traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs, this.aheadMs()));
+    const runs = await this.ctx.tracer.traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs, this.aheadMs()));
     // The claim's now() fell between sending and receiving: hold a run claimed ahead for its
     // due_in_ms from the midpoint (by the database's clock; no clock offset involved).
     const claimedAt = (sentAt + Date.now()) / 2;

@@ -1,27 +1,15 @@
 /**
  * OpenTelemetry spans around claiming and running, through `@opentelemetry/api` only: without an
  * SDK registered by the application every call is a no-op, so Kairos never decides where traces go.
- * Also the attempt observer hook the executor calls, which metrics and alerts use as well.
+ * Also the calling of the attempt observers (metrics, alerts). The engine gets all of it as an
+ * EngineTracer (openTelemetryTracer, below) in its EngineContext, passed by the API.
  */
 import { context, isSpanContextValid, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import type { ClaimedRun } from '../store/store.js';
+import type { AttemptObserver, AttemptOutcome, AttemptWatch, EngineTracer } from '../engine/tracer.js';
 
-/** How an attempt ended on this node; `released` = handed back unfinished (shutdown). */
-export type AttemptOutcome = 'completed' | 'failed' | 'timeout' | 'cancelled' | 'released';
-
-/** Told of every attempt this node starts and ends (metrics, alerts). Must not throw. */
-export interface AttemptObserver {
-  started?(run: ClaimedRun): void;
-  ended?(run: ClaimedRun, outcome: AttemptOutcome, durationMs: number, error?: unknown): void;
-}
-
-/** One attempt being watched: run the handler inside it, then end it once. */
-export interface AttemptWatch {
-  /** Run `fn` with the attempt's span as the active span, so the handler's own spans nest under it. */
-  within<T>(fn: () => Promise<T>): Promise<T>;
-  /** End the attempt (the first call counts). */
-  end(outcome: AttemptOutcome, durationMs: number, error?: unknown): void;
-}
+/** The attempt types are the engine's (src/engine/tracer.ts): it calls the observers. */
+export type { AttemptOutcome, AttemptObserver, AttemptWatch } from '../engine/tracer.js';
 
 /** Span attribute names (stable: dashboards and queries use them). */
 export const ATTR = {
@@ -113,3 +101,6 @@ function notify(observers: readonly AttemptObserver[], call: (o: AttemptObserver
     }
   }
 }
+
+/** The tracer the API passes to the engine: OpenTelemetry spans and the attempt observers. */
+export const openTelemetryTracer: EngineTracer = { observeAttempt, traceClaim };
