@@ -2,8 +2,20 @@
  * The executor behaviour: one implementation per job kind (executors/task, sql, shell, steps). An
  * executor runs one attempt and resolves with its output, or throws to fail it.
  */
-import type { ClaimedRun } from '../store/store.js';
-import type { TaskContext } from '../core/contracts.js';
+import type { ClaimedRun, Store } from '../store/store.js';
+import type { ResolvedOptions, TaskContext } from '../core/contracts.js';
+import type { Clock } from '../core/clock.js';
+
+/**
+ * What a job executor needs of its node: a narrow view the engine's own context satisfies, so
+ * that executors import nothing from the engine (layers: store ← executors ← engine).
+ */
+export interface ExecutorContext {
+  store: Store;
+  nodeId: string;
+  options: ResolvedOptions;
+  clock: Clock;
+}
 
 /** Runs attempts of one job kind. */
 export interface JobExecutor {

@@ -3,10 +3,9 @@
  * agent allows shell jobs (--allow-shell) and the job's owner is a member of the shell role; the
  * command is spawned without a shell unless the job asks for one (`options.shell`).
  */
-import type { JobExecutor } from '../types.js';
+import type { ExecutorContext, JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
-import type { EngineContext } from '../../engine/context.js';
 import { KairosError, KairosTimeoutError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';
 import { runShell, type ShellResult } from './spawn.js';
@@ -31,7 +30,7 @@ export interface ShellOptions {
 }
 
 /** Refuse unless this node allows shell jobs and `owner` is a member of the shell role. */
-export async function assertShellAllowed(ctx: EngineContext, owner: string, shellRole: string): Promise<void> {
+export async function assertShellAllowed(ctx: ExecutorContext, owner: string, shellRole: string): Promise<void> {
   if (!ctx.options.allowShell) throw new KairosError('shell jobs are disabled on this node (start the agent with --allow-shell)', { code: 'KAIROS_SHELL_DISABLED' });
   const [row] = await ctx.store.run<{ member: boolean }>('isRoleMember', [owner, shellRole]).catch(() => [{ member: false }]);
   if (!row?.member) throw new KairosError(`shell jobs need their owner to be a member of role ${shellRole}; ${owner} is not`, { code: 'KAIROS_SHELL_ROLE' });
@@ -62,7 +61,7 @@ export async function runShellJob(command: string, options: ShellOptions, timeou
 
 /** Runs shell jobs. */
 export class ShellExecutor implements JobExecutor {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: ExecutorContext) {}
 
   async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
     const job = await loadJob(this.ctx, run);

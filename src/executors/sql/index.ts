@@ -5,11 +5,10 @@
  * that cannot run in a transaction block, are at-least-once: their effects commit first and the
  * completion is recorded after (see docs/sql.md).
  */
-import type { JobExecutor } from '../types.js';
+import type { ExecutorContext, JobExecutor } from '../types.js';
 import { RecordedResult } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
-import type { EngineContext } from '../../engine/context.js';
 import { KairosNotFoundError, KairosPermissionError } from '../../core/errors.js';
 import { checkRunJob } from '../../core/job-checks.js';
 import { runSql, needsAutocommit, type SqlOutput } from './run.js';
@@ -19,7 +18,7 @@ import type { Row } from '../../store/rows.js';
 /** Runs SQL jobs as their owner role. */
 export class SqlExecutor implements JobExecutor {
   constructor(
-    private readonly ctx: EngineContext,
+    private readonly ctx: ExecutorContext,
     private readonly connections: Connections,
   ) {}
 
@@ -56,7 +55,7 @@ export class SqlExecutor implements JobExecutor {
  * so a run that its job's owner did not own (a row written around the API) is refused: the role
  * comes from the job, the authority from the run, and the two must agree.
  */
-export async function loadJob(ctx: EngineContext, run: ClaimedRun): Promise<Row> {
+export async function loadJob(ctx: ExecutorContext, run: ClaimedRun): Promise<Row> {
   if (run.job_id === null) throw new KairosNotFoundError(`Run ${run.run_id} of kind ${run.job_type} has no job`);
   const [job] = await ctx.store.run('jobForRun', [run.job_id, run.run_id]);
   if (!job) throw new KairosNotFoundError(`Job ${run.job_id} of run ${run.run_id} no longer exists`);

@@ -5,10 +5,9 @@
  * except that resumable steps which already succeeded are skipped.
  * Each SQL step commits on its own, so a multi-step job is at-least-once (see docs/sql.md).
  */
-import type { JobExecutor } from '../types.js';
+import type { ExecutorContext, JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
-import type { EngineContext } from '../../engine/context.js';
 import type { Connections } from '../sql/connections.js';
 import type { Row } from '../../store/rows.js';
 import { KairosError } from '../../core/errors.js';
@@ -21,7 +20,7 @@ type StepStatus = 'succeeded' | 'failed' | 'ignored' | 'skipped';
 /** Runs multi-step jobs. */
 export class StepsExecutor implements JobExecutor {
   constructor(
-    private readonly ctx: EngineContext,
+    private readonly ctx: ExecutorContext,
     private readonly connections: Connections,
   ) {}
 
