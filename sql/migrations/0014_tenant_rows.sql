@@ -92,27 +92,9 @@ CREATE POLICY member_rows ON {{schema}}.alert_rules
   WITH CHECK (pg_has_role(current_user, owner, 'MEMBER')
               AND EXISTS (SELECT 1 FROM {{schema}}.jobs j WHERE j.job_id = alert_rules.job_id AND j.owner = alert_rules.owner));
 
--- A pending run's history row is written before the run leaves the queue, so that the policy
--- above can see whose run it was. Otherwise 0004's body.
-CREATE OR REPLACE FUNCTION {{schema}}.cancel_run_details(target bigint, at timestamptz DEFAULT NULL, reason text DEFAULT NULL)
-RETURNS TABLE (previous text, task text, key text)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r {{schema}}.runs;
-BEGIN
-  SELECT * INTO r FROM {{schema}}.runs x WHERE x.run_id = target FOR UPDATE;
-  IF NOT FOUND THEN RETURN; END IF;
-  IF r.status = 'pending' THEN
-    INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
-    VALUES (r.job_id, r.run_id, r.task, r.queue, r.key, r.attempt, 'cancelled', r.scheduled_at, coalesce(at, now()),
-            coalesce(reason, 'cancelled before it started'), r.payload, r.owner);
-    DELETE FROM {{schema}}.runs x WHERE x.run_id = target;
-  ELSE
-    UPDATE {{schema}}.runs x SET cancel_requested = true WHERE x.run_id = target;
-    PERFORM pg_notify({{channel}}, json_build_object('t', 'cancel', 'run', r.run_id, 'node', r.node_id, 'reason', reason)::text);
-  END IF;
-  RETURN QUERY SELECT r.status, r.task, r.key;
-END $$;
+-- cancel_run_details must write a pending run's history row before the run leaves the queue, so
+-- that the job_logs policy above can see whose run it was: 0017, which replaces that function anyway (for
+-- the cancel reason), does so; it is not replaced twice.
 
 DO $$
 DECLARE
