@@ -12,6 +12,8 @@ export interface Queryable {
 }
 
 const parseInt8 = (value: string): number => Number(value);
+/** float8[]'s parser reads each element with parseFloat: right for bigint[] and numeric[] too. */
+const parseNumberArray = (pg.types.getTypeParser as (oid: number, format: 'text') => (text: string) => unknown)(1022, 'text');
 
 const defaultTimestamptz = pg.types.getTypeParser(1184, 'text') as (text: string) => unknown;
 const digit = (text: string, at: number): number => text.charCodeAt(at) - 48;
@@ -47,16 +49,28 @@ export function parseTimestamptz(text: string): Date {
   return defaultTimestamptz(text) as Date;
 }
 
+/** OID → parser: bigint (20) and numeric (1700) as numbers, their arrays (1016, 1231), timestamptz (1184). */
+const TEXT_PARSERS = new Map<number, (text: string) => unknown>([
+  [20, parseInt8],
+  [1700, parseInt8],
+  [1016, parseNumberArray],
+  [1231, parseNumberArray],
+  [1184, parseTimestamptz],
+]);
+
 /**
- * How Kairos reads results: bigint columns (run and log ids, counts) as JS numbers — ids stay far
+ * How Kairos reads results: bigint and numeric columns (run and log ids, counts, epoch
+ * milliseconds) and their arrays as JS numbers — ids stay far
  * below 2^53 in any real installation — timestamptz through {@link parseTimestamptz}, and
  * everything else as pg's defaults. Given per query
  * (and to the pools Kairos creates), never set on pg's global parsers: the application's own
  * queries keep their int8 strings, whether or not it shares its pool with Kairos.
  */
 export const KAIROS_TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    format === 'binary' ? pg.types.getTypeParser(oid, format) : oid === 20 ? parseInt8 : oid === 1184 ? parseTimestamptz : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format === 'binary') return pg.types.getTypeParser(oid, format);
+    return TEXT_PARSERS.get(oid) ?? pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** node-pg's per-connection record of the statements it has prepared (pg 8: `connection.parsedStatements`). */

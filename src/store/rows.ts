@@ -4,6 +4,17 @@
 import type { Job, Run, RunLog, NodeInfo, CatchUpPolicy, OverlapPolicy, LogStatus } from '../core/types.js';
 import type { DueJob } from '../core/planner.js';
 
+/** A PostgreSQL interval as node-postgres returns it: only the units that are not zero are set. */
+export interface Interval {
+  years?: number;
+  months?: number;
+  days?: number;
+  hours?: number;
+  minutes?: number;
+  seconds?: number;
+  milliseconds?: number;
+}
+
 /** A raw row as node-postgres returns it. */
 export type Row = Record<string, unknown>;
 

@@ -95,23 +95,58 @@ export function readMigrations(): MigrationFile[] {
     }));
 }
 
-let queryTexts: Map<string, string> | undefined;
+/** One `-- name:` block of `sql/queries/`, before the schema is substituted. */
+export interface QuerySource {
+  name: string;
+  /** The file it is in, e.g. `runs.sql`. */
+  file: string;
+  /** Its leading comment, without the `-- ` markers. */
+  doc: string;
+  /** Its SQL with the named parameters replaced by `$1`, `$2`, … in order of first use. */
+  text: string;
+  /** The parameter names, `params[i]` being `$i+1`. */
+  params: string[];
+}
 
-/** Parse every `sql/queries/*.sql` file into `-- name: xxx` blocks (read once per process). */
-function loadQueryTexts(): Map<string, string> {
-  if (queryTexts) return queryTexts;
+/**
+ * A named parameter: `@name`, as sqlc writes them. Not after a letter, digit or `@` (an e-mail
+ * address in a comment, the `@>` and `@@` operators), and a letter must follow.
+ */
+const NAMED_PARAMETER = /(?<![\w@])@([a-z][a-z0-9_]*)/g;
+
+/** Replace `@name` parameters by positional ones; a query may not mix both kinds. */
+export function bindNamedParameters(text: string, where: string): { text: string; params: string[] } {
+  const params: string[] = [];
+  const bound = text.replace(NAMED_PARAMETER, (_match, name: string) => {
+    let index = params.indexOf(name);
+    if (index < 0) index = params.push(name) - 1;
+    return `$${index + 1}`;
+  });
+  if (params.length > 0 && /\$\d/.test(text)) throw new KairosValidationError('sql', `${where} mixes $n and @name parameters`);
+  return { text: bound, params };
+}
+
+let sources: Map<string, QuerySource> | undefined;
+
+/** Parse every `sql/queries/*.sql` file into its `-- name: xxx` blocks (read once per process). */
+export function querySources(): Map<string, QuerySource> {
+  if (sources) return sources;
   const dir = `${SQL_DIR}queries/`;
-  const map = new Map<string, string>();
+  const map = new Map<string, QuerySource>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
     const blocks = readFileSync(dir + file, 'utf8').split(/^-- name: /m).slice(1);
     for (const block of blocks) {
       const newline = block.indexOf('\n');
       const name = block.slice(0, newline).trim();
       if (map.has(name)) throw new KairosConflictError(`Duplicate query name ${name} in sql/queries/${file}`);
-      map.set(name, block.slice(newline + 1).trim());
+      const body = block.slice(newline + 1).trim();
+      const lines = body.split('\n');
+      const comment = lines.findIndex((line) => !line.startsWith('--'));
+      const doc = lines.slice(0, comment < 0 ? lines.length : comment).map((line) => line.replace(/^--\s?/, '')).join('\n');
+      map.set(name, { name, file, doc, ...bindNamedParameters(body, `Query ${name} (sql/queries/${file})`) });
     }
   }
-  queryTexts = map;
+  sources = map;
   return map;
 }
 
@@ -120,7 +155,7 @@ export class QuerySet {
   private readonly rendered = new Map<string, string>();
 
   constructor(readonly schema: string) {
-    for (const [name, text] of loadQueryTexts()) this.rendered.set(name, renderSql(text, schema));
+    for (const [name, source] of querySources()) this.rendered.set(name, renderSql(source.text, schema));
   }
 
   /** The SQL text of a named query; throws on an unknown name (a programming error). */

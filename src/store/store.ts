@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { KAIROS_TYPES, forgetPrepared, type Queryable } from './db.js';
 import { QuerySet, channelName } from './sql.js';
 import type { Row } from './rows.js';
+import { Queries } from './queries.js';
 
 /** A run as claimed by a node: everything the executor needs. */
 export interface ClaimedRun {
@@ -99,6 +100,8 @@ function statementPrefix(schema: string): string {
 /** The named-query gateway of one schema. */
 export class Store {
   readonly queries: QuerySet;
+  /** Every named query as a typed method (generated: src/store/queries.ts). */
+  readonly sql: Queries;
   /** The NOTIFY channel of this schema. */
   readonly channel: string;
   private readonly prefix: string;
@@ -112,14 +115,22 @@ export class Store {
     this.queries = new QuerySet(schema);
     this.channel = channelName(schema);
     this.prefix = statementPrefix(schema);
+    this.sql = new Queries((name, values, db) => this.execute(name, values, db));
   }
 
-  /** Run a named query on `db` (the pool by default). */
+  /**
+   * Run a named query on `db` (the pool by default). Untyped: code outside the store uses the
+   * generated, typed {@link Store.sql} instead.
+   */
   async run<R extends Row = Row>(name: string, values: unknown[], db: Queryable = this.pool): Promise<R[]> {
+    return (await this.execute(name, values, db)).rows as R[];
+  }
+
+  /** Execute a named query, prepared when it is one of the hot statements and runs on the pool. */
+  private async execute(name: string, values: unknown[], db: Queryable = this.pool): Promise<{ rows: unknown[]; rowCount: number | null }> {
     const text = this.queries.get(name);
-    if (db === this.pool && this.prepared && PREPARED.has(name)) return this.runPrepared<R>(this.prefix + name, text, values);
-    const result = await db.query<R>({ text, values, types: KAIROS_TYPES });
-    return result.rows;
+    if (db === this.pool && this.prepared && PREPARED.has(name)) return this.runPrepared(this.prefix + name, text, values);
+    return db.query({ text, values, types: KAIROS_TYPES });
   }
 
   /**
@@ -128,16 +139,16 @@ export class Store {
    * its plan's result type changed (a migration while this node ran), the connection forgets it
    * and the query runs once more, which a failed statement in a transaction could not.
    */
-  private async runPrepared<R extends Row>(name: string, text: string, values: unknown[]): Promise<R[]> {
+  private async runPrepared(name: string, text: string, values: unknown[]): Promise<pg.QueryResult> {
     const client = await this.pool.connect();
     try {
       try {
-        return (await client.query<R>({ name, text, values, types: KAIROS_TYPES })).rows;
+        return await client.query({ name, text, values, types: KAIROS_TYPES });
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code !== '26000' && code !== '0A000') throw error;
         await forgetPrepared(client, name, code === '0A000');
-        return (await client.query<R>({ name, text, values, types: KAIROS_TYPES })).rows;
+        return await client.query({ name, text, values, types: KAIROS_TYPES });
       }
     } finally {
       client.release();
