@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, delay, eventually } from '../helpers.js';
+import { fixture, eventually, nextPass } from '../helpers.js';
 
 const db = await fixture();
 
@@ -31,8 +31,8 @@ test('three nodes draining one queue complete every run exactly once', async () 
   const nodes = [1, 2, 3].map(() => db.node({ concurrency: 5, tasks: { work: handler } }));
   await nodes[0]!.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ task: 'work', payload: { i } })));
   await Promise.all(nodes.map((n) => n.start()));
-  await eventually(async () => (await db.count('job_logs', "task = 'work' AND status = 'completed'")) === 300, 20_000, '300 completions');
-  await delay(100);
+  await eventually(async () => (await db.count('job_logs', "task = 'work' AND status = 'completed'")) === 300, { timeoutMs: 20_000, what: '300 completions' });
+  // stop() waits for every attempt in flight: a run executed twice would be in `seen` by then.
   await Promise.all(nodes.map((n) => n.stop()));
   assert.equal(seen.size, 300);
   assert.ok([...seen.values()].every((n) => n === 1), 'no run executed twice');
@@ -43,31 +43,37 @@ test('three nodes draining one queue complete every run exactly once', async () 
 test('a run enqueued on one node wakes an idle node at once (NOTIFY), without waiting for the poll', async () => {
   const worker = db.node({ pollInterval: 60_000, tasks: { ping: () => 'pong' } });
   const client = db.node({ pollInterval: 60_000, queues: ['unused'] });
+  // The start-up claim over (it found nothing), only a NOTIFY can wake the worker before the poll.
+  const startupClaim = nextPass(worker.services.producer);
   await worker.start();
   await client.start();
-  await delay(200); // let the first (startup) claim pass; from now on only NOTIFY can wake the worker
+  await startupClaim;
   const started = Date.now();
   const { id } = await client.enqueue('ping', {});
-  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id])) === 1, 10_000, 'the run to complete');
+  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id])) === 1, { what: 'the run to complete' });
   assert.ok(Date.now() - started < 5000, 'completed long before the 60 s poll');
   await Promise.all([worker.stop(), client.stop()]);
 });
 
 test('the LISTEN connection reconnects by itself after it is killed', async () => {
   const worker = db.node({ pollInterval: 60_000, tasks: { again: () => 'ok' } });
+  const startupClaim = nextPass(worker.services.producer);
   await worker.start();
-  await delay(200);
+  await startupClaim;
+  // The poll the reconnect asks for comes after LISTEN is back: once it is over, only a NOTIFY
+  // can wake the worker before the 60 s poll.
+  const repoll = nextPass(worker.services.producer);
   const appName = `kairos-listener:${worker.nodeId}`.slice(0, 63);
   const killed = await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
   assert.ok(killed.rowCount! >= 1, 'a listener connection was terminated');
   await eventually(async () => {
     const rows = await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [appName]);
     return rows.rows[0].n >= 1;
-  }, 10_000, 'the listener to reconnect');
-  await delay(100);
+  }, { what: 'the listener to reconnect' });
+  await repoll;
   const started = Date.now();
   const { id } = await worker.enqueue('again', {});
-  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id])) === 1, 10_000, 'the run to complete');
+  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id])) === 1, { what: 'the run to complete' });
   assert.ok(Date.now() - started < 5000, 'woken by NOTIFY after the reconnect, not by the 60 s poll');
   await worker.stop();
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { fixture, eventually } from '../helpers.js';
+import { fixture, eventually, nextPass } from '../helpers.js';
 import { migrate } from '../../src/index.js';
 import { parseCron } from '../../src/core/cron.js';
 import { waitForRun } from '../../src/testing/index.js';
@@ -38,11 +38,13 @@ test('a job defined in SQL reaches a running agent at once (NOTIFY), not at the 
   await db.pool.query(`CREATE TABLE public.notify_${db.schema} (at timestamptz)`);
   try {
     const agent = db.node({ runSqlJobs: true, pollInterval: 60_000 });
+    // The start-up passes over (they found no job), only a NOTIFY can bring the job before the poll.
+    const startup = Promise.all([nextPass(agent.services.ticker), nextPass(agent.services.producer)]);
     await agent.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await startup;
     const started = Date.now();
     await db.pool.query(`SELECT * FROM ${s}.define_job('soon', 'INSERT INTO public.notify_${db.schema} VALUES (now())', at => now() + interval '300 milliseconds')`);
-    await eventually(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM public.notify_${db.schema}`)).rows[0].n === 1, 10_000, 'the job to run');
+    await eventually(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM public.notify_${db.schema}`)).rows[0].n === 1, { what: 'the job to run' });
     assert.ok(Date.now() - started < 5000, 'ran long before the 60 s poll');
     const runId = (await db.pool.query(`SELECT ${s}.trigger_job('soon') AS id`)).rows[0].id;
     await waitForRun(agent, Number(runId));
