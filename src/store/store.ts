@@ -119,6 +119,14 @@ export class Store {
   }
 
   /**
+   * The typed queries, all run on `db` (a client in a transaction): for code that runs many
+   * queries on one connection, instead of passing `db` to each.
+   */
+  on(db: Queryable): Queries {
+    return new Queries((name, values) => this.execute(name, values, db));
+  }
+
+  /**
    * Run a named query on `db` (the pool by default). Untyped: code outside the store uses the
    * generated, typed {@link Store.sql} instead.
    */
