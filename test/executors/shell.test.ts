@@ -7,20 +7,12 @@ import { join } from 'node:path';
 
 import { runShell, splitArgv } from '../../src/executors/shell/spawn.js';
 import { KairosValidationError } from '../../src/core/errors.js';
+import { eventually } from '../helpers.js';
 
 /** Quote a word for splitArgv (and for sh): the test needs paths such as process.execPath verbatim. */
 const q = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 /** A command line running a Node.js script. */
 const node = (script: string): string => `${q(process.execPath)} -e ${q(script)}`;
-
-/** Wait for a condition, polling, with a bound: never a fixed sleep. */
-async function waitFor(condition: () => boolean, what: string, boundMs = 1500): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Members of a process group that are still running (not zombies), from `ps`, independently of the code under test. */
 function liveMembers(pgid: number): string[] {
@@ -239,7 +231,7 @@ describe('runShell', () => {
       const ready = join(dir, 'ready');
       const controller = new AbortController();
       const running = runShell({ command: `sh -c 'touch "$0"; exec sleep 30' ${q(ready)}`, signal: controller.signal, killGraceMs: 1000 });
-      await waitFor(() => existsSync(ready), 'the command to start');
+      await eventually(() => existsSync(ready), { timeoutMs: 1500, what: 'the command to start', intervalMs: 5 });
       const reason = new Error('shutting down');
       controller.abort(reason);
       const result = await running;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { fixture } from '../helpers.js';
+import { fixture, eventually } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { createAlerts, KairosValidationError, verifyWebhook, type Alert } from '../../src/index.js';
 import { parseMetrics, recordingLogger, value, webhookReceiver } from './support.js';
@@ -20,15 +20,6 @@ async function listener(channel: string): Promise<{ alerts: Alert[]; close(): Pr
   client.on('notification', (n) => { if (n.channel === channel) alerts.push(JSON.parse(n.payload!) as Alert); });
   await client.query(`LISTEN "${channel}"`);
   return { alerts, close: () => client.end() };
-}
-
-/** Wait for `check` to hold, checking after each turn of the event loop (bounded). */
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 test('a final failure is posted to a signed webhook, retried after a 500; retried attempts are not alerted', async () => {
@@ -125,7 +116,7 @@ test('a job disabled after consecutive failures, and its failures, are sent on a
       assert.equal(await drain(kairos), 1);
     }
     await alerts.idle();
-    await until(() => heard.alerts.length === 3, 'three notifications');
+    await eventually(() => heard.alerts.length === 3, { what: 'three notifications', intervalMs: 20 });
     assert.deepEqual(heard.alerts.map((a) => a.event).sort(), ['disabled', 'failed', 'failed']);
     const disabled = heard.alerts.find((a) => a.event === 'disabled')!;
     assert.equal(disabled.job, 'fragile');
@@ -232,7 +223,7 @@ test('rules added in SQL are used by the node', async () => {
     await kairos.trigger('sql-ruled');
     assert.equal(await drain(kairos), 1);
     await alerts.idle();
-    await until(() => heard.alerts.length === 1, 'the notification');
+    await eventually(() => heard.alerts.length === 1, { what: 'the notification', intervalMs: 20 });
     assert.equal(heard.alerts[0]!.message, 'from a SQL rule');
     await db.pool.query(`SELECT ${s}.remove_alert($1)`, [id]);
     assert.ok(!(await alerts.rules()).some((r) => r.source === `sql:${id}`));
