@@ -3,7 +3,8 @@
  * one method of `Queries` (src/store/queries.ts) with a parameter object named after the query's
  * `@name` parameters and a row type, both typed from what PostgreSQL itself says the statement
  * takes and returns (Parse + Describe against a freshly migrated schema). A column read straight
- * from a table is nullable when the table's column is; an expression is nullable unless the
+ * from a table is nullable when the table's column is or the query outer-joins the table; an
+ * expression is nullable unless the
  * query's comment lists it on a `Not null:` line. Types follow how Kairos reads results
  * (store/db.ts KAIROS_TYPES): bigint and numeric as numbers, timestamptz as Date.
  */
@@ -58,6 +59,18 @@ function declaredNotNull(source: QuerySource): Set<string> {
 interface Described {
   source: QuerySource;
   description: Description;
+  /** OIDs of the tables the query outer-joins: their columns may be null whatever the table says. */
+  outer: Set<number>;
+}
+
+const OUTER_JOIN = /\b(?:LEFT|RIGHT|FULL)(?:\s+OUTER)?\s+JOIN\s+(?!LATERAL\b)("?[\w$]+"?\s*\.\s*"?[\w$]+"?|"?[\w$]+"?)/gi;
+
+/** The tables `text` outer-joins, as OIDs (names that are not tables, such as CTEs, drop out). */
+async function outerJoined(client: pg.ClientBase, text: string): Promise<Set<number>> {
+  const names = [...text.matchAll(OUTER_JOIN)].map((m) => m[1]!.replace(/\s+/g, ''));
+  if (names.length === 0) return new Set();
+  const { rows } = await client.query<{ oid: number | null }>('SELECT to_regclass(n)::oid::int AS oid FROM unnest($1::text[]) n', [names]);
+  return new Set(rows.flatMap((r) => (r.oid === null ? [] : [r.oid])));
 }
 
 /** Describe every named query against `schema` (already migrated) on `client`. */
@@ -65,7 +78,8 @@ async function describeAll(client: pg.ClientBase, schema: string): Promise<Descr
   const out: Described[] = [];
   for (const source of querySources().values()) {
     try {
-      out.push({ source, description: await describeStatement(client, renderSql(source.text, schema)) });
+      const text = renderSql(source.text, schema);
+      out.push({ source, description: await describeStatement(client, text), outer: await outerJoined(client, text) });
     } catch (error) {
       throw new Error(`Query ${source.name} (sql/queries/${source.file}) does not parse: ${(error as Error).message}`, { cause: error });
     }
@@ -99,7 +113,7 @@ export async function generateQueries(client: pg.ClientBase, schema: string): Pr
   const { types, notNull } = await catalog(pool, described);
   const declarations: string[] = [];
   const methods: string[] = [];
-  for (const { source, description } of described) {
+  for (const { source, description, outer } of described) {
     const where = `sql/queries/${source.file}`;
     const type = pascal(source.name);
     const declared = declaredNotNull(source);
@@ -126,9 +140,11 @@ export async function generateQueries(client: pg.ClientBase, schema: string): Pr
     const fields = description.columns.map((c) => {
       if (seen.has(c.name)) throw new Error(`Query ${source.name} (${where}) returns two columns named ${c.name}`);
       seen.add(c.name);
-      const nullable = !(declared.has(c.name) || (c.table !== 0 && notNull.has(`${c.table}.${c.column}`)));
+      const fromTable = c.table !== 0 && !outer.has(c.table) && notNull.has(`${c.table}.${c.column}`);
+      const nullable = !(declared.has(c.name) || fromTable);
       const name = /^[a-z_][a-z0-9_]*$/i.test(c.name) ? c.name : JSON.stringify(c.name);
-      return `  ${name}: ${tsType(c.type, types, 'out')}${nullable ? ' | null' : ''};`;
+      const ts = tsType(c.type, types, 'out');
+      return `  ${name}: ${ts}${nullable && ts !== 'unknown' ? ' | null' : ''};`;
     });
     for (const column of declared) if (!seen.has(column)) throw new Error(`Query ${source.name} (${where}) declares "${column}" not null but returns no such column`);
     declarations.push(`/** A row of {@link Queries.${source.name}}. */\nexport interface ${type}Row {\n${fields.join('\n')}\n}\n`);

@@ -6,23 +6,25 @@
 -- duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
 -- The insert statements return run_at as epoch milliseconds: a number is parsed much faster than
 -- a timestamp's text, a thousand times per batch.
+-- Not null: run_at_ms
 INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
 SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
        x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
+  FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz) x ORDER BY x.ord
 RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
 
 -- name: insertRun
 -- One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
 -- the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
--- due at coalesce(run_at, $14, now()) + delay; expires grace after that; $4 is the payload's JSON.
+-- due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
+-- Not null: run_at_ms
 INSERT INTO {{schema}}.runs
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT $1, $2, $3, $4::jsonb, $5, t.due,
-       CASE WHEN $8::bigint IS NULL THEN NULL ELSE t.due + $8::bigint * interval '1 millisecond' END,
-       $9, $10, $11, $12, $13
-  FROM (SELECT coalesce($6::timestamptz, $14::timestamptz, now()) + coalesce($7::bigint, 0) * interval '1 millisecond' AS due) t
+SELECT @task, @queue, @priority, @payload::jsonb, @key, t.due,
+       CASE WHEN @grace_ms::bigint IS NULL THEN NULL ELSE t.due + @grace_ms::bigint * interval '1 millisecond' END,
+       @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key
+  FROM (SELECT coalesce(@run_at::timestamptz, @now::timestamptz, now()) + coalesce(@delay_ms::bigint, 0) * interval '1 millisecond' AS due) t
 RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 
 -- name: insertRunHandoff
@@ -30,13 +32,14 @@ RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 -- (migration 0013): the run goes in running on that node, attempt 1, leased as a claim leaves
 -- it, and the NOTIFY carries the run (without its payload when the message would pass NOTIFY's
 -- 8000 bytes: the node then reads it). SKIP LOCKED: two enqueues never wait for one idle node.
--- Without an armed node, the same as insertRun. $6 grace (ms), $7–$11 as insertRun's $9–$13.
+-- Without an armed node, the same as insertRun (@grace_ms: the misfire grace in ms).
 -- The NOTIFY carries the row's token (`k`, migration 0017): the node trusts a hand-off message
 -- only with the token of its current arming, and only once.
+-- Not null: run_at_ms
 WITH taker AS (
   SELECT h.node_id, h.lease_ms, h.token
     FROM {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
-   WHERE h.run_id IS NULL AND $2 = ANY(h.queues) AND $1 = ANY(h.tasks)
+   WHERE h.run_id IS NULL AND @queue = ANY(h.queues) AND @task = ANY(h.tasks)
      AND n.stopped_at IS NULL AND n.last_heartbeat > now() - h.stale_ms * interval '1 millisecond'
    ORDER BY h.armed_at LIMIT 1
    FOR UPDATE OF h SKIP LOCKED
@@ -44,7 +47,7 @@ WITH taker AS (
   INSERT INTO {{schema}}.runs
     (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key,
      status, node_id, attempt, started_at, lease_until)
-  SELECT $1, $2, $3, $4::jsonb, $5, now(), now() + $6::bigint * interval '1 millisecond', $7, $8, $9, $10, $11,
+  SELECT @task, @queue, @priority, @payload::jsonb, @key, now(), now() + @grace_ms::bigint * interval '1 millisecond', @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key,
          CASE WHEN t.node_id IS NULL THEN 'pending' ELSE 'running' END, t.node_id,
          CASE WHEN t.node_id IS NULL THEN 0 ELSE 1 END,
          CASE WHEN t.node_id IS NULL THEN NULL ELSE now() END,
@@ -67,8 +70,9 @@ SELECT i.run_id, i.key, t.run_at_ms, i.node_id AS handed_to,
 
 -- name: insertRunsIgnore
 -- Same, but a duplicate (task, key) keeps the existing run and returns its id.
+-- Not null: ord, run_id, inserted, run_at_ms
 WITH input AS (
-  SELECT * FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz)
+  SELECT * FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz)
 ), inserted AS (
   INSERT INTO {{schema}}.runs AS r
     (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
@@ -88,11 +92,12 @@ SELECT i.ord, coalesce(ins.run_id, existing.run_id) AS run_id, ins.run_id IS NOT
 -- name: replaceRun
 -- conflict 'replace': a pending run with the same (task, key) takes the new payload, time and
 -- options; a running one cannot be replaced (returns no row, the caller raises).
+-- Not null: run_at_ms
 INSERT INTO {{schema}}.runs AS r
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
 SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
        x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json($1::jsonb, $3::jsonb, $2::timestamptz) x ORDER BY x.ord
+  FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz) x ORDER BY x.ord
 ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
    SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
        expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
@@ -101,48 +106,50 @@ ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
 RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
 
 -- name: claimRuns
--- Claim up to $3 due runs of the given queues and tasks for node $1, highest priority (lowest
+-- Claim up to @batch_size due runs of the given queues and tasks for node @node_id, highest priority (lowest
 -- number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
 -- each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
 -- schedule) waits while another run of its job is running. The statement lives in claim_runs
--- (migration 0009) so that it is always planned as an ordered index scan. $9 (ms): also
+-- (migration 0009) so that it is always planned as an ordered index scan. @ahead_ms (ms): also
 -- claim what is due that soon; the node starts such a run at its due time.
-SELECT * FROM {{schema}}.claim_runs($1, $2::text[], $3, $4::text[], $5::timestamptz, $6::bigint, $7, $8::text[], $9::bigint);
+-- Not null: run_id, task, job_type, queue, priority, run_at, attempt, max_retries, backoff_ms, backoff_max_ms, started_at, rescues, cancel_requested, due_in_ms
+SELECT * FROM {{schema}}.claim_runs(@node_id, @queues::text[], @batch_size, @tasks::text[], @now::timestamptz, @lease_ms::bigint, @node_name, @node_tags::text[], @ahead_ms::bigint);
 
 -- name: nextDue
 -- When is the next pending run of these queues due? (sets the producer's timer) And the database
 -- clock, a sample for the node's clock offset.
+-- Not null: db_time
 SELECT (SELECT run_at FROM {{schema}}.runs
-         WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
+         WHERE status = 'pending' AND queue = ANY(@queues::text[]) AND task = ANY(@tasks::text[])
          ORDER BY run_at LIMIT 1) AS run_at,
        clock_timestamp() AS db_time;
 
 -- name: dueFrom
--- Due times of pending runs of these queues and tasks at or after $3, up to $4 ms from now: a
+-- Due times of pending runs of these queues and tasks at or after @from, up to @within_ms ms from now: a
 -- NOTIFY's due time is not trusted (anyone may send one), so the producer sets its timer for
 -- the real due times it finds from there (at most 8; any later ones wait for its next nextDue
 -- look-up or the poll, as runs it was never told of do).
 SELECT DISTINCT run_at FROM {{schema}}.runs
- WHERE status = 'pending' AND queue = ANY($1::text[]) AND task = ANY($2::text[])
-   AND run_at >= $3::timestamptz AND run_at <= clock_timestamp() + $4::bigint * interval '1 millisecond'
+ WHERE status = 'pending' AND queue = ANY(@queues::text[]) AND task = ANY(@tasks::text[])
+   AND run_at >= @from::timestamptz AND run_at <= clock_timestamp() + @within_ms::bigint * interval '1 millisecond'
  ORDER BY run_at LIMIT 8;
 
 -- name: completeRuns
--- Record a batch of successful attempts of node $2. Fencing: only a run still running on this
+-- Record a batch of successful attempts of node @node_id. Fencing: only a run still running on this
 -- node with this attempt number is completed; a late write from a node whose run was rescued
 -- matches nothing. The run leaves the queue and its record goes to job_logs.
--- $1 is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
--- output], and $4 the ids: no join between the batch and runs, so the statement stays linear in
+-- @attempts is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
+-- output], and @run_ids the ids: no join between the batch and runs, so the statement stays linear in
 -- the batch whatever the planner believes of runs (with a join and stale statistics it chose a
 -- nested loop of every running run times every batch item: 40 ms a batch). Arrays, not objects
 -- with named fields: a quarter of the bytes to send and to parse.
 WITH done AS (
   DELETE FROM {{schema}}.runs r
-   WHERE r.run_id = ANY($4::bigint[]) AND r.status = 'running' AND r.node_id = $2
-     AND r.attempt = ($1::jsonb -> r.run_id::text ->> 0)::int
+   WHERE r.run_id = ANY(@run_ids::bigint[]) AND r.status = 'running' AND r.node_id = @node_id
+     AND r.attempt = (@attempts::jsonb -> r.run_id::text ->> 0)::int
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.owner,
-            ($1::jsonb -> r.run_id::text ->> 1)::double precision AS duration_ms,
-            nullif($1::jsonb -> r.run_id::text -> 2, 'null'::jsonb) AS output
+            (@attempts::jsonb -> r.run_id::text ->> 1)::double precision AS duration_ms,
+            nullif(@attempts::jsonb -> r.run_id::text -> 2, 'null'::jsonb) AS output
 ), jobs_done AS (
   UPDATE {{schema}}.jobs j
      SET last_run = d.started_at, last_status = true, last_message = NULL, current_attempts = 0
@@ -153,40 +160,41 @@ WITH done AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, node_id, payload, output, owner)
   SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'completed', d.scheduled_at, d.started_at,
-         coalesce($3::timestamptz, now()), d.duration_ms * interval '1 millisecond', $2, d.payload, d.output, d.owner
+         coalesce(@now::timestamptz, now()), d.duration_ms * interval '1 millisecond', @node_id, d.payload, d.output, d.owner
     FROM done d
 )
 SELECT d.run_id, d.job_id FROM done d;
 
 -- name: failRuns
--- Record a batch of failed attempts of node $2. Each input row says how the attempt ended
+-- Record a batch of failed attempts of node @node_id. Each input row says how the attempt ended
 -- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
 -- retried while it has retries left, was not cancelled, and its job is not being disabled by this
 -- failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
--- $1 and $4 as in completeRuns.
+-- @failures and @run_ids as in completeRuns.
+-- Not null: run_id, task, queue, status, run_at
 WITH decided AS (
   SELECT r.run_id, i.attempt, i.outcome, i.message, i.delay_ms, i.duration_ms, nullif(i.output, 'null'::jsonb) AS output, r.job_id,
          (j.job_id IS NOT NULL AND i.outcome <> 'cancelled' AND j.enabled AND j.max_attempts IS NOT NULL
             AND j.current_attempts::bigint + 1 >= j.max_attempts) AS disables,
          (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries) AS has_retries
     FROM {{schema}}.runs r
-   CROSS JOIN LATERAL jsonb_to_record($1::jsonb -> r.run_id::text)
+   CROSS JOIN LATERAL jsonb_to_record(@failures::jsonb -> r.run_id::text)
          AS i(attempt int, outcome text, message text, delay_ms bigint, duration_ms double precision, output jsonb)
     LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
-   WHERE r.run_id = ANY($4::bigint[]) AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = $2
+   WHERE r.run_id = ANY(@run_ids::bigint[]) AND r.attempt = i.attempt AND r.status = 'running' AND r.node_id = @node_id
 ), retried AS (
   UPDATE {{schema}}.runs r
      SET status = 'pending', node_id = NULL, lease_until = NULL, last_error = d.message, cancel_requested = false,
-         cancel_reason = NULL, run_at = coalesce($3::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
+         cancel_reason = NULL, run_at = coalesce(@now::timestamptz, now()) + d.delay_ms * interval '1 millisecond'
     FROM decided d
-   WHERE r.run_id = d.run_id AND r.run_id = ANY($4::bigint[]) AND d.has_retries AND NOT d.disables
-     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
+   WHERE r.run_id = d.run_id AND r.run_id = ANY(@run_ids::bigint[]) AND d.has_retries AND NOT d.disables
+     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = @node_id
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
             r.owner, d.outcome, d.message, d.duration_ms, d.output, 'retrying'::text AS final_status
 ), finished AS (
   DELETE FROM {{schema}}.runs r USING decided d
-   WHERE r.run_id = d.run_id AND r.run_id = ANY($4::bigint[]) AND NOT (d.has_retries AND NOT d.disables)
-     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = $2
+   WHERE r.run_id = d.run_id AND r.run_id = ANY(@run_ids::bigint[]) AND NOT (d.has_retries AND NOT d.disables)
+     AND r.attempt = d.attempt AND r.status = 'running' AND r.node_id = @node_id
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at,
             r.owner, d.outcome, d.message, d.duration_ms, d.output,
             CASE WHEN d.outcome = 'cancelled' THEN 'cancelled' ELSE 'failed' END AS final_status
@@ -210,7 +218,7 @@ WITH decided AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, output, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.final_status, a.scheduled_at, a.started_at,
-         coalesce($3::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, $2, a.payload, a.output, a.owner
+         coalesce(@now::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, @node_id, a.payload, a.output, a.owner
     FROM affected a
 )
 SELECT a.run_id, a.job_id, a.task, a.key, a.queue, a.final_status AS status, a.run_at,
@@ -219,21 +227,22 @@ SELECT a.run_id, a.job_id, a.task, a.key, a.queue, a.final_status AS status, a.r
   FROM affected a;
 
 -- name: releaseRuns
--- Hand runs of node $1 back to the queue at once (graceful shutdown, exclusive lock busy). The
+-- Hand runs of node @node_id back to the queue at once (graceful shutdown, exclusive lock busy). The
 -- attempt does not count: the next claim bumps the attempt number, which fences off this node.
+-- Not null: notified
 WITH released AS (
   UPDATE {{schema}}.runs r
      SET status = 'pending', node_id = NULL, lease_until = NULL,
-         run_at = coalesce($4::timestamptz, now()) + coalesce($5::bigint, 0) * interval '1 millisecond',
-         attempt = r.attempt - CASE WHEN $6::boolean THEN 1 ELSE 0 END
-   WHERE r.node_id = $1 AND r.status = 'running' AND r.run_id = ANY($2::bigint[])
+         run_at = coalesce(@now::timestamptz, now()) + coalesce(@delay_ms::bigint, 0) * interval '1 millisecond',
+         attempt = r.attempt - CASE WHEN @uncount::boolean THEN 1 ELSE 0 END
+   WHERE r.node_id = @node_id AND r.status = 'running' AND r.run_id = ANY(@run_ids::bigint[])
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload, r.run_at, r.owner
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, owner)
   SELECT x.job_id, x.run_id, x.task, x.queue, x.key, x.attempt, 'released', x.scheduled_at, x.started_at,
-         coalesce($4::timestamptz, now()), coalesce($4::timestamptz, now()) - x.started_at, $3, $1, x.payload, x.owner
-    FROM released x WHERE $3::text IS NOT NULL
+         coalesce(@now::timestamptz, now()), coalesce(@now::timestamptz, now()) - x.started_at, @message, @node_id, x.payload, x.owner
+    FROM released x WHERE @message::text IS NOT NULL
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
     FROM released GROUP BY queue
@@ -242,25 +251,26 @@ SELECT x.run_id, x.task, x.key, (SELECT count(*) FROM notified) AS notified FROM
 
 -- name: rescueRuns
 -- Runs whose lease ran out belong to a node that stopped heartbeating (crashed, frozen, cut off).
--- Hand them back to the queue, or fail them once they have been rescued $2 times (a run that
+-- Hand them back to the queue, or fail them once they have been rescued @max_rescues times (a run that
 -- kills every node that takes it must not loop forever). The next claim bumps the attempt, so a
 -- late completion from the old node is fenced off.
+-- Not null: run_id, task, status, notified
 WITH expired AS (
   SELECT r.run_id FROM {{schema}}.runs r
-   WHERE r.status = 'running' AND r.lease_until < coalesce($1::timestamptz, now())
+   WHERE r.status = 'running' AND r.lease_until < coalesce(@now::timestamptz, now())
    ORDER BY r.lease_until LIMIT 1000
    FOR UPDATE SKIP LOCKED
 ), requeued AS (
   UPDATE {{schema}}.runs r
      SET status = 'pending', node_id = NULL, lease_until = NULL, rescues = r.rescues + 1,
-         run_at = coalesce($1::timestamptz, now()), last_error = 'lease expired on node ' || r.node_id
+         run_at = coalesce(@now::timestamptz, now()), last_error = 'lease expired on node ' || r.node_id
     FROM expired e
-   WHERE r.run_id = e.run_id AND r.rescues < $2
+   WHERE r.run_id = e.run_id AND r.rescues < @max_rescues
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
             r.run_at, r.owner, r.last_error AS message, 'rescued'::text AS status
 ), abandoned AS (
   DELETE FROM {{schema}}.runs r USING expired e
-   WHERE r.run_id = e.run_id AND r.rescues >= $2
+   WHERE r.run_id = e.run_id AND r.rescues >= @max_rescues
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
             r.run_at, r.owner, 'abandoned after ' || r.rescues || ' rescues; lease expired on node ' || r.node_id AS message,
             'failed'::text AS status
@@ -270,7 +280,7 @@ WITH expired AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.status, a.scheduled_at, a.started_at,
-         coalesce($1::timestamptz, now()), coalesce($1::timestamptz, now()) - a.started_at, a.message, NULL, a.payload, a.owner
+         coalesce(@now::timestamptz, now()), coalesce(@now::timestamptz, now()) - a.started_at, a.message, NULL, a.payload, a.owner
     FROM affected a
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
@@ -283,13 +293,13 @@ SELECT a.run_id, a.task, a.key, a.status, (SELECT count(*) FROM notified) AS not
 WITH gone AS (
   DELETE FROM {{schema}}.runs r
    WHERE r.run_id IN (SELECT run_id FROM {{schema}}.runs
-                       WHERE status = 'pending' AND expires_at < coalesce($1::timestamptz, now())
+                       WHERE status = 'pending' AND expires_at < coalesce(@now::timestamptz, now())
                        ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.run_at, r.expires_at, r.owner
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, finished_at, message, payload, owner)
-  SELECT g.job_id, g.run_id, g.task, g.queue, g.key, g.attempt, 'expired', g.scheduled_at, coalesce($1::timestamptz, now()),
+  SELECT g.job_id, g.run_id, g.task, g.queue, g.key, g.attempt, 'expired', g.scheduled_at, coalesce(@now::timestamptz, now()),
          'not started within its misfire grace time (due ' || g.run_at || ', expired ' || g.expires_at || ')', g.payload, g.owner
     FROM gone g
 )
@@ -297,25 +307,26 @@ SELECT g.run_id, g.task, g.key FROM gone g;
 
 -- name: cancelRun
 -- Cancel one run (see cancel_run_details in the SQL API: one implementation for both).
-SELECT * FROM {{schema}}.cancel_run_details($1, $2, $3);
+-- Not null: previous, task
+SELECT * FROM {{schema}}.cancel_run_details(@run_id, @now, @reason);
 
 -- name: getRun
-SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = $1;
+SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = @run_id;
 
 -- name: lastLogOfRun
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
- WHERE l.run_id = $1 ORDER BY l.log_id DESC LIMIT 1;
+ WHERE l.run_id = @run_id ORDER BY l.log_id DESC LIMIT 1;
 
 -- name: listRuns
--- Live runs (pending and running), filtered; $1 status, $2 task, $3 queue, $4 job name, $5 limit.
+-- Live runs (pending and running), filtered by each parameter that is not null; at most @max_rows.
 SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
- WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR r.task = $2)
-   AND ($3::text IS NULL OR r.queue = $3) AND ($4::text IS NULL OR j.job_name = $4)
- ORDER BY r.run_at, r.run_id LIMIT $5;
+ WHERE (@status::text IS NULL OR r.status = @status) AND (@task::text IS NULL OR r.task = @task)
+   AND (@queue::text IS NULL OR r.queue = @queue) AND (@job_name::text IS NULL OR j.job_name = @job_name)
+ ORDER BY r.run_at, r.run_id LIMIT @max_rows;
 
 -- name: listLogs
--- The attempt history, newest first; $1 job name, $2 run id, $3 status, $4 task, $5 limit.
+-- The attempt history, newest first, filtered by each parameter that is not null; at most @max_rows.
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
- WHERE ($1::text IS NULL OR j.job_name = $1) AND ($2::bigint IS NULL OR l.run_id = $2)
-   AND ($3::text IS NULL OR l.status = $3) AND ($4::text IS NULL OR l.task = $4)
- ORDER BY l.log_id DESC LIMIT $5;
+ WHERE (@job_name::text IS NULL OR j.job_name = @job_name) AND (@run_id::bigint IS NULL OR l.run_id = @run_id)
+   AND (@status::text IS NULL OR l.status = @status) AND (@task::text IS NULL OR l.task = @task)
+ ORDER BY l.log_id DESC LIMIT @max_rows;

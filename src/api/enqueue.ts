@@ -97,7 +97,7 @@ export async function insertRuns(store: Store, runs: NewRun[], conflict: Conflic
       const busy = runs.find((r) => !found.has(r.key));
       throw new KairosConflictError(`A run of task "${busy?.task}" with key "${busy?.key}" is already running; 'replace' only replaces pending runs`);
     }
-    return rows.map((row) => ({ id: Number(row.run_id), inserted: row.inserted === undefined ? true : Boolean(row.inserted), runAt: new Date(Number(row.run_at_ms)) }));
+    return rows.map((row) => ({ id: row.run_id, inserted: row.inserted ?? true, runAt: new Date(row.run_at_ms) }));
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
       const detail = (error as { detail?: string }).detail ?? '';

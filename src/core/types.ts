@@ -164,6 +164,6 @@ export function statusChange(run: RunNames, previous: RunState, next: RunState):
 }
 
 /** The names of a run read back from SQL (`run_id`, `task`, `key`); its job name is not read. */
-export function runNames(row: Record<string, unknown>): RunNames {
-  return { run_id: Number(row.run_id), task: String(row.task), key: (row.key as string | null) ?? null };
+export function runNames(row: { run_id: number; task: string; key: string | null }): RunNames {
+  return { run_id: row.run_id, task: row.task, key: row.key };
 }

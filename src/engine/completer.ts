@@ -6,7 +6,6 @@
 import type { EngineContext } from './context.js';
 import type { Completion, Failure } from '../store/store.js';
 import { statusChange, type StatusChange, type RunState } from '../core/types.js';
-import type { Row } from '../store/rows.js';
 import { retryWithBackoff } from '../core/backoff.js';
 
 interface Pending<T> {
@@ -100,18 +99,18 @@ export class Completer {
     if (!rows) return;
     this.settle(batch, rows, (row) => (row.status === 'retrying' ? 'pending' : (row.status as RunState)));
     if (rows.some((row) => row.job_id !== null && row.status !== 'retrying')) this.ctx.jobRunFinished();
-    for (const row of rows) if (row.status === 'retrying') this.onRetry(String(row.queue), row.run_at as Date);
+    for (const row of rows) if (row.status === 'retrying') this.onRetry(row.queue, row.run_at);
     for (const row of rows) {
       if (row.job_disabled) {
-        this.ctx.logger.warn({ job: row.job_name }, `job ${String(row.job_name)} disabled after repeated failures`);
+        this.ctx.logger.warn({ job: row.job_name }, `job ${row.job_name} disabled after repeated failures`);
         this.ctx.events.emit('jobDisabled', { job: row.job_name });
       }
     }
   }
 
   /** Resolve each pending result and publish the status changes of the recorded ones. */
-  private settle<T extends { run_id: number }>(batch: Array<Pending<T>>, rows: Row[], next: (row: Row) => RunState): void {
-    const byId = new Map(rows.map((row) => [Number(row.run_id), row]));
+  private settle<T extends { run_id: number }, R extends { run_id: number }>(batch: Array<Pending<T>>, rows: R[], next: (row: R) => RunState): void {
+    const byId = new Map(rows.map((row) => [row.run_id, row]));
     const changes: StatusChange[] = [];
     const publishing = this.ctx.publishing();
     for (const pending of batch) {
@@ -127,7 +126,7 @@ export class Completer {
    * A result must not be lost to a blip: retry the write with backoff for about a minute. If the
    * database stays away, give up (the runs are no longer held): the lease runs out and the run is rescued.
    */
-  private async withRetry<T extends { run_id: number }>(what: string, batch: Array<Pending<T>>, write: () => Promise<Row[]>): Promise<Row[] | undefined> {
+  private async withRetry<T extends { run_id: number }, R>(what: string, batch: Array<Pending<T>>, write: () => Promise<R[]>): Promise<R[] | undefined> {
     try {
       return await retryWithBackoff(write, (error, attempt) => this.ctx.logger.warn({ err: error, attempt }, `writing ${what} results failed; retrying`));
     } catch (error) {

@@ -81,7 +81,7 @@ export class Handoff {
     const token = randomUUID();
     this.tokens = [...this.tokens, token].slice(-TOKENS);
     this.arming = this.ctx.store
-      .run('armHandoff', [nodeId, options.queues, tasks, options.leaseMs, staleMs, this.seen, token])
+      .sql.armHandoff({ node_id: nodeId, queues: options.queues, tasks, lease_ms: options.leaseMs, stale_ms: staleMs, seen_run_ids: this.seen, token })
       .then((rows) => {
         // Written: the row holds this token, so no older one can still come (the write waited
         // for, and was refused by, a row that an older token's hand-off had taken). Not
@@ -135,7 +135,7 @@ export class Handoff {
     if (this.stopping || !this.offered) return;
     await this.arming;
     const takenBefore = this.taken;
-    const [row] = await this.ctx.store.run<{ run_id: number | null }>('handoffState', [this.ctx.nodeId]);
+    const [row] = await this.ctx.store.sql.handoffState({ node_id: this.ctx.nodeId });
     // A hand-off taken meanwhile is newer than this read (and the row it read named no unseen
     // run: the row is re-armed only once its run was seen). Anyone can make this read happen,
     // so a stale one must not say "armed" over a row that was taken.
@@ -158,7 +158,7 @@ export class Handoff {
     await this.unverified.idle();
     this.armed = false;
     if (!this.offered) return;
-    const [row] = await this.ctx.store.run<{ run_id: number | null }>('disarmHandoff', [this.ctx.nodeId]);
+    const [row] = await this.ctx.store.sql.disarmHandoff({ node_id: this.ctx.nodeId });
     const runId = row?.run_id;
     if (runId === null || runId === undefined || this.seen.includes(runId)) return;
     // uncount: the attempt never ran.
@@ -173,7 +173,7 @@ export class Handoff {
   /** Read a run handed over (NOTIFY too large, or lost) and deliver it. */
   private async fetch(runId: number): Promise<void> {
     try {
-      const [run] = await this.ctx.store.run<ClaimedRun & Record<string, unknown>>('handedRun', [runId, this.ctx.nodeId]);
+      const [run] = await this.ctx.store.sql.handedRun({ run_id: runId, node_id: this.ctx.nodeId });
       if (run && !this.stopping) this.deliver({ ...run, handed_off: true });
       else if (run) await this.ctx.store.release(this.ctx.nodeId, [runId], null, this.ctx.clock.now(), 0, true);
     } catch (error) {

@@ -160,7 +160,7 @@ export class Producer extends LoopService {
     this.notifiedFrom = undefined;
     const tasks = this.taskNames();
     if (from === undefined || tasks.length === 0 || !this.isStarted) return;
-    const rows = await this.ctx.store.run<{ run_at: Date }>('dueFrom', [this.ctx.options.queues, tasks, new Date(from), this.intervalMs]);
+    const rows = await this.ctx.store.sql.dueFrom({ queues: this.ctx.options.queues, tasks, from: new Date(from), within_ms: this.intervalMs });
     for (const row of rows) this.wakeAt(row.run_at.getTime() - this.ctx.offset.ms);
   }
 
@@ -264,7 +264,7 @@ export class Producer extends LoopService {
 
   private async lookAhead(tasks: string[]): Promise<void> {
     const sentAt = Date.now();
-    const [row] = await this.ctx.store.run<{ run_at: Date | null; db_time: Date }>('nextDue', [this.ctx.options.queues, tasks]);
+    const [row] = await this.ctx.store.sql.nextDue({ queues: this.ctx.options.queues, tasks });
     if (!row) return;
     this.ctx.offset.sample(row.db_time.getTime(), sentAt, Date.now());
     if (row.run_at) this.wakeAt(row.run_at.getTime() - this.ctx.offset.ms);

@@ -23,7 +23,7 @@ export class Rescuer extends LoopService {
 
   /** Requeue (or fail, past maxRescues) runs whose lease expired. */
   async rescue(): Promise<number> {
-    const rows = await this.ctx.store.run('rescueRuns', [this.ctx.clock.now(), this.ctx.options.maxRescues]);
+    const rows = await this.ctx.store.sql.rescueRuns({ now: this.ctx.clock.now(), max_rescues: this.ctx.options.maxRescues });
     if (rows.length === 0) return 0;
     this.ctx.logger.warn({ runs: rows.map((r) => r.run_id) }, `rescued ${rows.length} run(s) from nodes that stopped heartbeating`);
     this.ctx.publish(rows.map((r) => statusChange(runNames(r), 'running', r.status === 'failed' ? 'failed' : 'pending')));
@@ -32,7 +32,7 @@ export class Rescuer extends LoopService {
 
   /** Drop pending runs past their misfire grace time. */
   async expire(): Promise<number> {
-    const rows = await this.ctx.store.run('expireRuns', [this.ctx.clock.now()]);
+    const rows = await this.ctx.store.sql.expireRuns({ now: this.ctx.clock.now() });
     if (rows.length === 0) return 0;
     this.ctx.publish(rows.map((r) => statusChange(runNames(r), 'pending', 'expired')));
     return rows.length;

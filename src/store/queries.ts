@@ -13,33 +13,48 @@ export type Execute = (name: string, values: unknown[], db: Queryable | undefine
 
 /** A row of {@link Queries.dashSummary}. */
 export interface DashSummaryRow {
-  jobs: number | null;
-  enabled: number | null;
-  running: number | null;
-  queued: number | null;
-  scheduled: number | null;
-  completed_1h: number | null;
-  failed_1h: number | null;
+  jobs: number;
+  enabled: number;
+  running: number;
+  queued: number;
+  scheduled: number;
+  completed_1h: number;
+  failed_1h: number;
   p95_ms_1h: number | null;
-  live_nodes: number | null;
-  db_now: Date | null;
+  live_nodes: number;
+  db_now: Date;
+}
+
+/** The parameters of {@link Queries.dashPerMinute}. */
+export interface DashPerMinuteParams {
+  minutes: number | null;
 }
 
 /** A row of {@link Queries.dashPerMinute}. */
 export interface DashPerMinuteRow {
-  minute: Date | null;
-  completed: number | null;
-  failed: number | null;
-  retrying: number | null;
-  other: number | null;
+  minute: Date;
+  completed: number;
+  failed: number;
+  retrying: number;
+  other: number;
   p95_ms: number | null;
 }
 
 /** A row of {@link Queries.dashQueueDepth}. */
 export interface DashQueueDepthRow {
-  queued: number | null;
-  running: number | null;
-  at: Date | null;
+  queued: number;
+  running: number;
+  at: Date;
+}
+
+/** The parameters of {@link Queries.dashJobs}. */
+export interface DashJobsParams {
+  search: string | null;
+  status: string | null;
+  owner: string | null;
+  queue: string | null;
+  tag: string | null;
+  limit: number | null;
 }
 
 /** A row of {@link Queries.dashJobs}. */
@@ -89,18 +104,23 @@ export interface DashJobsRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  attempts: number | null;
-  succeeded: number | null;
+  attempts: number;
+  succeeded: number;
   durations: number[] | null;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
 }
 
 /** A row of {@link Queries.dashFacets}. */
 export interface DashFacetsRow {
-  owners: string[] | null;
-  queues: string[] | null;
-  tags: string[] | null;
+  owners: string[];
+  queues: string[];
+  tags: string[];
+}
+
+/** The parameters of {@link Queries.dashJob}. */
+export interface DashJobParams {
+  job_id: number | null;
 }
 
 /** A row of {@link Queries.dashJob}. */
@@ -150,8 +170,13 @@ export interface DashJobRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
+}
+
+/** The parameters of {@link Queries.dashSteps}. */
+export interface DashStepsParams {
+  job_id: number | null;
 }
 
 /** A row of {@link Queries.dashSteps}. */
@@ -167,6 +192,12 @@ export interface DashStepsRow {
   resumable: boolean;
   timeout_ms: number | null;
   options: unknown;
+}
+
+/** The parameters of {@link Queries.dashJobHistory}. */
+export interface DashJobHistoryParams {
+  limit: number | null;
+  job_id: number | null;
 }
 
 /** A row of {@link Queries.dashJobHistory}. */
@@ -185,11 +216,16 @@ export interface DashJobHistoryRow {
   duration: Interval | null;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  output: unknown | null;
+  payload: unknown;
+  output: unknown;
   owner: string;
   duration_ms: number | null;
-  steps: unknown | null;
+  steps: unknown;
+}
+
+/** The parameters of {@link Queries.dashLiveRuns}. */
+export interface DashLiveRunsParams {
+  limit: number | null;
 }
 
 /** A row of {@link Queries.dashLiveRuns}. */
@@ -210,8 +246,13 @@ export interface DashLiveRunsRow {
   cancel_requested: boolean;
   last_error: string | null;
   owner: string;
-  job_name: string;
+  job_name: string | null;
   elapsed: Interval | null;
+}
+
+/** The parameters of {@link Queries.dashRecentFailures}. */
+export interface DashRecentFailuresParams {
+  limit: number | null;
 }
 
 /** A row of {@link Queries.dashRecentFailures}. */
@@ -226,8 +267,13 @@ export interface DashRecentFailuresRow {
   finished_at: Date;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  job_name: string;
+  payload: unknown;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.dashLog}. */
+export interface DashLogParams {
+  log_id: number | null;
 }
 
 /** A row of {@link Queries.dashLog}. */
@@ -246,10 +292,10 @@ export interface DashLogRow {
   duration: Interval | null;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  output: unknown | null;
+  payload: unknown;
+  output: unknown;
   owner: string;
-  job_name: string;
+  job_name: string | null;
 }
 
 /** A row of {@link Queries.dashNodes}. */
@@ -265,8 +311,8 @@ export interface DashNodesRow {
   started_at: Date;
   last_heartbeat: Date;
   stopped_at: Date | null;
-  heartbeat_age_ms: number | null;
-  running: unknown | null;
+  heartbeat_age_ms: number;
+  running: unknown;
 }
 
 /** A row of {@link Queries.dashScheduled}. */
@@ -320,18 +366,57 @@ export interface DashScheduledRow {
 
 /** A row of {@link Queries.dashStamp}. */
 export interface DashStampRow {
-  last_log: number | null;
-  runs: number | null;
-  running: number | null;
-  jobs_at: Date | null;
-  jobs: number | null;
-  nodes: number | null;
+  last_log: number;
+  runs: number;
+  running: number;
+  jobs_at: Date;
+  jobs: number;
+  nodes: number;
+}
+
+/** The parameters of {@link Queries.dashDefineJob}. */
+export interface DashDefineJobParams {
+  job_name: string | null;
+  command: string | null;
+  job_type: string | null;
+  cron: string[] | null;
+  every_ms: number | null;
+  at: Date | string | null;
+  timezone: string | null;
+  start_at: Date | string | null;
+  end_at: Date | string | null;
+  max_runs: number | null;
+  catch_up: string | null;
+  misfire_grace_ms: number | null;
+  overlap: string | null;
+  database: string | null;
+  run_as: string | null;
+  timeout_ms: number | null;
+  retries: number | null;
+  max_attempts: number | null;
+  exceptions: string | null;
+  labels: string[] | null;
+  description: string | null;
+  payload: string | null;
+  queue: string | null;
+  priority: number | null;
+  enabled: boolean | null;
+  node_name: string | null;
+  node_tags: string[] | null;
+  options: string | null;
+  max_lateness_ms: number | null;
 }
 
 /** A row of {@link Queries.dashDefineJob}. */
 export interface DashDefineJobRow {
-  job_id: number | null;
+  job_id: number;
+  job_name: string;
+}
+
+/** The parameters of {@link Queries.dashSetSteps}. */
+export interface DashSetStepsParams {
   job_name: string | null;
+  steps: string | null;
 }
 
 /** A row of {@link Queries.dashSetSteps}. */
@@ -339,29 +424,64 @@ export interface DashSetStepsRow {
   steps: number | null;
 }
 
+/** The parameters of {@link Queries.dashToggleJob}. */
+export interface DashToggleJobParams {
+  job_name: string | null;
+  enabled: boolean | null;
+}
+
 /** A row of {@link Queries.dashToggleJob}. */
 export interface DashToggleJobRow {
-  toggle_job: unknown | null;
+  toggle_job: unknown;
+}
+
+/** The parameters of {@link Queries.dashDeleteJob}. */
+export interface DashDeleteJobParams {
+  job_name: string | null;
 }
 
 /** A row of {@link Queries.dashDeleteJob}. */
 export interface DashDeleteJobRow {
-  delete_job: unknown | null;
+  delete_job: unknown;
+}
+
+/** The parameters of {@link Queries.dashTriggerJob}. */
+export interface DashTriggerJobParams {
+  job_name: string | null;
+  payload: string | null;
 }
 
 /** A row of {@link Queries.dashTriggerJob}. */
 export interface DashTriggerJobRow {
-  run_id: number | null;
+  run_id: number;
+}
+
+/** The parameters of {@link Queries.dashEnqueue}. */
+export interface DashEnqueueParams {
+  task: string | null;
+  payload: string | null;
+  queue: string | null;
 }
 
 /** A row of {@link Queries.dashEnqueue}. */
 export interface DashEnqueueRow {
+  run_id: number;
+}
+
+/** The parameters of {@link Queries.dashCancelRun}. */
+export interface DashCancelRunParams {
   run_id: number | null;
+  reason: string | null;
 }
 
 /** A row of {@link Queries.dashCancelRun}. */
 export interface DashCancelRunRow {
-  outcome: string | null;
+  outcome: string;
+}
+
+/** The parameters of {@link Queries.dashSetRole}. */
+export interface DashSetRoleParams {
+  role: string | null;
 }
 
 /** A row of {@link Queries.dashSetRole}. */
@@ -369,9 +489,25 @@ export interface DashSetRoleRow {
   set_config: string | null;
 }
 
+/** The parameters of {@link Queries.armHandoff}. */
+export interface ArmHandoffParams {
+  node_id: string | null;
+  queues: string[] | null;
+  tasks: string[] | null;
+  seen_run_ids: number[] | null;
+  token: string | null;
+  lease_ms: number | null;
+  stale_ms: number | null;
+}
+
 /** A row of {@link Queries.armHandoff}. */
 export interface ArmHandoffRow {
   node_id: string;
+}
+
+/** The parameters of {@link Queries.disarmHandoff}. */
+export interface DisarmHandoffParams {
+  node_id: string | null;
 }
 
 /** A row of {@link Queries.disarmHandoff}. */
@@ -379,9 +515,20 @@ export interface DisarmHandoffRow {
   run_id: number | null;
 }
 
+/** The parameters of {@link Queries.handoffState}. */
+export interface HandoffStateParams {
+  node_id: string | null;
+}
+
 /** A row of {@link Queries.handoffState}. */
 export interface HandoffStateRow {
   run_id: number | null;
+}
+
+/** The parameters of {@link Queries.handedRun}. */
+export interface HandedRunParams {
+  run_id: number | null;
+  node_id: string | null;
 }
 
 /** A row of {@link Queries.handedRun}. */
@@ -402,11 +549,17 @@ export interface HandedRunRow {
   backoff_max_ms: number;
   timeout_ms: number | null;
   lock_key: string | null;
-  started_at: Date | null;
+  started_at: Date;
   rescues: number;
   cancel_requested: boolean;
   job_name: string | null;
-  due_in_ms: number | null;
+  due_in_ms: number;
+}
+
+/** The parameters of {@link Queries.lockJobByName}. */
+export interface LockJobByNameParams {
+  job_name: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.lockJobByName}. */
@@ -456,7 +609,12 @@ export interface LockJobByNameRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  db_now: Date | null;
+  db_now: Date;
+}
+
+/** The parameters of {@link Queries.insertJob}. */
+export interface InsertJobParams {
+  definition: string | null;
 }
 
 /** A row of {@link Queries.insertJob}. */
@@ -508,6 +666,13 @@ export interface InsertJobRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.updateJob}. */
+export interface UpdateJobParams {
+  definition: string | null;
+  job_id: number | null;
+  schedule_changed: boolean | null;
+}
+
 /** A row of {@link Queries.updateJob}. */
 export interface UpdateJobRow {
   job_id: number;
@@ -557,6 +722,11 @@ export interface UpdateJobRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.getJob}. */
+export interface GetJobParams {
+  job_name: string | null;
+}
+
 /** A row of {@link Queries.getJob}. */
 export interface GetJobRow {
   job_id: number;
@@ -604,8 +774,18 @@ export interface GetJobRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
+}
+
+/** The parameters of {@link Queries.listJobs}. */
+export interface ListJobsParams {
+  enabled: boolean | null;
+  task: string | null;
+  search: string | null;
+  label: string | null;
+  job_type: string | null;
+  limit: number | null;
 }
 
 /** A row of {@link Queries.listJobs}. */
@@ -657,6 +837,13 @@ export interface ListJobsRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.setJobEnabled}. */
+export interface SetJobEnabledParams {
+  job_name: string | null;
+  enabled: boolean | null;
+  next_run: Date | string | null;
+}
+
 /** A row of {@link Queries.setJobEnabled}. */
 export interface SetJobEnabledRow {
   job_id: number;
@@ -665,20 +852,47 @@ export interface SetJobEnabledRow {
   next_run: Date | null;
 }
 
+/** The parameters of {@link Queries.deleteJob}. */
+export interface DeleteJobParams {
+  job_name: string | null;
+}
+
 /** A row of {@link Queries.deleteJob}. */
 export interface DeleteJobRow {
   job_id: number;
 }
 
+/** The parameters of {@link Queries.triggerJob}. */
+export interface TriggerJobParams {
+  job_name: string | null;
+  payload: string | null;
+  now: Date | string | null;
+}
+
 /** A row of {@link Queries.triggerJob}. */
 export interface TriggerJobRow {
-  run_id: number | null;
+  run_id: number;
+}
+
+/** The parameters of {@link Queries.lockDueJobs}. */
+export interface LockDueJobsParams {
+  limit: number | null;
+  now: Date | string | null;
+  custom_schedules: string[] | null;
+  ahead_ms: number | null;
+  only_job_id: number | null;
+  skipped_job_ids: number[] | null;
 }
 
 /** A row of {@link Queries.lockDueJobs}. */
 export interface LockDueJobsRow {
   job_id: number;
-  db_now: Date | null;
+  db_now: Date;
+}
+
+/** The parameters of {@link Queries.jobsToPlan}. */
+export interface JobsToPlanParams {
+  job_ids: number[] | null;
 }
 
 /** A row of {@link Queries.jobsToPlan}. */
@@ -703,8 +917,15 @@ export interface JobsToPlanRow {
   misfire_grace_ms: number | null;
   overlap: string;
   exceptions: unknown;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
+}
+
+/** The parameters of {@link Queries.quarantineJob}. */
+export interface QuarantineJobParams {
+  job_id: number | null;
+  reason: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.quarantineJob}. */
@@ -712,6 +933,15 @@ export interface QuarantineJobRow {
   job_id: number;
   job_name: string;
   owner: string;
+}
+
+/** The parameters of {@link Queries.applyPlans}. */
+export interface ApplyPlansParams {
+  cursors: string | null;
+  occurrences: string | null;
+  node_id: string | null;
+  replace_job_ids: number[] | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.applyPlans}. */
@@ -723,16 +953,27 @@ export interface ApplyPlansRow {
   scheduled_at: Date | null;
   queue: string;
   run_at: Date;
-  moved: number | null;
-  stopped: number | null;
-  replaced: number | null;
+  moved: number;
+  stopped: number;
+  replaced: number;
+}
+
+/** The parameters of {@link Queries.nextJobDue}. */
+export interface NextJobDueParams {
+  ahead_ms: number | null;
 }
 
 /** A row of {@link Queries.nextJobDue}. */
 export interface NextJobDueRow {
   next_run: Date | null;
-  unplanned: boolean | null;
-  db_time: Date | null;
+  unplanned: boolean;
+  db_time: Date;
+}
+
+/** The parameters of {@link Queries.jobForRun}. */
+export interface JobForRunParams {
+  job_id: number | null;
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.jobForRun}. */
@@ -746,9 +987,15 @@ export interface JobForRunRow {
   options: unknown;
   timeout_ms: number | null;
   shell_role: string | null;
-  current_database: string | null;
-  run_owner: string;
-  run_type: string;
+  current_database: string;
+  run_owner: string | null;
+  run_type: string | null;
+}
+
+/** The parameters of {@link Queries.stepsOfJob}. */
+export interface StepsOfJobParams {
+  job_id: number | null;
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.stepsOfJob}. */
@@ -764,7 +1011,31 @@ export interface StepsOfJobRow {
   resumable: boolean;
   timeout_ms: number | null;
   options: unknown;
-  succeeded_before: boolean | null;
+  succeeded_before: boolean;
+}
+
+/** The parameters of {@link Queries.insertStepLog}. */
+export interface InsertStepLogParams {
+  duration_ms: number | null;
+  output: string | null;
+  run_id: number | null;
+  attempt: number | null;
+  job_id: number | null;
+  step_id: number | null;
+  position: number | null;
+  name: string | null;
+  status: string | null;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+  message: string | null;
+  owner: string | null;
+  node_id: string | null;
+}
+
+/** The parameters of {@link Queries.isRoleMember}. */
+export interface IsRoleMemberParams {
+  member: string | null;
+  role: string | null;
 }
 
 /** A row of {@link Queries.isRoleMember}. */
@@ -772,15 +1043,29 @@ export interface IsRoleMemberRow {
   member: boolean | null;
 }
 
-/** A row of {@link Queries.cancelBackend}. */
-export interface CancelBackendRow {
-  cancelled: boolean | null;
+/** The parameters of {@link Queries.defineJob}. */
+export interface DefineJobParams {
+  every_ms: number | null;
+  timeout_ms: number | null;
+  payload: string | null;
+  job_name: string | null;
+  command: string | null;
+  job_type: string | null;
+  cron: string[] | null;
+  at: Date | string | null;
+  timezone: string | null;
+  database_name: string | null;
+  retries: number | null;
+  overlap: string | null;
+  catch_up: string | null;
+  enabled: boolean | null;
+  max_attempts: number | null;
 }
 
 /** A row of {@link Queries.defineJob}. */
 export interface DefineJobRow {
   job_id: number | null;
-  job_name: string | null;
+  job_name: string;
   job_type: string | null;
   command: string | null;
   schedule_interval: Interval | null;
@@ -806,7 +1091,7 @@ export interface DefineJobRow {
   max_lateness_ms: number | null;
   misfire_grace_ms: number | null;
   overlap: string | null;
-  payload: unknown | null;
+  payload: unknown;
   queue: string | null;
   priority: number | null;
   max_retries: number | null;
@@ -819,14 +1104,26 @@ export interface DefineJobRow {
   node_name: string | null;
   node_tags: string[] | null;
   labels: string[] | null;
-  options: unknown | null;
-  exceptions: unknown | null;
+  options: unknown;
+  exceptions: unknown;
   job_command: string | null;
   datname: string | null;
   rolname: string | null;
   job_description: string | null;
   job_timeout: Interval | null;
   parallel: boolean | null;
+}
+
+/** The parameters of {@link Queries.purgeHistory}. */
+export interface PurgeHistoryParams {
+  finished_before: Date | string | null;
+  statuses: string[] | null;
+}
+
+/** The parameters of {@link Queries.logsAfter}. */
+export interface LogsAfterParams {
+  after_log_id: number | null;
+  job_name: string | null;
 }
 
 /** A row of {@link Queries.logsAfter}. */
@@ -845,16 +1142,36 @@ export interface LogsAfterRow {
   duration: Interval | null;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  output: unknown | null;
+  payload: unknown;
+  output: unknown;
   owner: string;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.registerNode}. */
+export interface RegisterNodeParams {
+  node_id: string | null;
+  name: string | null;
+  host: string | null;
+  pid: number | null;
+  tags: string[] | null;
+  queues: string[] | null;
+  concurrency: number | null;
+  version: string | null;
 }
 
 /** A row of {@link Queries.registerNode}. */
 export interface RegisterNodeRow {
   started_at: Date;
-  db_time: Date | null;
+  db_time: Date;
+}
+
+/** The parameters of {@link Queries.heartbeat}. */
+export interface HeartbeatParams {
+  lease_ms: number | null;
+  run_ids: number[] | null;
+  node_id: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.heartbeat}. */
@@ -862,7 +1179,13 @@ export interface HeartbeatRow {
   run_id: number | null;
   cancel_requested: boolean | null;
   cancel_reason: string | null;
-  node_found: number | null;
+  node_found: number;
+}
+
+/** The parameters of {@link Queries.cancelsRequested}. */
+export interface CancelsRequestedParams {
+  node_id: string | null;
+  run_ids: number[] | null;
 }
 
 /** A row of {@link Queries.cancelsRequested}. */
@@ -874,6 +1197,11 @@ export interface CancelsRequestedRow {
 /** A row of {@link Queries.notifySecret}. */
 export interface NotifySecretRow {
   secret: string;
+}
+
+/** The parameters of {@link Queries.deregisterNode}. */
+export interface DeregisterNodeParams {
+  node_id: string | null;
 }
 
 /** A row of {@link Queries.listNodes}. */
@@ -889,18 +1217,37 @@ export interface ListNodesRow {
   started_at: Date;
   last_heartbeat: Date;
   stopped_at: Date | null;
-  running: number | null;
+  running: number;
   heartbeat_age: Interval | null;
+}
+
+/** The parameters of {@link Queries.pruneLogs}. */
+export interface PruneLogsParams {
+  batch: number | null;
+  statuses: string[] | null;
+  finished_before: Date | string | null;
 }
 
 /** A row of {@link Queries.pruneLogs}. */
 export interface PruneLogsRow {
-  deleted: number | null;
+  deleted: number;
+}
+
+/** The parameters of {@link Queries.pruneStepLogs}. */
+export interface PruneStepLogsParams {
+  finished_before: Date | string | null;
+  batch: number | null;
 }
 
 /** A row of {@link Queries.pruneStepLogs}. */
 export interface PruneStepLogsRow {
-  deleted: number | null;
+  deleted: number;
+}
+
+/** The parameters of {@link Queries.historyPrepare}. */
+export interface HistoryPrepareParams {
+  days: number | null;
+  from_day: Date | string | null;
 }
 
 /** A row of {@link Queries.historyPrepare}. */
@@ -908,15 +1255,44 @@ export interface HistoryPrepareRow {
   created: number | null;
 }
 
+/** The parameters of {@link Queries.historyDropExpired}. */
+export interface HistoryDropExpiredParams {
+  completed_before: Date | string | null;
+  failed_before: Date | string | null;
+  cancelled_before: Date | string | null;
+  steps_before: Date | string | null;
+}
+
 /** A row of {@link Queries.historyDropExpired}. */
 export interface HistoryDropExpiredRow {
-  partition: string | null;
-  row_count: number | null;
+  partition: string;
+  row_count: number;
+}
+
+/** The parameters of {@link Queries.pruneOccurrences}. */
+export interface PruneOccurrencesParams {
+  batch: number | null;
+  created_before: Date | string | null;
+}
+
+/** The parameters of {@link Queries.pruneNodes}. */
+export interface PruneNodesParams {
+  heartbeat_before: Date | string | null;
+}
+
+/** The parameters of {@link Queries.tryExclusiveLock}. */
+export interface TryExclusiveLockParams {
+  lock_key: string | null;
 }
 
 /** A row of {@link Queries.tryExclusiveLock}. */
 export interface TryExclusiveLockRow {
   locked: boolean | null;
+}
+
+/** The parameters of {@link Queries.exclusiveUnlock}. */
+export interface ExclusiveUnlockParams {
+  lock_key: string | null;
 }
 
 /** A row of {@link Queries.exclusiveUnlock}. */
@@ -926,20 +1302,41 @@ export interface ExclusiveUnlockRow {
 
 /** A row of {@link Queries.dbNow}. */
 export interface DbNowRow {
-  db_time: Date | null;
+  db_time: Date;
+}
+
+/** The parameters of {@link Queries.publish}. */
+export interface PublishParams {
+  payload: string | null;
+  channel: string | null;
 }
 
 /** A row of {@link Queries.publish}. */
 export interface PublishRow {
-  pg_notify: unknown | null;
+  pg_notify: unknown;
+}
+
+/** The parameters of {@link Queries.cancelBackend}. */
+export interface CancelBackendParams {
+  pid: number | null;
+}
+
+/** A row of {@link Queries.cancelBackend}. */
+export interface CancelBackendRow {
+  cancelled: boolean | null;
+}
+
+/** The parameters of {@link Queries.metricsSnapshot}. */
+export interface MetricsSnapshotParams {
+  lease_ms: number | null;
 }
 
 /** A row of {@link Queries.metricsSnapshot}. */
 export interface MetricsSnapshotRow {
-  kind: string | null;
+  kind: string;
   name: string | null;
   status: string | null;
-  n: number | null;
+  n: number;
   oldest_due_s: number | null;
 }
 
@@ -951,86 +1348,181 @@ export interface AlertRulesRow {
   secret: string | null;
   events: string[];
   late_after_ms: number;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.alertNotify}. */
+export interface AlertNotifyParams {
+  channel: string | null;
+  payload: string | null;
 }
 
 /** A row of {@link Queries.alertNotify}. */
 export interface AlertNotifyRow {
-  pg_notify: unknown | null;
+  pg_notify: unknown;
+}
+
+/** The parameters of {@link Queries.insertRuns}. */
+export interface InsertRunsParams {
+  items: string | null;
+  defaults: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.insertRuns}. */
 export interface InsertRunsRow {
   run_id: number;
   key: string | null;
-  run_at_ms: number | null;
+  run_at_ms: number;
+}
+
+/** The parameters of {@link Queries.insertRun}. */
+export interface InsertRunParams {
+  now: Date | string | null;
+  payload: string | null;
+  task: string | null;
+  queue: string | null;
+  priority: number | null;
+  key: string | null;
+  grace_ms: number | null;
+  max_retries: number | null;
+  backoff_ms: number | null;
+  backoff_max_ms: number | null;
+  timeout_ms: number | null;
+  lock_key: string | null;
+  run_at: Date | string | null;
+  delay_ms: number | null;
 }
 
 /** A row of {@link Queries.insertRun}. */
 export interface InsertRunRow {
   run_id: number;
   key: string | null;
-  run_at_ms: number | null;
+  run_at_ms: number;
+}
+
+/** The parameters of {@link Queries.insertRunHandoff}. */
+export interface InsertRunHandoffParams {
+  grace_ms: number | null;
+  queue: string | null;
+  task: string | null;
+  priority: number | null;
+  payload: string | null;
+  key: string | null;
+  max_retries: number | null;
+  backoff_ms: number | null;
+  backoff_max_ms: number | null;
+  timeout_ms: number | null;
+  lock_key: string | null;
 }
 
 /** A row of {@link Queries.insertRunHandoff}. */
 export interface InsertRunHandoffRow {
   run_id: number;
   key: string | null;
-  run_at_ms: number | null;
+  run_at_ms: number;
   handed_to: string | null;
-  notified: unknown | null;
+  notified: unknown;
+}
+
+/** The parameters of {@link Queries.insertRunsIgnore}. */
+export interface InsertRunsIgnoreParams {
+  items: string | null;
+  defaults: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.insertRunsIgnore}. */
 export interface InsertRunsIgnoreRow {
-  ord: number | null;
-  run_id: number | null;
-  inserted: boolean | null;
-  run_at_ms: number | null;
+  ord: number;
+  run_id: number;
+  inserted: boolean;
+  run_at_ms: number;
+}
+
+/** The parameters of {@link Queries.replaceRun}. */
+export interface ReplaceRunParams {
+  items: string | null;
+  defaults: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.replaceRun}. */
 export interface ReplaceRunRow {
   run_id: number;
   key: string | null;
-  run_at_ms: number | null;
+  run_at_ms: number;
+}
+
+/** The parameters of {@link Queries.claimRuns}. */
+export interface ClaimRunsParams {
+  batch_size: number | null;
+  node_id: string | null;
+  ahead_ms: number | null;
+  queues: string[] | null;
+  tasks: string[] | null;
+  now: Date | string | null;
+  lease_ms: number | null;
+  node_name: string | null;
+  node_tags: string[] | null;
 }
 
 /** A row of {@link Queries.claimRuns}. */
 export interface ClaimRunsRow {
-  run_id: number | null;
+  run_id: number;
   job_id: number | null;
-  task: string | null;
-  job_type: string | null;
-  queue: string | null;
-  priority: number | null;
-  payload: unknown | null;
+  task: string;
+  job_type: string;
+  queue: string;
+  priority: number;
+  payload: unknown;
   key: string | null;
   scheduled_at: Date | null;
-  run_at: Date | null;
-  attempt: number | null;
-  max_retries: number | null;
-  backoff_ms: number | null;
-  backoff_max_ms: number | null;
+  run_at: Date;
+  attempt: number;
+  max_retries: number;
+  backoff_ms: number;
+  backoff_max_ms: number;
   timeout_ms: number | null;
   lock_key: string | null;
-  started_at: Date | null;
-  rescues: number | null;
-  cancel_requested: boolean | null;
+  started_at: Date;
+  rescues: number;
+  cancel_requested: boolean;
   job_name: string | null;
-  due_in_ms: number | null;
+  due_in_ms: number;
+}
+
+/** The parameters of {@link Queries.nextDue}. */
+export interface NextDueParams {
+  queues: string[] | null;
+  tasks: string[] | null;
 }
 
 /** A row of {@link Queries.nextDue}. */
 export interface NextDueRow {
   run_at: Date | null;
-  db_time: Date | null;
+  db_time: Date;
+}
+
+/** The parameters of {@link Queries.dueFrom}. */
+export interface DueFromParams {
+  from: Date | string | null;
+  within_ms: number | null;
+  queues: string[] | null;
+  tasks: string[] | null;
 }
 
 /** A row of {@link Queries.dueFrom}. */
 export interface DueFromRow {
   run_at: Date;
+}
+
+/** The parameters of {@link Queries.completeRuns}. */
+export interface CompleteRunsParams {
+  node_id: string | null;
+  attempts: string | null;
+  run_ids: number[] | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.completeRuns}. */
@@ -1039,17 +1531,35 @@ export interface CompleteRunsRow {
   job_id: number | null;
 }
 
+/** The parameters of {@link Queries.failRuns}. */
+export interface FailRunsParams {
+  node_id: string | null;
+  failures: string | null;
+  run_ids: number[] | null;
+  now: Date | string | null;
+}
+
 /** A row of {@link Queries.failRuns}. */
 export interface FailRunsRow {
-  run_id: number | null;
+  run_id: number;
   job_id: number | null;
-  task: string | null;
+  task: string;
   key: string | null;
-  queue: string | null;
-  status: string | null;
-  run_at: Date | null;
+  queue: string;
+  status: string;
+  run_at: Date;
   job_disabled: boolean | null;
   job_name: string | null;
+}
+
+/** The parameters of {@link Queries.releaseRuns}. */
+export interface ReleaseRunsParams {
+  node_id: string | null;
+  now: Date | string | null;
+  delay_ms: number | null;
+  uncount: boolean | null;
+  run_ids: number[] | null;
+  message: string | null;
 }
 
 /** A row of {@link Queries.releaseRuns}. */
@@ -1057,16 +1567,27 @@ export interface ReleaseRunsRow {
   run_id: number;
   task: string;
   key: string | null;
-  notified: number | null;
+  notified: number;
+}
+
+/** The parameters of {@link Queries.rescueRuns}. */
+export interface RescueRunsParams {
+  max_rescues: number | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.rescueRuns}. */
 export interface RescueRunsRow {
-  run_id: number | null;
-  task: string | null;
+  run_id: number;
+  task: string;
   key: string | null;
-  status: string | null;
-  notified: number | null;
+  status: string;
+  notified: number;
+}
+
+/** The parameters of {@link Queries.expireRuns}. */
+export interface ExpireRunsParams {
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.expireRuns}. */
@@ -1076,11 +1597,23 @@ export interface ExpireRunsRow {
   key: string | null;
 }
 
+/** The parameters of {@link Queries.cancelRun}. */
+export interface CancelRunParams {
+  run_id: number | null;
+  now: Date | string | null;
+  reason: string | null;
+}
+
 /** A row of {@link Queries.cancelRun}. */
 export interface CancelRunRow {
-  previous: string | null;
-  task: string | null;
+  previous: string;
+  task: string;
   key: string | null;
+}
+
+/** The parameters of {@link Queries.getRun}. */
+export interface GetRunParams {
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.getRun}. */
@@ -1115,7 +1648,12 @@ export interface GetRunRow {
   node_name: string | null;
   node_tags: string[];
   cancel_reason: string | null;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.lastLogOfRun}. */
+export interface LastLogOfRunParams {
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.lastLogOfRun}. */
@@ -1134,10 +1672,19 @@ export interface LastLogOfRunRow {
   duration: Interval | null;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  output: unknown | null;
+  payload: unknown;
+  output: unknown;
   owner: string;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.listRuns}. */
+export interface ListRunsParams {
+  max_rows: number | null;
+  status: string | null;
+  task: string | null;
+  queue: string | null;
+  job_name: string | null;
 }
 
 /** A row of {@link Queries.listRuns}. */
@@ -1172,7 +1719,16 @@ export interface ListRunsRow {
   node_name: string | null;
   node_tags: string[];
   cancel_reason: string | null;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.listLogs}. */
+export interface ListLogsParams {
+  max_rows: number | null;
+  job_name: string | null;
+  run_id: number | null;
+  status: string | null;
+  task: string | null;
 }
 
 /** A row of {@link Queries.listLogs}. */
@@ -1191,61 +1747,91 @@ export interface ListLogsRow {
   duration: Interval | null;
   message: string | null;
   node_id: string | null;
-  payload: unknown | null;
-  output: unknown | null;
+  payload: unknown;
+  output: unknown;
   owner: string;
-  job_name: string;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpInfo}. */
+export interface SchemaDumpInfoParams {
+  schema: string | null;
 }
 
 /** A row of {@link Queries.schemaDumpInfo}. */
 export interface SchemaDumpInfoRow {
-  major: number | null;
-  owner: string | null;
+  major: number;
+  owner: string;
   version: number | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpRelations}. */
+export interface SchemaDumpRelationsParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpRelations}. */
 export interface SchemaDumpRelationsRow {
   relname: string;
-  relkind: string | null;
+  relkind: string;
   is_partition: boolean;
   rls: boolean;
   force_rls: boolean;
   reloptions: string[] | null;
-  persistence: string | null;
+  persistence: string;
   partition_key: string | null;
   partition_bound: string | null;
   parent: string | null;
   view_def: string | null;
 }
 
+/** The parameters of {@link Queries.schemaDumpColumns}. */
+export interface SchemaDumpColumnsParams {
+  schema: unknown | null;
+}
+
 /** A row of {@link Queries.schemaDumpColumns}. */
 export interface SchemaDumpColumnsRow {
   relname: string;
-  relkind: string | null;
+  relkind: string;
   attnum: number;
   attname: string;
-  type: string | null;
+  type: string;
   not_null: boolean;
-  identity: string | null;
-  generated: string | null;
+  identity: string;
+  generated: string;
   default_expr: string | null;
   collation: string | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpConstraints}. */
+export interface SchemaDumpConstraintsParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpConstraints}. */
 export interface SchemaDumpConstraintsRow {
   relname: string;
   conname: string;
-  contype: string | null;
-  def: string | null;
+  contype: string;
+  def: string;
+}
+
+/** The parameters of {@link Queries.schemaDumpIndexes}. */
+export interface SchemaDumpIndexesParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpIndexes}. */
 export interface SchemaDumpIndexesRow {
   relname: string;
   indexname: string;
-  def: string | null;
+  def: string;
+}
+
+/** The parameters of {@link Queries.schemaDumpPolicies}. */
+export interface SchemaDumpPoliciesParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpPolicies}. */
@@ -1253,58 +1839,88 @@ export interface SchemaDumpPoliciesRow {
   relname: string;
   polname: string;
   permissive: boolean;
-  cmd: string | null;
-  roles: string[] | null;
+  cmd: string;
+  roles: string[];
   qual: string | null;
   with_check: string | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpTriggers}. */
+export interface SchemaDumpTriggersParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpTriggers}. */
 export interface SchemaDumpTriggersRow {
   relname: string;
   tgname: string;
-  def: string | null;
+  def: string;
   state: string | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpSequences}. */
+export interface SchemaDumpSequencesParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpSequences}. */
 export interface SchemaDumpSequencesRow {
   relname: string;
-  type: string | null;
-  start: string | null;
-  increment: string | null;
-  min: string | null;
-  max: string | null;
-  cache: string | null;
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
   cycle: boolean;
   owned_by: string | null;
+}
+
+/** The parameters of {@link Queries.schemaDumpTypes}. */
+export interface SchemaDumpTypesParams {
+  schema: unknown | null;
 }
 
 /** A row of {@link Queries.schemaDumpTypes}. */
 export interface SchemaDumpTypesRow {
   typname: string;
-  typtype: string | null;
+  typtype: string;
   labels: string[] | null;
   base: string | null;
   checks: string[] | null;
 }
 
+/** The parameters of {@link Queries.schemaDumpFunctions}. */
+export interface SchemaDumpFunctionsParams {
+  schema: unknown | null;
+}
+
 /** A row of {@link Queries.schemaDumpFunctions}. */
 export interface SchemaDumpFunctionsRow {
-  signature: string | null;
-  kind: string | null;
+  signature: string;
+  kind: string;
   result: string | null;
   def: string | null;
 }
 
+/** The parameters of {@link Queries.schemaDumpGrants}. */
+export interface SchemaDumpGrantsParams {
+  schema: unknown | null;
+}
+
 /** A row of {@link Queries.schemaDumpGrants}. */
 export interface SchemaDumpGrantsRow {
-  kind: string | null;
-  name: string | null;
+  kind: string;
+  name: string;
   col: string | null;
-  grantee: string | null;
-  grantable: boolean | null;
-  privileges: string[] | null;
+  grantee: string;
+  grantable: boolean;
+  privileges: string[];
+}
+
+/** The parameters of {@link Queries.schemaDumpComments}. */
+export interface SchemaDumpCommentsParams {
+  schema: string | null;
 }
 
 /** A row of {@link Queries.schemaDumpComments}. */
@@ -1320,6 +1936,7 @@ export class Queries {
 
   /**
    * The overview's numbers.
+   * Not null: jobs, enabled, running, queued, scheduled, completed_1h, failed_1h, live_nodes, db_now
    *
    * (`dashSummary` in sql/queries/dashboard.sql)
    */
@@ -1328,16 +1945,19 @@ export class Queries {
   }
 
   /**
-   * Finished attempts of the last $1 minutes, per minute and status, with each minute's p95 duration.
+   * Finished attempts of the last @minutes minutes, per minute and status, with each minute's p95 duration
+   * (null: no attempt of that minute recorded a duration).
+   * Not null: minute, completed, failed, retrying, other
    *
    * (`dashPerMinute` in sql/queries/dashboard.sql)
    */
-  async dashPerMinute(values: [number | null], db?: Queryable): Promise<DashPerMinuteRow[]> {
-    return (await this.execute('dashPerMinute', values, db)).rows as DashPerMinuteRow[];
+  async dashPerMinute(params: DashPerMinuteParams, db?: Queryable): Promise<DashPerMinuteRow[]> {
+    return (await this.execute('dashPerMinute', [params.minutes], db)).rows as DashPerMinuteRow[];
   }
 
   /**
    * The live queue right now (sampled by the dashboard for its queue-depth chart).
+   * Not null: queued, running, at
    *
    * (`dashQueueDepth` in sql/queries/dashboard.sql)
    */
@@ -1346,18 +1966,21 @@ export class Queries {
   }
 
   /**
-   * The jobs page: $1 name search, $2 status (enabled | disabled | failing | broken), $3 owner, $4 queue,
-   * $5 tag (label), $6 limit. With each job: success rate over its last 50 attempts, the durations of
-   * its last 20 (oldest first, for the sparkline) and its live runs.
+   * The jobs page: @search (in the name or description), @status (enabled | disabled | failing | broken),
+   * @owner, @queue, @tag (a label), each null for any, and at most @limit jobs. With each job: success
+   * rate over its last 50 attempts (the lateral aggregate always yields one row), the durations of its
+   * last 20 (oldest first, for the sparkline; null when none) and its live runs.
+   * Not null: attempts, succeeded, running, pending
    *
    * (`dashJobs` in sql/queries/dashboard.sql)
    */
-  async dashJobs(values: [string | null, string | null, string | null, string | null, string | null, number | null], db?: Queryable): Promise<DashJobsRow[]> {
-    return (await this.execute('dashJobs', values, db)).rows as DashJobsRow[];
+  async dashJobs(params: DashJobsParams, db?: Queryable): Promise<DashJobsRow[]> {
+    return (await this.execute('dashJobs', [params.search, params.status, params.owner, params.queue, params.tag, params.limit], db)).rows as DashJobsRow[];
   }
 
   /**
    * The values the jobs filters offer.
+   * Not null: owners, queues, tags
    *
    * (`dashFacets` in sql/queries/dashboard.sql)
    */
@@ -1367,60 +1990,64 @@ export class Queries {
 
   /**
    * One job by id with its live run counts.
+   * Not null: running, pending
    *
    * (`dashJob` in sql/queries/dashboard.sql)
    */
-  async dashJob(values: [number | null], db?: Queryable): Promise<DashJobRow[]> {
-    return (await this.execute('dashJob', values, db)).rows as DashJobRow[];
+  async dashJob(params: DashJobParams, db?: Queryable): Promise<DashJobRow[]> {
+    return (await this.execute('dashJob', [params.job_id], db)).rows as DashJobRow[];
   }
 
   /**
-   * dashSteps
+   * A job's steps in order.
    *
    * (`dashSteps` in sql/queries/dashboard.sql)
    */
-  async dashSteps(values: [number | null], db?: Queryable): Promise<DashStepsRow[]> {
-    return (await this.execute('dashSteps', values, db)).rows as DashStepsRow[];
+  async dashSteps(params: DashStepsParams, db?: Queryable): Promise<DashStepsRow[]> {
+    return (await this.execute('dashSteps', [params.job_id], db)).rows as DashStepsRow[];
   }
 
   /**
-   * A job's last $2 attempts, newest first, with the steps each one ran.
+   * A job's last @limit attempts, newest first, with the steps each one ran (a JSON array).
+   * Not null: steps
    *
    * (`dashJobHistory` in sql/queries/dashboard.sql)
    */
-  async dashJobHistory(values: [number | null, number | null], db?: Queryable): Promise<DashJobHistoryRow[]> {
-    return (await this.execute('dashJobHistory', values, db)).rows as DashJobHistoryRow[];
+  async dashJobHistory(params: DashJobHistoryParams, db?: Queryable): Promise<DashJobHistoryRow[]> {
+    return (await this.execute('dashJobHistory', [params.limit, params.job_id], db)).rows as DashJobHistoryRow[];
   }
 
   /**
-   * Running runs first, then queued ones by due time.
+   * Running runs first, then queued ones by due time, at most @limit. job_name is null for a plain
+   * task (a sub-select rather than a LEFT JOIN, so that the generated type says it may be null).
    *
    * (`dashLiveRuns` in sql/queries/dashboard.sql)
    */
-  async dashLiveRuns(values: [number | null], db?: Queryable): Promise<DashLiveRunsRow[]> {
-    return (await this.execute('dashLiveRuns', values, db)).rows as DashLiveRunsRow[];
+  async dashLiveRuns(params: DashLiveRunsParams, db?: Queryable): Promise<DashLiveRunsRow[]> {
+    return (await this.execute('dashLiveRuns', [params.limit], db)).rows as DashLiveRunsRow[];
   }
 
   /**
-   * The latest failed attempts (with what a retry needs).
+   * The latest @limit failed attempts (with what a retry needs); job_name as in dashLiveRuns.
    *
    * (`dashRecentFailures` in sql/queries/dashboard.sql)
    */
-  async dashRecentFailures(values: [number | null], db?: Queryable): Promise<DashRecentFailuresRow[]> {
-    return (await this.execute('dashRecentFailures', values, db)).rows as DashRecentFailuresRow[];
+  async dashRecentFailures(params: DashRecentFailuresParams, db?: Queryable): Promise<DashRecentFailuresRow[]> {
+    return (await this.execute('dashRecentFailures', [params.limit], db)).rows as DashRecentFailuresRow[];
   }
 
   /**
-   * One attempt record (retrying it).
+   * One attempt record (retrying it); job_name as in dashLiveRuns.
    *
    * (`dashLog` in sql/queries/dashboard.sql)
    */
-  async dashLog(values: [number | null], db?: Queryable): Promise<DashLogRow[]> {
-    return (await this.execute('dashLog', values, db)).rows as DashLogRow[];
+  async dashLog(params: DashLogParams, db?: Queryable): Promise<DashLogRow[]> {
+    return (await this.execute('dashLog', [params.log_id], db)).rows as DashLogRow[];
   }
 
   /**
-   * Nodes seen in the last day, with what each runs now.
+   * Nodes seen in the last day, with what each runs now (a JSON array).
+   * Not null: heartbeat_age_ms, running
    *
    * (`dashNodes` in sql/queries/dashboard.sql)
    */
@@ -1439,6 +2066,7 @@ export class Queries {
 
   /**
    * A cheap fingerprint of what the pages show: the live-update stream pushes when it changes.
+   * Not null: last_log, runs, running, jobs_at, jobs, nodes
    *
    * (`dashStamp` in sql/queries/dashboard.sql)
    */
@@ -1447,66 +2075,74 @@ export class Queries {
   }
 
   /**
-   * Create or update a job from the dashboard's form, through the SQL API's define_job.
+   * Create or update a job from the dashboard's form, through the SQL API's define_job (which returns
+   * the job or raises). The parameters are define_job's, durations in milliseconds (the *_ms ones);
+   * a null run_as is the current user, null node_tags and options are none, a null max_lateness_ms a day.
+   * Not null: job_id, job_name
    *
    * (`dashDefineJob` in sql/queries/dashboard.sql)
    */
-  async dashDefineJob(values: [string | null, string | null, string | null, string[] | null, number | null, Date | string | null, string | null, Date | string | null, Date | string | null, number | null, string | null, number | null, string | null, string | null, string | null, number | null, number | null, number | null, string | null, string[] | null, string | null, string | null, string | null, number | null, boolean | null, string | null, string[] | null, string | null, number | null], db?: Queryable): Promise<DashDefineJobRow[]> {
-    return (await this.execute('dashDefineJob', values, db)).rows as DashDefineJobRow[];
+  async dashDefineJob(params: DashDefineJobParams, db?: Queryable): Promise<DashDefineJobRow[]> {
+    return (await this.execute('dashDefineJob', [params.job_name, params.command, params.job_type, params.cron, params.every_ms, params.at, params.timezone, params.start_at, params.end_at, params.max_runs, params.catch_up, params.misfire_grace_ms, params.overlap, params.database, params.run_as, params.timeout_ms, params.retries, params.max_attempts, params.exceptions, params.labels, params.description, params.payload, params.queue, params.priority, params.enabled, params.node_name, params.node_tags, params.options, params.max_lateness_ms], db)).rows as DashDefineJobRow[];
   }
 
   /**
-   * dashSetSteps
+   * Replace a job's steps (a JSON array) through the SQL API's set_steps.
    *
    * (`dashSetSteps` in sql/queries/dashboard.sql)
    */
-  async dashSetSteps(values: [string | null, string | null], db?: Queryable): Promise<DashSetStepsRow[]> {
-    return (await this.execute('dashSetSteps', values, db)).rows as DashSetStepsRow[];
+  async dashSetSteps(params: DashSetStepsParams, db?: Queryable): Promise<DashSetStepsRow[]> {
+    return (await this.execute('dashSetSteps', [params.job_name, params.steps], db)).rows as DashSetStepsRow[];
   }
 
   /**
-   * dashToggleJob
+   * Enable or disable a job through the SQL API.
    *
    * (`dashToggleJob` in sql/queries/dashboard.sql)
    */
-  async dashToggleJob(values: [string | null, boolean | null], db?: Queryable): Promise<DashToggleJobRow[]> {
-    return (await this.execute('dashToggleJob', values, db)).rows as DashToggleJobRow[];
+  async dashToggleJob(params: DashToggleJobParams, db?: Queryable): Promise<DashToggleJobRow[]> {
+    return (await this.execute('dashToggleJob', [params.job_name, params.enabled], db)).rows as DashToggleJobRow[];
   }
 
   /**
-   * dashDeleteJob
+   * Delete a job (by name) through the SQL API.
    *
    * (`dashDeleteJob` in sql/queries/dashboard.sql)
    */
-  async dashDeleteJob(values: [string | null], db?: Queryable): Promise<DashDeleteJobRow[]> {
-    return (await this.execute('dashDeleteJob', values, db)).rows as DashDeleteJobRow[];
+  async dashDeleteJob(params: DashDeleteJobParams, db?: Queryable): Promise<DashDeleteJobRow[]> {
+    return (await this.execute('dashDeleteJob', [params.job_name], db)).rows as DashDeleteJobRow[];
   }
 
   /**
-   * dashTriggerJob
+   * Queue a run of a job now through the SQL API (a null payload: the job's own); it raises rather
+   * than return null.
+   * Not null: run_id
    *
    * (`dashTriggerJob` in sql/queries/dashboard.sql)
    */
-  async dashTriggerJob(values: [string | null, string | null], db?: Queryable): Promise<DashTriggerJobRow[]> {
-    return (await this.execute('dashTriggerJob', values, db)).rows as DashTriggerJobRow[];
+  async dashTriggerJob(params: DashTriggerJobParams, db?: Queryable): Promise<DashTriggerJobRow[]> {
+    return (await this.execute('dashTriggerJob', [params.job_name, params.payload], db)).rows as DashTriggerJobRow[];
   }
 
   /**
-   * dashEnqueue
+   * Queue a run of a plain task through the SQL API; it inserts (conflict 'raise') or raises.
+   * Not null: run_id
    *
    * (`dashEnqueue` in sql/queries/dashboard.sql)
    */
-  async dashEnqueue(values: [string | null, string | null, string | null], db?: Queryable): Promise<DashEnqueueRow[]> {
-    return (await this.execute('dashEnqueue', values, db)).rows as DashEnqueueRow[];
+  async dashEnqueue(params: DashEnqueueParams, db?: Queryable): Promise<DashEnqueueRow[]> {
+    return (await this.execute('dashEnqueue', [params.task, params.payload, params.queue], db)).rows as DashEnqueueRow[];
   }
 
   /**
-   * dashCancelRun
+   * Cancel a run through the SQL API: 'cancelled' (it was pending) or 'cancelling' (its node stops it);
+   * it raises when there is no such pending or running run.
+   * Not null: outcome
    *
    * (`dashCancelRun` in sql/queries/dashboard.sql)
    */
-  async dashCancelRun(values: [number | null, string | null], db?: Queryable): Promise<DashCancelRunRow[]> {
-    return (await this.execute('dashCancelRun', values, db)).rows as DashCancelRunRow[];
+  async dashCancelRun(params: DashCancelRunParams, db?: Queryable): Promise<DashCancelRunRow[]> {
+    return (await this.execute('dashCancelRun', [params.run_id, params.reason], db)).rows as DashCancelRunRow[];
   }
 
   /**
@@ -1514,293 +2150,314 @@ export class Queries {
    *
    * (`dashSetRole` in sql/queries/dashboard.sql)
    */
-  async dashSetRole(values: [string | null], db?: Queryable): Promise<DashSetRoleRow[]> {
-    return (await this.execute('dashSetRole', values, db)).rows as DashSetRoleRow[];
+  async dashSetRole(params: DashSetRoleParams, db?: Queryable): Promise<DashSetRoleRow[]> {
+    return (await this.execute('dashSetRole', [params.role], db)).rows as DashSetRoleRow[];
   }
 
   /**
-   * Node $1 is idle and takes one run of queues $2 and tasks $3. The row is re-armed only if the
-   * run it last took is one the node has seen ($6): otherwise that run's NOTIFY is still on its way
+   * Node @node_id is idle and takes one run of queues @queues and tasks @tasks. The row is re-armed only if the
+   * run it last took is one the node has seen (@seen_run_ids): otherwise that run's NOTIFY is still on its way
    * (or was lost) and the row must keep saying which run it was. Returns a row when armed.
-   * $7: the arming's single-use token (migration 0017), echoed by the hand-off's NOTIFY.
+   * @token: the arming's single-use token (migration 0017), echoed by the hand-off's NOTIFY.
    *
    * (`armHandoff` in sql/queries/handoff.sql)
    */
-  async armHandoff(values: [string | null, string[] | null, string[] | null, number | null, number | null, number[] | null, string | null], db?: Queryable): Promise<ArmHandoffRow[]> {
-    return (await this.execute('armHandoff', values, db)).rows as ArmHandoffRow[];
+  async armHandoff(params: ArmHandoffParams, db?: Queryable): Promise<ArmHandoffRow[]> {
+    return (await this.execute('armHandoff', [params.node_id, params.queues, params.tasks, params.seen_run_ids, params.token, params.lease_ms, params.stale_ms], db)).rows as ArmHandoffRow[];
   }
 
   /**
-   * Node $1 stops: no more hand-offs. Returns the run last handed over, if any.
+   * Node @node_id stops: no more hand-offs. Returns the run last handed over, if any.
    *
    * (`disarmHandoff` in sql/queries/handoff.sql)
    */
-  async disarmHandoff(values: [string | null], db?: Queryable): Promise<DisarmHandoffRow[]> {
-    return (await this.execute('disarmHandoff', values, db)).rows as DisarmHandoffRow[];
+  async disarmHandoff(params: DisarmHandoffParams, db?: Queryable): Promise<DisarmHandoffRow[]> {
+    return (await this.execute('disarmHandoff', [params.node_id], db)).rows as DisarmHandoffRow[];
   }
 
   /**
-   * After a reconnect: is node $1 still armed, or which run was handed to it?
+   * After a reconnect: is node @node_id still armed, or which run was handed to it?
    *
    * (`handoffState` in sql/queries/handoff.sql)
    */
-  async handoffState(values: [string | null], db?: Queryable): Promise<HandoffStateRow[]> {
-    return (await this.execute('handoffState', values, db)).rows as HandoffStateRow[];
+  async handoffState(params: HandoffStateParams, db?: Queryable): Promise<HandoffStateRow[]> {
+    return (await this.execute('handoffState', [params.node_id], db)).rows as HandoffStateRow[];
   }
 
   /**
-   * Run $1 as handed to node $2, when its NOTIFY was lost or too large to carry it: the same
+   * Run @run_id as handed to node @node_id, when its NOTIFY was lost or too large to carry it: the same
    * columns as claim_runs. Only a first attempt still running on this node qualifies; a run that
    * was rescued meanwhile has another attempt number and is left alone.
+   * Not null: started_at, due_in_ms
    *
    * (`handedRun` in sql/queries/handoff.sql)
    */
-  async handedRun(values: [number | null, string | null], db?: Queryable): Promise<HandedRunRow[]> {
-    return (await this.execute('handedRun', values, db)).rows as HandedRunRow[];
+  async handedRun(params: HandedRunParams, db?: Queryable): Promise<HandedRunRow[]> {
+    return (await this.execute('handedRun', [params.run_id, params.node_id], db)).rows as HandedRunRow[];
   }
 
   /**
-   * lockJobByName
+   * Job @job_name, locked for a redefinition or an enable/disable, with the clock (@now; null = the
+   * database's).
+   * Not null: db_now
    *
    * (`lockJobByName` in sql/queries/jobs.sql)
    */
-  async lockJobByName(values: [string | null, Date | string | null], db?: Queryable): Promise<LockJobByNameRow[]> {
-    return (await this.execute('lockJobByName', values, db)).rows as LockJobByNameRow[];
+  async lockJobByName(params: LockJobByNameParams, db?: Queryable): Promise<LockJobByNameRow[]> {
+    return (await this.execute('lockJobByName', [params.job_name, params.now], db)).rows as LockJobByNameRow[];
   }
 
   /**
-   * $1 is the definition as JSON (keys named after the columns).
+   * @definition is the definition as JSON (keys named after the columns).
    *
    * (`insertJob` in sql/queries/jobs.sql)
    */
-  async insertJob(values: [string | null], db?: Queryable): Promise<InsertJobRow[]> {
-    return (await this.execute('insertJob', values, db)).rows as InsertJobRow[];
+  async insertJob(params: InsertJobParams, db?: Queryable): Promise<InsertJobRow[]> {
+    return (await this.execute('insertJob', [params.definition], db)).rows as InsertJobRow[];
   }
 
   /**
-   * Replace a definition (by job_id $2). When the schedule changed ($3), next_run and the run count
+   * Replace a definition (@definition, as insertJob's) of job @job_id. When the schedule changed
+   * (@schedule_changed), next_run and the run count
    * start afresh; otherwise the stored next_run is kept so that replicas re-declaring the same
    * schedule at start-up never move it.
    *
    * (`updateJob` in sql/queries/jobs.sql)
    */
-  async updateJob(values: [string | null, number | null, boolean | null], db?: Queryable): Promise<UpdateJobRow[]> {
-    return (await this.execute('updateJob', values, db)).rows as UpdateJobRow[];
+  async updateJob(params: UpdateJobParams, db?: Queryable): Promise<UpdateJobRow[]> {
+    return (await this.execute('updateJob', [params.definition, params.job_id, params.schedule_changed], db)).rows as UpdateJobRow[];
   }
 
   /**
-   * getJob
+   * Job @job_name with the number of its runs running and pending.
+   * Not null: running, pending
    *
    * (`getJob` in sql/queries/jobs.sql)
    */
-  async getJob(values: [string | null], db?: Queryable): Promise<GetJobRow[]> {
-    return (await this.execute('getJob', values, db)).rows as GetJobRow[];
+  async getJob(params: GetJobParams, db?: Queryable): Promise<GetJobRow[]> {
+    return (await this.execute('getJob', [params.job_name], db)).rows as GetJobRow[];
   }
 
   /**
-   * $1 enabled filter, $2 task (command of task jobs), $3 name search (substring), $4 limit,
-   * $5 label (pgAgent's job class), $6 job type.
+   * Filters (null: any): @enabled, @task (command of task jobs), @search (substring of the name),
+   * @label (pgAgent's job class), @job_type; at most @limit jobs.
    *
    * (`listJobs` in sql/queries/jobs.sql)
    */
-  async listJobs(values: [boolean | null, string | null, string | null, number | null, string | null, string | null], db?: Queryable): Promise<ListJobsRow[]> {
-    return (await this.execute('listJobs', values, db)).rows as ListJobsRow[];
+  async listJobs(params: ListJobsParams, db?: Queryable): Promise<ListJobsRow[]> {
+    return (await this.execute('listJobs', [params.enabled, params.task, params.search, params.label, params.job_type, params.limit], db)).rows as ListJobsRow[];
   }
 
   /**
-   * Enabling resets the consecutive-failure count (a job disabled after failures starts clean) and
-   * recomputes next_run from now ($3), so a job paused for a week does not replay its backlog.
+   * Enable or disable job @job_name (@enabled). Enabling resets the consecutive-failure count (a job
+   * disabled after failures starts clean) and sets next_run to @next_run, planned from now, so a job
+   * paused for a week does not replay its backlog.
    *
    * (`setJobEnabled` in sql/queries/jobs.sql)
    */
-  async setJobEnabled(values: [string | null, boolean | null, Date | string | null], db?: Queryable): Promise<SetJobEnabledRow[]> {
-    return (await this.execute('setJobEnabled', values, db)).rows as SetJobEnabledRow[];
+  async setJobEnabled(params: SetJobEnabledParams, db?: Queryable): Promise<SetJobEnabledRow[]> {
+    return (await this.execute('setJobEnabled', [params.job_name, params.enabled, params.next_run], db)).rows as SetJobEnabledRow[];
   }
 
   /**
-   * Deleting a job removes its queued runs, occurrences and logs (ON DELETE CASCADE); runs already
+   * Deleting job @job_name removes its queued runs, occurrences and logs (ON DELETE CASCADE); runs already
    * executing finish on their nodes but their completion then records nothing.
    *
    * (`deleteJob` in sql/queries/jobs.sql)
    */
-  async deleteJob(values: [string | null], db?: Queryable): Promise<DeleteJobRow[]> {
-    return (await this.execute('deleteJob', values, db)).rows as DeleteJobRow[];
+  async deleteJob(params: DeleteJobParams, db?: Queryable): Promise<DeleteJobRow[]> {
+    return (await this.execute('deleteJob', [params.job_name], db)).rows as DeleteJobRow[];
   }
 
   /**
-   * Run a job now, outside its schedule (the SQL API's trigger_job: one implementation for both).
+   * Run job @job_name now, outside its schedule (the SQL API's trigger_job: one implementation for
+   * both), with @payload (JSON; null = the job's) and due at @now (the clock; null = the database's).
+   * trigger_job raises P0002 when there is no such job, so a row always holds the new run's id.
+   * Not null: run_id
    *
    * (`triggerJob` in sql/queries/jobs.sql)
    */
-  async triggerJob(values: [string | null, string | null, Date | string | null], db?: Queryable): Promise<TriggerJobRow[]> {
-    return (await this.execute('triggerJob', values, db)).rows as TriggerJobRow[];
+  async triggerJob(params: TriggerJobParams, db?: Queryable): Promise<TriggerJobRow[]> {
+    return (await this.execute('triggerJob', [params.job_name, params.payload, params.now], db)).rows as TriggerJobRow[];
   }
 
   /**
    * The ticker's batch: enabled jobs whose next occurrence is due (or that no node has planned yet),
-   * locked so that exactly one node materialises each. $2 lists the custom schedules this node can
-   * compute (a next-run function lives in code, so only nodes that have it may plan its job).
-   * $4 (ms) is the schedule-ahead window: a job due within it is planned early when its overlap
+   * locked so that exactly one node materialises each, at most @limit, by the clock @now (null = the
+   * database's). @custom_schedules lists the custom schedules (job names) this node can compute (a
+   * next-run function lives in code, so only nodes that have it may plan its job).
+   * @ahead_ms is the schedule-ahead window: a job due within it is planned early when its overlap
    * policy allows it or it has no active run (the planner then decides on a free job). "No active
    * run" is a LIMIT 1 probe of runs_job, not NOT EXISTS: under an OR the planner may turn NOT EXISTS
    * into a hash of every run's job_id, a scan of the whole queue on each ticker pass.
    * Ids only: nothing here computes on a row's values, so no malformed row can fail the lock; the
    * values are read next (jobsToPlan), where the ticker can isolate a row. Broken (quarantined) jobs
    * are left out; a cursor outside the years 1-9999 counts as due, so that its row is quarantined.
-   * $5: only this job (the ticker's one-at-a-time fallback); $6: jobs this node skips (their
-   * quarantine could not be written).
+   * @only_job_id: only this job (the ticker's one-at-a-time fallback); @skipped_job_ids: jobs this
+   * node skips (their quarantine could not be written).
+   * Not null: db_now
    *
    * (`lockDueJobs` in sql/queries/jobs.sql)
    */
-  async lockDueJobs(values: [Date | string | null, string[] | null, number | null, number | null, number | null, number[] | null], db?: Queryable): Promise<LockDueJobsRow[]> {
-    return (await this.execute('lockDueJobs', values, db)).rows as LockDueJobsRow[];
+  async lockDueJobs(params: LockDueJobsParams, db?: Queryable): Promise<LockDueJobsRow[]> {
+    return (await this.execute('lockDueJobs', [params.limit, params.now, params.custom_schedules, params.ahead_ms, params.only_job_id, params.skipped_job_ids], db)).rows as LockDueJobsRow[];
   }
 
   /**
-   * What the planner needs of the jobs lockDueJobs locked ($1), with their active runs.
+   * What the planner needs of the jobs lockDueJobs locked (@job_ids), with their active runs.
+   * Not null: running, pending
    *
    * (`jobsToPlan` in sql/queries/jobs.sql)
    */
-  async jobsToPlan(values: [number[] | null], db?: Queryable): Promise<JobsToPlanRow[]> {
-    return (await this.execute('jobsToPlan', values, db)).rows as JobsToPlanRow[];
+  async jobsToPlan(params: JobsToPlanParams, db?: Queryable): Promise<JobsToPlanRow[]> {
+    return (await this.execute('jobsToPlan', [params.job_ids], db)).rows as JobsToPlanRow[];
   }
 
   /**
-   * Mark job $1 broken with reason $2 (migration 0016): the ticker skips it until it is redefined.
+   * Mark job @job_id broken with @reason (migration 0016), at @now (null = the database clock): the ticker skips it until it is redefined.
    * A cursor outside the years 1-9999 is cleared (the reason names it), so that no reader of the
    * row meets a time it cannot hold.
    *
    * (`quarantineJob` in sql/queries/jobs.sql)
    */
-  async quarantineJob(values: [number | null, string | null, Date | string | null], db?: Queryable): Promise<QuarantineJobRow[]> {
-    return (await this.execute('quarantineJob', values, db)).rows as QuarantineJobRow[];
+  async quarantineJob(params: QuarantineJobParams, db?: Queryable): Promise<QuarantineJobRow[]> {
+    return (await this.execute('quarantineJob', [params.job_id, params.reason, params.now], db)).rows as QuarantineJobRow[];
   }
 
   /**
-   * Write the ticker's decisions in one statement: the new cursor of each job ($1), the occurrences
-   * ($2; the primary key makes each exactly-once: a conflicting one inserts nothing and so creates
-   * no run), the runs of the occurrences that fire, and for 'replace' the pending runs dropped and
-   * running ones told to stop ($3 job ids).
+   * Write the ticker's decisions in one statement: the new cursor of each job (@cursors, JSON
+   * [{job_id, next_run, fired}]), the occurrences (@occurrences, JSON [{job_id, scheduled_at,
+   * outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
+   * conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
+   * and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
+   * @now is the clock (null = the database's).
+   * Not null: moved, stopped, replaced
    *
    * (`applyPlans` in sql/queries/jobs.sql)
    */
-  async applyPlans(values: [string | null, string | null, number[] | null, string | null, Date | string | null], db?: Queryable): Promise<ApplyPlansRow[]> {
-    return (await this.execute('applyPlans', values, db)).rows as ApplyPlansRow[];
+  async applyPlans(params: ApplyPlansParams, db?: Queryable): Promise<ApplyPlansRow[]> {
+    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.now], db)).rows as ApplyPlansRow[];
   }
 
   /**
-   * When must the ticker wake next? The earliest next_run of an enabled job (or $1 ms before it, for
-   * a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
+   * When must the ticker wake next? The earliest next_run of an enabled job (or @ahead_ms before it,
+   * for a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
    * clock (to convert a due time into a local timer). Broken jobs are left out; a cursor outside
    * the years 1-9999 (a malformed row, which lockDueJobs takes as due) asks for a pass now instead
    * of being a time: -infinity minus the window would not even compute.
+   * Not null: unplanned, db_time
    *
    * (`nextJobDue` in sql/queries/jobs.sql)
    */
-  async nextJobDue(values: [number | null], db?: Queryable): Promise<NextJobDueRow[]> {
-    return (await this.execute('nextJobDue', values, db)).rows as NextJobDueRow[];
+  async nextJobDue(params: NextJobDueParams, db?: Queryable): Promise<NextJobDueRow[]> {
+    return (await this.execute('nextJobDue', [params.ahead_ms], db)).rows as NextJobDueRow[];
   }
 
   /**
-   * What an in-database job's executor needs, read when its attempt starts: job $1 of run $2, with
-   * the run's owner and kind, which must be the job's (the executor refuses a run that is not).
+   * What an in-database job's executor needs, read when its attempt starts: job @job_id of run
+   * @run_id, with the run's owner and kind, which must be the job's (the executor refuses a run that
+   * is not); both null when the run is gone. Read through a CASE: PostgreSQL describes an
+   * outer-joined column as the table's (NOT NULL), and the row type would say so.
+   * Not null: current_database
    *
    * (`jobForRun` in sql/queries/jobs.sql)
    */
-  async jobForRun(values: [number | null, number | null], db?: Queryable): Promise<JobForRunRow[]> {
-    return (await this.execute('jobForRun', values, db)).rows as JobForRunRow[];
+  async jobForRun(params: JobForRunParams, db?: Queryable): Promise<JobForRunRow[]> {
+    return (await this.execute('jobForRun', [params.job_id, params.run_id], db)).rows as JobForRunRow[];
   }
 
   /**
-   * stepsOfJob
+   * The steps of job @job_id in order, each with whether it succeeded in an earlier attempt of run
+   * @run_id.
+   * Not null: succeeded_before
    *
    * (`stepsOfJob` in sql/queries/jobs.sql)
    */
-  async stepsOfJob(values: [number | null, number | null], db?: Queryable): Promise<StepsOfJobRow[]> {
-    return (await this.execute('stepsOfJob', values, db)).rows as StepsOfJobRow[];
+  async stepsOfJob(params: StepsOfJobParams, db?: Queryable): Promise<StepsOfJobRow[]> {
+    return (await this.execute('stepsOfJob', [params.job_id, params.run_id], db)).rows as StepsOfJobRow[];
   }
 
   /**
-   * insertStepLog
+   * The log of one step of an attempt; @duration_ms in milliseconds, @output as JSON text.
    *
    * (`insertStepLog` in sql/queries/jobs.sql)
    */
-  async insertStepLog(values: [number | null, number | null, number | null, number | null, number | null, string | null, string | null, Date | string | null, Date | string | null, number | null, string | null, string | null, string | null, string | null], db?: Queryable): Promise<number> {
-    return (await this.execute('insertStepLog', values, db)).rowCount ?? 0;
+  async insertStepLog(params: InsertStepLogParams, db?: Queryable): Promise<number> {
+    return (await this.execute('insertStepLog', [params.duration_ms, params.output, params.run_id, params.attempt, params.job_id, params.step_id, params.position, params.name, params.status, params.started_at, params.finished_at, params.message, params.owner, params.node_id], db)).rowCount ?? 0;
   }
 
   /**
-   * isRoleMember
+   * Whether role @member is a member of role @role (null when either is null).
    *
    * (`isRoleMember` in sql/queries/jobs.sql)
    */
-  async isRoleMember(values: [string | null, string | null], db?: Queryable): Promise<IsRoleMemberRow[]> {
-    return (await this.execute('isRoleMember', values, db)).rows as IsRoleMemberRow[];
+  async isRoleMember(params: IsRoleMemberParams, db?: Queryable): Promise<IsRoleMemberRow[]> {
+    return (await this.execute('isRoleMember', [params.member, params.role], db)).rows as IsRoleMemberRow[];
   }
 
   /**
-   * cancelBackend
-   *
-   * (`cancelBackend` in sql/queries/jobs.sql)
-   */
-  async cancelBackend(values: [number | null], db?: Queryable): Promise<CancelBackendRow[]> {
-    return (await this.execute('cancelBackend', values, db)).rows as CancelBackendRow[];
-  }
-
-  /**
-   * The CLI's `jobs add`: through the SQL API, so the same rules and errors apply.
+   * The CLI's `jobs add`: through the SQL API, so the same rules and errors apply. Null arguments
+   * take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload as JSON text.
+   * define_job returns the job it saved (or raises), so its name is never null.
+   * Not null: job_name
    *
    * (`defineJob` in sql/queries/jobs.sql)
    */
-  async defineJob(values: [string | null, string | null, string | null, string[] | null, number | null, Date | string | null, string | null, string | null, number | null, number | null, string | null, string | null, boolean | null, string | null, number | null], db?: Queryable): Promise<DefineJobRow[]> {
-    return (await this.execute('defineJob', values, db)).rows as DefineJobRow[];
+  async defineJob(params: DefineJobParams, db?: Queryable): Promise<DefineJobRow[]> {
+    return (await this.execute('defineJob', [params.every_ms, params.timeout_ms, params.payload, params.job_name, params.command, params.job_type, params.cron, params.at, params.timezone, params.database_name, params.retries, params.overlap, params.catch_up, params.enabled, params.max_attempts], db)).rows as DefineJobRow[];
   }
 
   /**
-   * Delete attempt records finished before $1 (optionally only of the statuses $2).
+   * Delete attempt records finished before @finished_before (optionally only of the statuses @statuses).
    *
    * (`purgeHistory` in sql/queries/jobs.sql)
    */
-  async purgeHistory(values: [Date | string | null, string[] | null], db?: Queryable): Promise<number> {
-    return (await this.execute('purgeHistory', values, db)).rowCount ?? 0;
+  async purgeHistory(params: PurgeHistoryParams, db?: Queryable): Promise<number> {
+    return (await this.execute('purgeHistory', [params.finished_before, params.statuses], db)).rowCount ?? 0;
   }
 
   /**
-   * History records newer than log id $1, oldest first (for `kairos logs --follow`).
+   * History records newer than log id @after_log_id (of job @job_name, when given), oldest first
+   * (for `kairos logs --follow`). job_name is null once the job is deleted: a LEFT JOIN, whose
+   * column PostgreSQL describes as the table's (NOT NULL), so it is read through a CASE.
    *
    * (`logsAfter` in sql/queries/jobs.sql)
    */
-  async logsAfter(values: [number | null, string | null], db?: Queryable): Promise<LogsAfterRow[]> {
-    return (await this.execute('logsAfter', values, db)).rows as LogsAfterRow[];
+  async logsAfter(params: LogsAfterParams, db?: Queryable): Promise<LogsAfterRow[]> {
+    return (await this.execute('logsAfter', [params.after_log_id, params.job_name], db)).rows as LogsAfterRow[];
   }
 
   /**
-   * registerNode
+   * Register this node (or mark it alive again); db_time: the database clock, for the offset.
+   * Not null: db_time
    *
    * (`registerNode` in sql/queries/nodes.sql)
    */
-  async registerNode(values: [string | null, string | null, string | null, number | null, string[] | null, string[] | null, number | null, string | null], db?: Queryable): Promise<RegisterNodeRow[]> {
-    return (await this.execute('registerNode', values, db)).rows as RegisterNodeRow[];
+  async registerNode(params: RegisterNodeParams, db?: Queryable): Promise<RegisterNodeRow[]> {
+    return (await this.execute('registerNode', [params.node_id, params.name, params.host, params.pid, params.tags, params.queues, params.concurrency, params.version], db)).rows as RegisterNodeRow[];
   }
 
   /**
-   * Prove this node is alive and extend the lease of the runs it still works on ($4); returns its
-   * runs that were asked to cancel, and why (the fallback for a lost NOTIFY).
+   * Prove this node is alive and extend, by @lease_ms, the lease of the runs it still works on
+   * (@run_ids); returns its runs that were asked to cancel, and why (the fallback for a lost NOTIFY).
+   * One row per run leased (one of NULLs when none was); node_found, on every row, is 0 when the
+   * node's row is gone.
+   * Not null: node_found
    *
    * (`heartbeat` in sql/queries/nodes.sql)
    */
-  async heartbeat(values: [string | null, number | null, Date | string | null, number[] | null], db?: Queryable): Promise<HeartbeatRow[]> {
-    return (await this.execute('heartbeat', values, db)).rows as HeartbeatRow[];
+  async heartbeat(params: HeartbeatParams, db?: Queryable): Promise<HeartbeatRow[]> {
+    return (await this.execute('heartbeat', [params.lease_ms, params.run_ids, params.node_id, params.now], db)).rows as HeartbeatRow[];
   }
 
   /**
-   * Which of the runs node $1 holds ($2) are flagged for cancellation, and why: a cancel NOTIFY
-   * is only a hint to ask (migration 0017), the flag is what the node acts on.
+   * Which of the runs node @node_id holds (@run_ids) are flagged for cancellation, and why: a
+   * cancel NOTIFY is only a hint to ask (migration 0017), the flag is what the node acts on.
    *
    * (`cancelsRequested` in sql/queries/nodes.sql)
    */
-  async cancelsRequested(values: [string | null, number[] | null], db?: Queryable): Promise<CancelsRequestedRow[]> {
-    return (await this.execute('cancelsRequested', values, db)).rows as CancelsRequestedRow[];
+  async cancelsRequested(params: CancelsRequestedParams, db?: Queryable): Promise<CancelsRequestedRow[]> {
+    return (await this.execute('cancelsRequested', [params.node_id, params.run_ids], db)).rows as CancelsRequestedRow[];
   }
 
   /**
@@ -1817,12 +2474,12 @@ export class Queries {
    *
    * (`deregisterNode` in sql/queries/nodes.sql)
    */
-  async deregisterNode(values: [string | null], db?: Queryable): Promise<number> {
-    return (await this.execute('deregisterNode', values, db)).rowCount ?? 0;
+  async deregisterNode(params: DeregisterNodeParams, db?: Queryable): Promise<number> {
+    return (await this.execute('deregisterNode', [params.node_id], db)).rowCount ?? 0;
   }
 
   /**
-   * listNodes
+   * Not null: running
    *
    * (`listNodes` in sql/queries/nodes.sql)
    */
@@ -1831,50 +2488,55 @@ export class Queries {
   }
 
   /**
-   * Delete up to $3 attempt records of status $1 that finished before $2 from the default
-   * partitions (one batch; the pruner loops while batches come back full, so one long DELETE never
-   * holds locks for long). Day partitions are dropped whole instead: see historyDropExpired.
+   * Delete up to @batch attempt records of the @statuses that finished before @finished_before
+   * from the default partitions (one batch; the pruner loops while batches come back full, so one
+   * long DELETE never holds locks for long). Day partitions are dropped whole instead: see
+   * historyDropExpired.
+   * Not null: deleted
    *
    * (`pruneLogs` in sql/queries/nodes.sql)
    */
-  async pruneLogs(values: [string[] | null, Date | string | null, number | null], db?: Queryable): Promise<PruneLogsRow[]> {
-    return (await this.execute('pruneLogs', values, db)).rows as PruneLogsRow[];
+  async pruneLogs(params: PruneLogsParams, db?: Queryable): Promise<PruneLogsRow[]> {
+    return (await this.execute('pruneLogs', [params.batch, params.statuses, params.finished_before], db)).rows as PruneLogsRow[];
   }
 
   /**
-   * The same for step records finished before $1 (at most $2).
+   * The same for step records finished before @finished_before (at most @batch).
+   * Not null: deleted
    *
    * (`pruneStepLogs` in sql/queries/nodes.sql)
    */
-  async pruneStepLogs(values: [Date | string | null, number | null], db?: Queryable): Promise<PruneStepLogsRow[]> {
-    return (await this.execute('pruneStepLogs', values, db)).rows as PruneStepLogsRow[];
+  async pruneStepLogs(params: PruneStepLogsParams, db?: Queryable): Promise<PruneStepLogsRow[]> {
+    return (await this.execute('pruneStepLogs', [params.finished_before, params.batch], db)).rows as PruneStepLogsRow[];
   }
 
   /**
-   * Create the missing day partitions of the history for $2 UTC days from day $1.
+   * Create the missing day partitions of the history for @days UTC days from day @from_day.
    *
    * (`historyPrepare` in sql/queries/nodes.sql)
    */
-  async historyPrepare(values: [Date | string | null, number | null], db?: Queryable): Promise<HistoryPrepareRow[]> {
-    return (await this.execute('historyPrepare', values, db)).rows as HistoryPrepareRow[];
+  async historyPrepare(params: HistoryPrepareParams, db?: Queryable): Promise<HistoryPrepareRow[]> {
+    return (await this.execute('historyPrepare', [params.days, params.from_day], db)).rows as HistoryPrepareRow[];
   }
 
   /**
-   * Drop the day partitions wholly before their cutoff: completed $1, failed $2, cancelled $3, steps $4.
+   * Drop the day partitions wholly before their cutoff: @completed_before, @failed_before,
+   * @cancelled_before, and @steps_before for step records.
+   * Not null: partition, row_count
    *
    * (`historyDropExpired` in sql/queries/nodes.sql)
    */
-  async historyDropExpired(values: [Date | string | null, Date | string | null, Date | string | null, Date | string | null], db?: Queryable): Promise<HistoryDropExpiredRow[]> {
-    return (await this.execute('historyDropExpired', values, db)).rows as HistoryDropExpiredRow[];
+  async historyDropExpired(params: HistoryDropExpiredParams, db?: Queryable): Promise<HistoryDropExpiredRow[]> {
+    return (await this.execute('historyDropExpired', [params.completed_before, params.failed_before, params.cancelled_before, params.steps_before], db)).rows as HistoryDropExpiredRow[];
   }
 
   /**
-   * pruneOccurrences
+   * Forget up to @batch occurrence records created before @created_before.
    *
    * (`pruneOccurrences` in sql/queries/nodes.sql)
    */
-  async pruneOccurrences(values: [Date | string | null, number | null], db?: Queryable): Promise<number> {
-    return (await this.execute('pruneOccurrences', values, db)).rowCount ?? 0;
+  async pruneOccurrences(params: PruneOccurrencesParams, db?: Queryable): Promise<number> {
+    return (await this.execute('pruneOccurrences', [params.batch, params.created_before], db)).rowCount ?? 0;
   }
 
   /**
@@ -1882,17 +2544,17 @@ export class Queries {
    *
    * (`pruneNodes` in sql/queries/nodes.sql)
    */
-  async pruneNodes(values: [Date | string | null], db?: Queryable): Promise<number> {
-    return (await this.execute('pruneNodes', values, db)).rowCount ?? 0;
+  async pruneNodes(params: PruneNodesParams, db?: Queryable): Promise<number> {
+    return (await this.execute('pruneNodes', [params.heartbeat_before], db)).rowCount ?? 0;
   }
 
   /**
-   * tryExclusiveLock
+   * A session advisory lock on @lock_key (hashed), if free.
    *
    * (`tryExclusiveLock` in sql/queries/nodes.sql)
    */
-  async tryExclusiveLock(values: [string | null], db?: Queryable): Promise<TryExclusiveLockRow[]> {
-    return (await this.execute('tryExclusiveLock', values, db)).rows as TryExclusiveLockRow[];
+  async tryExclusiveLock(params: TryExclusiveLockParams, db?: Queryable): Promise<TryExclusiveLockRow[]> {
+    return (await this.execute('tryExclusiveLock', [params.lock_key], db)).rows as TryExclusiveLockRow[];
   }
 
   /**
@@ -1900,12 +2562,12 @@ export class Queries {
    *
    * (`exclusiveUnlock` in sql/queries/nodes.sql)
    */
-  async exclusiveUnlock(values: [string | null], db?: Queryable): Promise<ExclusiveUnlockRow[]> {
-    return (await this.execute('exclusiveUnlock', values, db)).rows as ExclusiveUnlockRow[];
+  async exclusiveUnlock(params: ExclusiveUnlockParams, db?: Queryable): Promise<ExclusiveUnlockRow[]> {
+    return (await this.execute('exclusiveUnlock', [params.lock_key], db)).rows as ExclusiveUnlockRow[];
   }
 
   /**
-   * dbNow
+   * Not null: db_time
    *
    * (`dbNow` in sql/queries/nodes.sql)
    */
@@ -1914,27 +2576,40 @@ export class Queries {
   }
 
   /**
-   * Status changes for the other nodes (clusterEvents).
+   * Status changes for the other nodes (clusterEvents): @payload on @channel.
    *
    * (`publish` in sql/queries/nodes.sql)
    */
-  async publish(values: [string | null, string | null], db?: Queryable): Promise<PublishRow[]> {
-    return (await this.execute('publish', values, db)).rows as PublishRow[];
+  async publish(params: PublishParams, db?: Queryable): Promise<PublishRow[]> {
+    return (await this.execute('publish', [params.payload, params.channel], db)).rows as PublishRow[];
+  }
+
+  /**
+   * Ask the server to cancel the statement running on backend @pid (a SQL job's, on its timeout or
+   * cancellation); the SQL-job runner sends it on the job's own pool.
+   *
+   * (`cancelBackend` in sql/queries/nodes.sql)
+   */
+  async cancelBackend(params: CancelBackendParams, db?: Queryable): Promise<CancelBackendRow[]> {
+    return (await this.execute('cancelBackend', [params.pid], db)).rows as CancelBackendRow[];
   }
 
   /**
    * Scrape-time figures, one cheap statement: live runs by queue and status with the age of the
    * oldest due pending run (the runs table holds only live runs), and the nodes whose heartbeat is
-   * younger than the lease ($1 ms).
+   * younger than the lease (@lease_ms).
+   * Not null: kind, n
    *
    * (`metricsSnapshot` in sql/queries/observability.sql)
    */
-  async metricsSnapshot(values: [number | null], db?: Queryable): Promise<MetricsSnapshotRow[]> {
-    return (await this.execute('metricsSnapshot', values, db)).rows as MetricsSnapshotRow[];
+  async metricsSnapshot(params: MetricsSnapshotParams, db?: Queryable): Promise<MetricsSnapshotRow[]> {
+    return (await this.execute('metricsSnapshot', [params.lease_ms], db)).rows as MetricsSnapshotRow[];
   }
 
   /**
-   * The alert rules stored in SQL (add_alert), with the job name of per-job rules.
+   * The alert rules stored in SQL (add_alert), with the job name of per-job rules (null for the
+   * others: a subquery rather than a LEFT JOIN, whose columns PostgreSQL describes as the table's,
+   * NOT NULL included, so the generated row type would promise a name every rule does not have).
    *
    * (`alertRules` in sql/queries/observability.sql)
    */
@@ -1943,12 +2618,12 @@ export class Queries {
   }
 
   /**
-   * An alert on a user's NOTIFY channel ($1), JSON payload $2.
+   * An alert on a user's NOTIFY channel (@channel), JSON payload @payload.
    *
    * (`alertNotify` in sql/queries/observability.sql)
    */
-  async alertNotify(values: [string | null, string | null], db?: Queryable): Promise<AlertNotifyRow[]> {
-    return (await this.execute('alertNotify', values, db)).rows as AlertNotifyRow[];
+  async alertNotify(params: AlertNotifyParams, db?: Queryable): Promise<AlertNotifyRow[]> {
+    return (await this.execute('alertNotify', [params.channel, params.payload], db)).rows as AlertNotifyRow[];
   }
 
   /**
@@ -1956,22 +2631,24 @@ export class Queries {
    * duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
    * The insert statements return run_at as epoch milliseconds: a number is parsed much faster than
    * a timestamp's text, a thousand times per batch.
+   * Not null: run_at_ms
    *
    * (`insertRuns` in sql/queries/runs.sql)
    */
-  async insertRuns(values: [string | null, Date | string | null, string | null], db?: Queryable): Promise<InsertRunsRow[]> {
-    return (await this.execute('insertRuns', values, db)).rows as InsertRunsRow[];
+  async insertRuns(params: InsertRunsParams, db?: Queryable): Promise<InsertRunsRow[]> {
+    return (await this.execute('insertRuns', [params.items, params.defaults, params.now], db)).rows as InsertRunsRow[];
   }
 
   /**
    * One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
    * the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
-   * due at coalesce(run_at, $14, now()) + delay; expires grace after that; $4 is the payload's JSON.
+   * due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
+   * Not null: run_at_ms
    *
    * (`insertRun` in sql/queries/runs.sql)
    */
-  async insertRun(values: [string | null, string | null, number | null, string | null, string | null, Date | string | null, number | null, number | null, number | null, number | null, number | null, number | null, string | null, Date | string | null], db?: Queryable): Promise<InsertRunRow[]> {
-    return (await this.execute('insertRun', values, db)).rows as InsertRunRow[];
+  async insertRun(params: InsertRunParams, db?: Queryable): Promise<InsertRunRow[]> {
+    return (await this.execute('insertRun', [params.now, params.payload, params.task, params.queue, params.priority, params.key, params.grace_ms, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key, params.run_at, params.delay_ms], db)).rows as InsertRunRow[];
   }
 
   /**
@@ -1979,120 +2656,128 @@ export class Queries {
    * (migration 0013): the run goes in running on that node, attempt 1, leased as a claim leaves
    * it, and the NOTIFY carries the run (without its payload when the message would pass NOTIFY's
    * 8000 bytes: the node then reads it). SKIP LOCKED: two enqueues never wait for one idle node.
-   * Without an armed node, the same as insertRun. $6 grace (ms), $7–$11 as insertRun's $9–$13.
+   * Without an armed node, the same as insertRun (@grace_ms: the misfire grace in ms).
    * The NOTIFY carries the row's token (`k`, migration 0017): the node trusts a hand-off message
    * only with the token of its current arming, and only once.
+   * Not null: run_at_ms
    *
    * (`insertRunHandoff` in sql/queries/runs.sql)
    */
-  async insertRunHandoff(values: [string | null, string | null, number | null, string | null, string | null, number | null, number | null, number | null, number | null, number | null, string | null], db?: Queryable): Promise<InsertRunHandoffRow[]> {
-    return (await this.execute('insertRunHandoff', values, db)).rows as InsertRunHandoffRow[];
+  async insertRunHandoff(params: InsertRunHandoffParams, db?: Queryable): Promise<InsertRunHandoffRow[]> {
+    return (await this.execute('insertRunHandoff', [params.grace_ms, params.queue, params.task, params.priority, params.payload, params.key, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key], db)).rows as InsertRunHandoffRow[];
   }
 
   /**
    * Same, but a duplicate (task, key) keeps the existing run and returns its id.
+   * Not null: ord, run_id, inserted, run_at_ms
    *
    * (`insertRunsIgnore` in sql/queries/runs.sql)
    */
-  async insertRunsIgnore(values: [string | null, Date | string | null, string | null], db?: Queryable): Promise<InsertRunsIgnoreRow[]> {
-    return (await this.execute('insertRunsIgnore', values, db)).rows as InsertRunsIgnoreRow[];
+  async insertRunsIgnore(params: InsertRunsIgnoreParams, db?: Queryable): Promise<InsertRunsIgnoreRow[]> {
+    return (await this.execute('insertRunsIgnore', [params.items, params.defaults, params.now], db)).rows as InsertRunsIgnoreRow[];
   }
 
   /**
    * conflict 'replace': a pending run with the same (task, key) takes the new payload, time and
    * options; a running one cannot be replaced (returns no row, the caller raises).
+   * Not null: run_at_ms
    *
    * (`replaceRun` in sql/queries/runs.sql)
    */
-  async replaceRun(values: [string | null, Date | string | null, string | null], db?: Queryable): Promise<ReplaceRunRow[]> {
-    return (await this.execute('replaceRun', values, db)).rows as ReplaceRunRow[];
+  async replaceRun(params: ReplaceRunParams, db?: Queryable): Promise<ReplaceRunRow[]> {
+    return (await this.execute('replaceRun', [params.items, params.defaults, params.now], db)).rows as ReplaceRunRow[];
   }
 
   /**
-   * Claim up to $3 due runs of the given queues and tasks for node $1, highest priority (lowest
+   * Claim up to @batch_size due runs of the given queues and tasks for node @node_id, highest priority (lowest
    * number) first, then earliest due. SKIP LOCKED lets every node claim at once without waiting on
    * each other; the attempt number doubles as the fencing token. A serial run (overlap policy of a
    * schedule) waits while another run of its job is running. The statement lives in claim_runs
-   * (migration 0009) so that it is always planned as an ordered index scan. $9 (ms): also
+   * (migration 0009) so that it is always planned as an ordered index scan. @ahead_ms (ms): also
    * claim what is due that soon; the node starts such a run at its due time.
+   * Not null: run_id, task, job_type, queue, priority, run_at, attempt, max_retries, backoff_ms, backoff_max_ms, started_at, rescues, cancel_requested, due_in_ms
    *
    * (`claimRuns` in sql/queries/runs.sql)
    */
-  async claimRuns(values: [string | null, string[] | null, number | null, string[] | null, Date | string | null, number | null, string | null, string[] | null, number | null], db?: Queryable): Promise<ClaimRunsRow[]> {
-    return (await this.execute('claimRuns', values, db)).rows as ClaimRunsRow[];
+  async claimRuns(params: ClaimRunsParams, db?: Queryable): Promise<ClaimRunsRow[]> {
+    return (await this.execute('claimRuns', [params.batch_size, params.node_id, params.ahead_ms, params.queues, params.tasks, params.now, params.lease_ms, params.node_name, params.node_tags], db)).rows as ClaimRunsRow[];
   }
 
   /**
    * When is the next pending run of these queues due? (sets the producer's timer) And the database
    * clock, a sample for the node's clock offset.
+   * Not null: db_time
    *
    * (`nextDue` in sql/queries/runs.sql)
    */
-  async nextDue(values: [string[] | null, string[] | null], db?: Queryable): Promise<NextDueRow[]> {
-    return (await this.execute('nextDue', values, db)).rows as NextDueRow[];
+  async nextDue(params: NextDueParams, db?: Queryable): Promise<NextDueRow[]> {
+    return (await this.execute('nextDue', [params.queues, params.tasks], db)).rows as NextDueRow[];
   }
 
   /**
-   * Due times of pending runs of these queues and tasks at or after $3, up to $4 ms from now: a
+   * Due times of pending runs of these queues and tasks at or after @from, up to @within_ms ms from now: a
    * NOTIFY's due time is not trusted (anyone may send one), so the producer sets its timer for
    * the real due times it finds from there (at most 8; any later ones wait for its next nextDue
    * look-up or the poll, as runs it was never told of do).
    *
    * (`dueFrom` in sql/queries/runs.sql)
    */
-  async dueFrom(values: [string[] | null, string[] | null, Date | string | null, number | null], db?: Queryable): Promise<DueFromRow[]> {
-    return (await this.execute('dueFrom', values, db)).rows as DueFromRow[];
+  async dueFrom(params: DueFromParams, db?: Queryable): Promise<DueFromRow[]> {
+    return (await this.execute('dueFrom', [params.from, params.within_ms, params.queues, params.tasks], db)).rows as DueFromRow[];
   }
 
   /**
-   * Record a batch of successful attempts of node $2. Fencing: only a run still running on this
+   * Record a batch of successful attempts of node @node_id. Fencing: only a run still running on this
    * node with this attempt number is completed; a late write from a node whose run was rescued
    * matches nothing. The run leaves the queue and its record goes to job_logs.
-   * $1 is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
-   * output], and $4 the ids: no join between the batch and runs, so the statement stays linear in
+   * @attempts is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
+   * output], and @run_ids the ids: no join between the batch and runs, so the statement stays linear in
    * the batch whatever the planner believes of runs (with a join and stale statistics it chose a
    * nested loop of every running run times every batch item: 40 ms a batch). Arrays, not objects
    * with named fields: a quarter of the bytes to send and to parse.
    *
    * (`completeRuns` in sql/queries/runs.sql)
    */
-  async completeRuns(values: [string | null, string | null, Date | string | null, number[] | null], db?: Queryable): Promise<CompleteRunsRow[]> {
-    return (await this.execute('completeRuns', values, db)).rows as CompleteRunsRow[];
+  async completeRuns(params: CompleteRunsParams, db?: Queryable): Promise<CompleteRunsRow[]> {
+    return (await this.execute('completeRuns', [params.node_id, params.attempts, params.run_ids, params.now], db)).rows as CompleteRunsRow[];
   }
 
   /**
-   * Record a batch of failed attempts of node $2. Each input row says how the attempt ended
+   * Record a batch of failed attempts of node @node_id. Each input row says how the attempt ended
    * ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
    * retried while it has retries left, was not cancelled, and its job is not being disabled by this
    * failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
-   * $1 and $4 as in completeRuns.
+   * @failures and @run_ids as in completeRuns.
+   * Not null: run_id, task, queue, status, run_at
    *
    * (`failRuns` in sql/queries/runs.sql)
    */
-  async failRuns(values: [string | null, string | null, Date | string | null, number[] | null], db?: Queryable): Promise<FailRunsRow[]> {
-    return (await this.execute('failRuns', values, db)).rows as FailRunsRow[];
+  async failRuns(params: FailRunsParams, db?: Queryable): Promise<FailRunsRow[]> {
+    return (await this.execute('failRuns', [params.node_id, params.failures, params.run_ids, params.now], db)).rows as FailRunsRow[];
   }
 
   /**
-   * Hand runs of node $1 back to the queue at once (graceful shutdown, exclusive lock busy). The
+   * Hand runs of node @node_id back to the queue at once (graceful shutdown, exclusive lock busy). The
    * attempt does not count: the next claim bumps the attempt number, which fences off this node.
+   * Not null: notified
    *
    * (`releaseRuns` in sql/queries/runs.sql)
    */
-  async releaseRuns(values: [string | null, number[] | null, string | null, Date | string | null, number | null, boolean | null], db?: Queryable): Promise<ReleaseRunsRow[]> {
-    return (await this.execute('releaseRuns', values, db)).rows as ReleaseRunsRow[];
+  async releaseRuns(params: ReleaseRunsParams, db?: Queryable): Promise<ReleaseRunsRow[]> {
+    return (await this.execute('releaseRuns', [params.node_id, params.now, params.delay_ms, params.uncount, params.run_ids, params.message], db)).rows as ReleaseRunsRow[];
   }
 
   /**
    * Runs whose lease ran out belong to a node that stopped heartbeating (crashed, frozen, cut off).
-   * Hand them back to the queue, or fail them once they have been rescued $2 times (a run that
+   * Hand them back to the queue, or fail them once they have been rescued @max_rescues times (a run that
    * kills every node that takes it must not loop forever). The next claim bumps the attempt, so a
    * late completion from the old node is fenced off.
+   * Not null: run_id, task, status, notified
    *
    * (`rescueRuns` in sql/queries/runs.sql)
    */
-  async rescueRuns(values: [Date | string | null, number | null], db?: Queryable): Promise<RescueRunsRow[]> {
-    return (await this.execute('rescueRuns', values, db)).rows as RescueRunsRow[];
+  async rescueRuns(params: RescueRunsParams, db?: Queryable): Promise<RescueRunsRow[]> {
+    return (await this.execute('rescueRuns', [params.max_rescues, params.now], db)).rows as RescueRunsRow[];
   }
 
   /**
@@ -2100,17 +2785,18 @@ export class Queries {
    *
    * (`expireRuns` in sql/queries/runs.sql)
    */
-  async expireRuns(values: [Date | string | null], db?: Queryable): Promise<ExpireRunsRow[]> {
-    return (await this.execute('expireRuns', values, db)).rows as ExpireRunsRow[];
+  async expireRuns(params: ExpireRunsParams, db?: Queryable): Promise<ExpireRunsRow[]> {
+    return (await this.execute('expireRuns', [params.now], db)).rows as ExpireRunsRow[];
   }
 
   /**
    * Cancel one run (see cancel_run_details in the SQL API: one implementation for both).
+   * Not null: previous, task
    *
    * (`cancelRun` in sql/queries/runs.sql)
    */
-  async cancelRun(values: [number | null, Date | string | null, string | null], db?: Queryable): Promise<CancelRunRow[]> {
-    return (await this.execute('cancelRun', values, db)).rows as CancelRunRow[];
+  async cancelRun(params: CancelRunParams, db?: Queryable): Promise<CancelRunRow[]> {
+    return (await this.execute('cancelRun', [params.run_id, params.now, params.reason], db)).rows as CancelRunRow[];
   }
 
   /**
@@ -2118,8 +2804,8 @@ export class Queries {
    *
    * (`getRun` in sql/queries/runs.sql)
    */
-  async getRun(values: [number | null], db?: Queryable): Promise<GetRunRow[]> {
-    return (await this.execute('getRun', values, db)).rows as GetRunRow[];
+  async getRun(params: GetRunParams, db?: Queryable): Promise<GetRunRow[]> {
+    return (await this.execute('getRun', [params.run_id], db)).rows as GetRunRow[];
   }
 
   /**
@@ -2127,130 +2813,141 @@ export class Queries {
    *
    * (`lastLogOfRun` in sql/queries/runs.sql)
    */
-  async lastLogOfRun(values: [number | null], db?: Queryable): Promise<LastLogOfRunRow[]> {
-    return (await this.execute('lastLogOfRun', values, db)).rows as LastLogOfRunRow[];
+  async lastLogOfRun(params: LastLogOfRunParams, db?: Queryable): Promise<LastLogOfRunRow[]> {
+    return (await this.execute('lastLogOfRun', [params.run_id], db)).rows as LastLogOfRunRow[];
   }
 
   /**
-   * Live runs (pending and running), filtered; $1 status, $2 task, $3 queue, $4 job name, $5 limit.
+   * Live runs (pending and running), filtered by each parameter that is not null; at most @max_rows.
    *
    * (`listRuns` in sql/queries/runs.sql)
    */
-  async listRuns(values: [string | null, string | null, string | null, string | null, number | null], db?: Queryable): Promise<ListRunsRow[]> {
-    return (await this.execute('listRuns', values, db)).rows as ListRunsRow[];
+  async listRuns(params: ListRunsParams, db?: Queryable): Promise<ListRunsRow[]> {
+    return (await this.execute('listRuns', [params.max_rows, params.status, params.task, params.queue, params.job_name], db)).rows as ListRunsRow[];
   }
 
   /**
-   * The attempt history, newest first; $1 job name, $2 run id, $3 status, $4 task, $5 limit.
+   * The attempt history, newest first, filtered by each parameter that is not null; at most @max_rows.
    *
    * (`listLogs` in sql/queries/runs.sql)
    */
-  async listLogs(values: [string | null, number | null, string | null, string | null, number | null], db?: Queryable): Promise<ListLogsRow[]> {
-    return (await this.execute('listLogs', values, db)).rows as ListLogsRow[];
+  async listLogs(params: ListLogsParams, db?: Queryable): Promise<ListLogsRow[]> {
+    return (await this.execute('listLogs', [params.max_rows, params.job_name, params.run_id, params.status, params.task], db)).rows as ListLogsRow[];
   }
 
   /**
    * The server's major version, the schema's owner (its own privileges are implied, so the dump
    * leaves them out) and the schema version the migrations reached.
+   * Not null: major, owner
    *
    * (`schemaDumpInfo` in sql/queries/schema.sql)
    */
-  async schemaDumpInfo(values: [string | null], db?: Queryable): Promise<SchemaDumpInfoRow[]> {
-    return (await this.execute('schemaDumpInfo', values, db)).rows as SchemaDumpInfoRow[];
+  async schemaDumpInfo(params: SchemaDumpInfoParams, db?: Queryable): Promise<SchemaDumpInfoRow[]> {
+    return (await this.execute('schemaDumpInfo', [params.schema], db)).rows as SchemaDumpInfoRow[];
   }
 
   /**
    * Tables, partitioned tables, views and sequences, with what a CREATE statement needs.
+   * Not null: relkind, persistence
    *
    * (`schemaDumpRelations` in sql/queries/schema.sql)
    */
-  async schemaDumpRelations(values: [unknown | null], db?: Queryable): Promise<SchemaDumpRelationsRow[]> {
-    return (await this.execute('schemaDumpRelations', values, db)).rows as SchemaDumpRelationsRow[];
+  async schemaDumpRelations(params: SchemaDumpRelationsParams, db?: Queryable): Promise<SchemaDumpRelationsRow[]> {
+    return (await this.execute('schemaDumpRelations', [params.schema], db)).rows as SchemaDumpRelationsRow[];
   }
 
   /**
    * Columns of the tables (not of partitions: they are the parent's), views and composite types.
+   * Not null: relkind, type, identity, generated
    *
    * (`schemaDumpColumns` in sql/queries/schema.sql)
    */
-  async schemaDumpColumns(values: [unknown | null], db?: Queryable): Promise<SchemaDumpColumnsRow[]> {
-    return (await this.execute('schemaDumpColumns', values, db)).rows as SchemaDumpColumnsRow[];
+  async schemaDumpColumns(params: SchemaDumpColumnsParams, db?: Queryable): Promise<SchemaDumpColumnsRow[]> {
+    return (await this.execute('schemaDumpColumns', [params.schema], db)).rows as SchemaDumpColumnsRow[];
   }
 
   /**
    * Constraints defined on a table itself (a partition's copies of its parent's are implied).
    * PostgreSQL 18 records NOT NULL as constraints too (contype 'n'); the columns already say it.
+   * Not null: contype, def
    *
    * (`schemaDumpConstraints` in sql/queries/schema.sql)
    */
-  async schemaDumpConstraints(values: [unknown | null], db?: Queryable): Promise<SchemaDumpConstraintsRow[]> {
-    return (await this.execute('schemaDumpConstraints', values, db)).rows as SchemaDumpConstraintsRow[];
+  async schemaDumpConstraints(params: SchemaDumpConstraintsParams, db?: Queryable): Promise<SchemaDumpConstraintsRow[]> {
+    return (await this.execute('schemaDumpConstraints', [params.schema], db)).rows as SchemaDumpConstraintsRow[];
   }
 
   /**
    * Indexes that are not a constraint's (those come with ADD CONSTRAINT) and not a partition's
    * copy of its parent's index.
+   * Not null: def
    *
    * (`schemaDumpIndexes` in sql/queries/schema.sql)
    */
-  async schemaDumpIndexes(values: [unknown | null], db?: Queryable): Promise<SchemaDumpIndexesRow[]> {
-    return (await this.execute('schemaDumpIndexes', values, db)).rows as SchemaDumpIndexesRow[];
+  async schemaDumpIndexes(params: SchemaDumpIndexesParams, db?: Queryable): Promise<SchemaDumpIndexesRow[]> {
+    return (await this.execute('schemaDumpIndexes', [params.schema], db)).rows as SchemaDumpIndexesRow[];
   }
 
   /**
    * Row-level security policies, with their roles by name (0: PUBLIC).
+   * Not null: cmd, roles
    *
    * (`schemaDumpPolicies` in sql/queries/schema.sql)
    */
-  async schemaDumpPolicies(values: [unknown | null], db?: Queryable): Promise<SchemaDumpPoliciesRow[]> {
-    return (await this.execute('schemaDumpPolicies', values, db)).rows as SchemaDumpPoliciesRow[];
+  async schemaDumpPolicies(params: SchemaDumpPoliciesParams, db?: Queryable): Promise<SchemaDumpPoliciesRow[]> {
+    return (await this.execute('schemaDumpPolicies', [params.schema], db)).rows as SchemaDumpPoliciesRow[];
   }
 
   /**
    * User triggers (not the internal ones of foreign keys, nor a partition's clones of its parent's).
+   * Not null: def
    *
    * (`schemaDumpTriggers` in sql/queries/schema.sql)
    */
-  async schemaDumpTriggers(values: [unknown | null], db?: Queryable): Promise<SchemaDumpTriggersRow[]> {
-    return (await this.execute('schemaDumpTriggers', values, db)).rows as SchemaDumpTriggersRow[];
+  async schemaDumpTriggers(params: SchemaDumpTriggersParams, db?: Queryable): Promise<SchemaDumpTriggersRow[]> {
+    return (await this.execute('schemaDumpTriggers', [params.schema], db)).rows as SchemaDumpTriggersRow[];
   }
 
   /**
    * Sequences and the column that owns each (an identity column's, or OWNED BY).
+   * Not null: type, start, increment, min, max, cache
    *
    * (`schemaDumpSequences` in sql/queries/schema.sql)
    */
-  async schemaDumpSequences(values: [unknown | null], db?: Queryable): Promise<SchemaDumpSequencesRow[]> {
-    return (await this.execute('schemaDumpSequences', values, db)).rows as SchemaDumpSequencesRow[];
+  async schemaDumpSequences(params: SchemaDumpSequencesParams, db?: Queryable): Promise<SchemaDumpSequencesRow[]> {
+    return (await this.execute('schemaDumpSequences', [params.schema], db)).rows as SchemaDumpSequencesRow[];
   }
 
   /**
    * Types of their own (composite, enum, domain, range); not the row types of tables or array types.
+   * Not null: typtype
    *
    * (`schemaDumpTypes` in sql/queries/schema.sql)
    */
-  async schemaDumpTypes(values: [unknown | null], db?: Queryable): Promise<SchemaDumpTypesRow[]> {
-    return (await this.execute('schemaDumpTypes', values, db)).rows as SchemaDumpTypesRow[];
+  async schemaDumpTypes(params: SchemaDumpTypesParams, db?: Queryable): Promise<SchemaDumpTypesRow[]> {
+    return (await this.execute('schemaDumpTypes', [params.schema], db)).rows as SchemaDumpTypesRow[];
   }
 
   /**
    * Functions and procedures: the signature (regprocedure: argument types only), the kind and the
    * definition. pg_get_functiondef refuses aggregates, so they get no body here.
+   * Not null: signature, kind
    *
    * (`schemaDumpFunctions` in sql/queries/schema.sql)
    */
-  async schemaDumpFunctions(values: [unknown | null], db?: Queryable): Promise<SchemaDumpFunctionsRow[]> {
-    return (await this.execute('schemaDumpFunctions', values, db)).rows as SchemaDumpFunctionsRow[];
+  async schemaDumpFunctions(params: SchemaDumpFunctionsParams, db?: Queryable): Promise<SchemaDumpFunctionsRow[]> {
+    return (await this.execute('schemaDumpFunctions', [params.schema], db)).rows as SchemaDumpFunctionsRow[];
   }
 
   /**
    * Privileges by object and grantee, the owner's own left out (it holds them all by default). A
    * NULL acl means the defaults, which acldefault spells out: on a function, EXECUTE for PUBLIC.
+   * Not null: kind, name, grantee, grantable, privileges
    *
    * (`schemaDumpGrants` in sql/queries/schema.sql)
    */
-  async schemaDumpGrants(values: [unknown | null], db?: Queryable): Promise<SchemaDumpGrantsRow[]> {
-    return (await this.execute('schemaDumpGrants', values, db)).rows as SchemaDumpGrantsRow[];
+  async schemaDumpGrants(params: SchemaDumpGrantsParams, db?: Queryable): Promise<SchemaDumpGrantsRow[]> {
+    return (await this.execute('schemaDumpGrants', [params.schema], db)).rows as SchemaDumpGrantsRow[];
   }
 
   /**
@@ -2258,7 +2955,7 @@ export class Queries {
    *
    * (`schemaDumpComments` in sql/queries/schema.sql)
    */
-  async schemaDumpComments(values: [string | null], db?: Queryable): Promise<SchemaDumpCommentsRow[]> {
-    return (await this.execute('schemaDumpComments', values, db)).rows as SchemaDumpCommentsRow[];
+  async schemaDumpComments(params: SchemaDumpCommentsParams, db?: Queryable): Promise<SchemaDumpCommentsRow[]> {
+    return (await this.execute('schemaDumpComments', [params.schema], db)).rows as SchemaDumpCommentsRow[];
   }
 }

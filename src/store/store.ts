@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { KAIROS_TYPES, forgetPrepared, type Queryable } from './db.js';
 import { QuerySet, channelName } from './sql.js';
 import type { Row } from './rows.js';
-import { Queries } from './queries.js';
+import { Queries, type CompleteRunsRow, type FailRunsRow, type ReleaseRunsRow } from './queries.js';
 
 /** A run as claimed by a node: everything the executor needs. */
 export interface ClaimedRun {
@@ -167,42 +167,44 @@ export class Store {
    * Insert ad-hoc runs with the given conflict policy. `handoff`: a single run due now, outside the
    * caller's transaction and by the database clock, may go to an idle node (insertRunHandoff).
    */
-  insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable, handoff = false): Promise<Row[]> {
+  async insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable, handoff = false): Promise<InsertedRun[]> {
     if (runs.length === 1 && conflict === 'raise') {
-      const r = runs[0]!;
-      if (handoff && db === undefined && now === null && r.run_at === null && !r.delay_ms) {
-        return this.run('insertRunHandoff', [r.task, r.queue, r.priority, r.payload_json, r.key, r.grace_ms, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key]);
-      }
-      const values = [r.task, r.queue, r.priority, r.payload_json, r.key, r.run_at, r.delay_ms, r.grace_ms, r.max_retries, r.backoff_ms, r.backoff_max_ms, r.timeout_ms, r.lock_key, now];
-      return this.run('insertRun', values, db);
+      const { payload_json: payload, ...r } = runs[0]!;
+      if (handoff && db === undefined && now === null && r.run_at === null && !r.delay_ms) return this.sql.insertRunHandoff({ ...r, payload });
+      return this.sql.insertRun({ ...r, payload, now }, db);
     }
-    const name = conflict === 'ignore' ? 'insertRunsIgnore' : conflict === 'replace' ? 'replaceRun' : 'insertRuns';
     const [items, defaults] = runsJson(runs);
-    return this.run(name, [items, now, defaults], db);
+    const params = { items, defaults, now };
+    if (conflict === 'ignore') return this.sql.insertRunsIgnore(params, db);
+    return conflict === 'replace' ? this.sql.replaceRun(params, db) : this.sql.insertRuns(params, db);
   }
 
   /** Claim up to `limit` runs for `nodeId` that are due, or due within `aheadMs`. */
   claim(node: { id: string; name: string; tags: string[] }, queues: string[], tasks: string[], limit: number, now: Date | null, leaseMs: number, aheadMs = 0): Promise<ClaimedRun[]> {
-    return this.run<ClaimedRun & Row>('claimRuns', [node.id, queues, limit, tasks, now, leaseMs, node.name, node.tags, aheadMs]);
+    const params = { node_id: node.id, node_name: node.name, node_tags: node.tags, queues, tasks, batch_size: limit, now, lease_ms: leaseMs, ahead_ms: aheadMs };
+    return this.sql.claimRuns(params) as Promise<ClaimedRun[]>;
   }
 
   /** Record successful attempts; returns the runs actually completed (fenced ones are left out). */
-  complete(items: Completion[], nodeId: string, now: Date | null, db?: Queryable): Promise<Row[]> {
-    const [object, ids] = completionsJson(items);
-    return this.run('completeRuns', [object, nodeId, now, ids], db);
+  complete(items: Completion[], nodeId: string, now: Date | null, db?: Queryable): Promise<CompleteRunsRow[]> {
+    const [attempts, ids] = completionsJson(items);
+    return this.sql.completeRuns({ attempts, node_id: nodeId, now, run_ids: ids }, db);
   }
 
   /** Record failed attempts; returns each affected run with its new status. */
-  fail(items: Failure[], nodeId: string, now: Date | null): Promise<Row[]> {
-    const [object, ids] = byRunId(items);
-    return this.run('failRuns', [object, nodeId, now, ids]);
+  fail(items: Failure[], nodeId: string, now: Date | null): Promise<FailRunsRow[]> {
+    const [failures, ids] = byRunId(items);
+    return this.sql.failRuns({ failures, node_id: nodeId, now, run_ids: ids });
   }
 
   /** Hand runs back to the queue (shutdown, lock busy). */
-  release(nodeId: string, runIds: number[], message: string | null, now: Date | null, delayMs = 0, uncount = false): Promise<Row[]> {
-    return this.run('releaseRuns', [nodeId, runIds, message, now, delayMs, uncount]);
+  release(nodeId: string, runIds: number[], message: string | null, now: Date | null, delayMs = 0, uncount = false): Promise<ReleaseRunsRow[]> {
+    return this.sql.releaseRuns({ node_id: nodeId, run_ids: runIds, message, now, delay_ms: delayMs, uncount });
   }
 }
+
+/** What an insert of runs returns, whichever statement ran (`inserted` only with conflict 'ignore'). */
+export type InsertedRun = { run_id: number; run_at_ms: number; key?: string | null; inserted?: boolean; handed_to?: string | null; notified?: unknown };
 
 /**
  * A batch as the completion statements take it: a JSON object keyed by run id (looked up per row,
