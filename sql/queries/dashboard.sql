@@ -5,6 +5,7 @@
 
 -- name: dashSummary
 -- The overview's numbers.
+-- Not null: jobs, enabled, running, queued, scheduled, completed_1h, failed_1h, live_nodes, db_now
 SELECT (SELECT count(*) FROM {{schema}}.jobs)::int AS jobs,
        (SELECT count(*) FROM {{schema}}.jobs WHERE enabled)::int AS enabled,
        (SELECT count(*) FROM {{schema}}.runs WHERE status = 'running')::int AS running,
@@ -18,7 +19,9 @@ SELECT (SELECT count(*) FROM {{schema}}.jobs)::int AS jobs,
        now() AS db_now;
 
 -- name: dashPerMinute
--- Finished attempts of the last $1 minutes, per minute and status, with each minute's p95 duration.
+-- Finished attempts of the last @minutes minutes, per minute and status, with each minute's p95 duration
+-- (null: no attempt of that minute recorded a duration).
+-- Not null: minute, completed, failed, retrying, other
 SELECT date_trunc('minute', finished_at) AS minute,
        count(*) FILTER (WHERE status = 'completed')::int AS completed,
        count(*) FILTER (WHERE status IN ('failed', 'expired'))::int AS failed,
@@ -26,20 +29,23 @@ SELECT date_trunc('minute', finished_at) AS minute,
        count(*) FILTER (WHERE status IN ('cancelled', 'rescued', 'released'))::int AS other,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM duration) * 1000) AS p95_ms
   FROM {{schema}}.job_logs
- WHERE finished_at > date_trunc('minute', now()) - ($1::int - 1) * interval '1 minute'
+ WHERE finished_at > date_trunc('minute', now()) - (@minutes::int - 1) * interval '1 minute'
  GROUP BY 1 ORDER BY 1;
 
 -- name: dashQueueDepth
 -- The live queue right now (sampled by the dashboard for its queue-depth chart).
+-- Not null: queued, running, at
 SELECT count(*) FILTER (WHERE status = 'pending' AND run_at <= now())::int AS queued,
        count(*) FILTER (WHERE status = 'running')::int AS running,
        now() AS at
   FROM {{schema}}.runs;
 
 -- name: dashJobs
--- The jobs page: $1 name search, $2 status (enabled | disabled | failing | broken), $3 owner, $4 queue,
--- $5 tag (label), $6 limit. With each job: success rate over its last 50 attempts, the durations of
--- its last 20 (oldest first, for the sparkline) and its live runs.
+-- The jobs page: @search (in the name or description), @status (enabled | disabled | failing | broken),
+-- @owner, @queue, @tag (a label), each null for any, and at most @limit jobs. With each job: success
+-- rate over its last 50 attempts (the lateral aggregate always yields one row), the durations of its
+-- last 20 (oldest first, for the sparkline; null when none) and its live runs.
+-- Not null: attempts, succeeded, running, pending
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, s.attempts, s.succeeded, s.durations,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending
@@ -53,58 +59,66 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, s.att
              WHERE x.job_id = j.job_id AND x.status IN ('completed', 'failed', 'retrying', 'expired')
              ORDER BY x.log_id DESC LIMIT 50) l
   ) s ON true
- WHERE ($1::text IS NULL OR strpos(lower(j.job_name), lower($1)) > 0 OR strpos(lower(coalesce(j.description, '')), lower($1)) > 0)
-   AND ($2::text IS NULL OR ($2 = 'enabled' AND j.enabled) OR ($2 = 'disabled' AND NOT j.enabled)
-        OR ($2 = 'failing' AND j.last_status IS FALSE) OR ($2 = 'broken' AND j.broken_at IS NOT NULL))
-   AND ($3::text IS NULL OR j.owner = $3) AND ($4::text IS NULL OR j.queue = $4)
-   AND ($5::text IS NULL OR $5 = ANY (j.labels))
- ORDER BY j.job_name LIMIT $6;
+ WHERE (@search::text IS NULL OR strpos(lower(j.job_name), lower(@search)) > 0 OR strpos(lower(coalesce(j.description, '')), lower(@search)) > 0)
+   AND (@status::text IS NULL OR (@status = 'enabled' AND j.enabled) OR (@status = 'disabled' AND NOT j.enabled)
+        OR (@status = 'failing' AND j.last_status IS FALSE) OR (@status = 'broken' AND j.broken_at IS NOT NULL))
+   AND (@owner::text IS NULL OR j.owner = @owner) AND (@queue::text IS NULL OR j.queue = @queue)
+   AND (@tag::text IS NULL OR @tag = ANY (j.labels))
+ ORDER BY j.job_name LIMIT @limit;
 
 -- name: dashFacets
 -- The values the jobs filters offer.
+-- Not null: owners, queues, tags
 SELECT (SELECT coalesce(array_agg(DISTINCT owner::text ORDER BY owner::text), '{}') FROM {{schema}}.jobs) AS owners,
        (SELECT coalesce(array_agg(DISTINCT queue ORDER BY queue), '{}') FROM {{schema}}.jobs) AS queues,
        (SELECT coalesce(array_agg(DISTINCT l ORDER BY l), '{}') FROM {{schema}}.jobs, unnest(labels) AS l) AS tags;
 
 -- name: dashJob
 -- One job by id with its live run counts.
+-- Not null: running, pending
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'running')::int AS running,
        (SELECT count(*) FROM {{schema}}.runs r WHERE r.job_id = j.job_id AND r.status = 'pending')::int AS pending
-  FROM {{schema}}.jobs j WHERE j.job_id = $1;
+  FROM {{schema}}.jobs j WHERE j.job_id = @job_id;
 
 -- name: dashSteps
-SELECT * FROM {{schema}}.job_steps WHERE job_id = $1 ORDER BY position;
+-- A job's steps in order.
+SELECT * FROM {{schema}}.job_steps WHERE job_id = @job_id ORDER BY position;
 
 -- name: dashJobHistory
--- A job's last $2 attempts, newest first, with the steps each one ran.
+-- A job's last @limit attempts, newest first, with the steps each one ran (a JSON array).
+-- Not null: steps
 SELECT l.*, extract(epoch FROM l.duration) * 1000 AS duration_ms,
        (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'message', s.message,
                                                    'ms', extract(epoch FROM s.duration) * 1000) ORDER BY s.position), '[]')
           FROM {{schema}}.step_logs s WHERE s.run_id = l.run_id AND s.attempt = l.attempt) AS steps
-  FROM {{schema}}.job_logs l WHERE l.job_id = $1 ORDER BY l.log_id DESC LIMIT $2;
+  FROM {{schema}}.job_logs l WHERE l.job_id = @job_id ORDER BY l.log_id DESC LIMIT @limit;
 
 -- name: dashLiveRuns
--- Running runs first, then queued ones by due time.
+-- Running runs first, then queued ones by due time, at most @limit. job_name is null for a plain
+-- task (a sub-select rather than a LEFT JOIN, so that the generated type says it may be null).
 SELECT r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.status, r.run_at, r.scheduled_at, r.attempt,
-       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner, j.job_name,
+       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner,
+       (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = r.job_id) AS job_name,
        now() - r.started_at AS elapsed
-  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
- ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT $1;
+  FROM {{schema}}.runs r
+ ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT @limit;
 
 -- name: dashRecentFailures
--- The latest failed attempts (with what a retry needs).
+-- The latest @limit failed attempts (with what a retry needs); job_name as in dashLiveRuns.
 SELECT l.log_id, l.run_id, l.job_id, l.task, l.queue, l.attempt, l.status, l.finished_at, l.message, l.node_id,
-       l.payload, j.job_name
-  FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
- WHERE l.status IN ('failed', 'expired') ORDER BY l.log_id DESC LIMIT $1;
+       l.payload, (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = l.job_id) AS job_name
+  FROM {{schema}}.job_logs l
+ WHERE l.status IN ('failed', 'expired') ORDER BY l.log_id DESC LIMIT @limit;
 
 -- name: dashLog
--- One attempt record (retrying it).
-SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id WHERE l.log_id = $1;
+-- One attempt record (retrying it); job_name as in dashLiveRuns.
+SELECT l.*, (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = l.job_id) AS job_name
+  FROM {{schema}}.job_logs l WHERE l.log_id = @log_id;
 
 -- name: dashNodes
--- Nodes seen in the last day, with what each runs now.
+-- Nodes seen in the last day, with what each runs now (a JSON array).
+-- Not null: heartbeat_age_ms, running
 SELECT n.node_id, n.name, n.host, n.pid, n.tags, n.queues, n.concurrency, n.version, n.started_at, n.last_heartbeat,
        n.stopped_at, extract(epoch FROM now() - n.last_heartbeat) * 1000 AS heartbeat_age_ms,
        (SELECT coalesce(json_agg(json_build_object('run', r.run_id, 'job', coalesce(j.job_name, r.task), 'since', r.started_at)
@@ -123,6 +137,7 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms
 
 -- name: dashStamp
 -- A cheap fingerprint of what the pages show: the live-update stream pushes when it changes.
+-- Not null: last_log, runs, running, jobs_at, jobs, nodes
 SELECT (SELECT coalesce(max(log_id), 0) FROM {{schema}}.job_logs) AS last_log,
        (SELECT count(*) FROM {{schema}}.runs)::int AS runs,
        (SELECT count(*) FROM {{schema}}.runs WHERE status = 'running')::int AS running,
@@ -131,35 +146,51 @@ SELECT (SELECT coalesce(max(log_id), 0) FROM {{schema}}.job_logs) AS last_log,
        (SELECT count(*) FROM {{schema}}.nodes WHERE stopped_at IS NULL)::int AS nodes;
 
 -- name: dashDefineJob
--- Create or update a job from the dashboard's form, through the SQL API's define_job.
+-- Create or update a job from the dashboard's form, through the SQL API's define_job (which returns
+-- the job or raises). The parameters are define_job's, durations in milliseconds (the *_ms ones);
+-- a null run_as is the current user, null node_tags and options are none, a null max_lateness_ms a day.
+-- Not null: job_id, job_name
 SELECT job_id, job_name FROM {{schema}}.define_job(
-  job_name => $1, command => $2, job_type => $3, cron => $4::text[],
-  every => $5::bigint * interval '1 millisecond', at => $6::timestamptz, timezone => $7,
-  start_at => $8::timestamptz, end_at => $9::timestamptz, max_runs => $10::int, catch_up => $11,
-  misfire_grace => $12::bigint * interval '1 millisecond', overlap => $13, database => $14, run_as => coalesce($15::name, current_user),
-  timeout => $16::bigint * interval '1 millisecond', retries => $17::int, max_attempts => $18::int,
-  exceptions => $19::jsonb, labels => $20::text[], description => $21, payload => $22::jsonb, queue => $23,
-  priority => $24::int, enabled => $25::boolean, node_name => $26, node_tags => coalesce($27::text[], '{}'),
-  options => coalesce($28::jsonb, '{}'), max_lateness => coalesce($29::bigint, 86400000) * interval '1 millisecond');
+  job_name => @job_name::text, command => @command::text, job_type => @job_type::text, cron => @cron::text[],
+  every => @every_ms::bigint * interval '1 millisecond', at => @at::timestamptz, timezone => @timezone::text,
+  start_at => @start_at::timestamptz, end_at => @end_at::timestamptz, max_runs => @max_runs::int, catch_up => @catch_up::text,
+  misfire_grace => @misfire_grace_ms::bigint * interval '1 millisecond', overlap => @overlap::text, database => @database::text,
+  run_as => coalesce(@run_as::name, current_user),
+  timeout => @timeout_ms::bigint * interval '1 millisecond', retries => @retries::int, max_attempts => @max_attempts::int,
+  exceptions => @exceptions::jsonb, labels => @labels::text[], description => @description::text, payload => @payload::jsonb,
+  queue => @queue::text, priority => @priority::int, enabled => @enabled::boolean, node_name => @node_name::text,
+  node_tags => coalesce(@node_tags::text[], '{}'), options => coalesce(@options::jsonb, '{}'),
+  max_lateness => coalesce(@max_lateness_ms::bigint, 86400000) * interval '1 millisecond');
 
 -- name: dashSetSteps
-SELECT {{schema}}.set_steps($1, $2::jsonb) AS steps;
+-- Replace a job's steps (a JSON array) through the SQL API's set_steps.
+SELECT {{schema}}.set_steps(@job_name::text, @steps::jsonb) AS steps;
 
 -- name: dashToggleJob
-SELECT {{schema}}.toggle_job($1, $2);
+-- Enable or disable a job through the SQL API.
+SELECT {{schema}}.toggle_job(@job_name::text, @enabled::boolean);
 
 -- name: dashDeleteJob
-SELECT {{schema}}.delete_job($1::text);
+-- Delete a job (by name) through the SQL API.
+SELECT {{schema}}.delete_job(@job_name::text);
 
 -- name: dashTriggerJob
-SELECT {{schema}}.trigger_job($1, $2::jsonb) AS run_id;
+-- Queue a run of a job now through the SQL API (a null payload: the job's own); it raises rather
+-- than return null.
+-- Not null: run_id
+SELECT {{schema}}.trigger_job(@job_name::text, @payload::jsonb) AS run_id;
 
 -- name: dashEnqueue
-SELECT {{schema}}.enqueue(task => $1, payload => $2::jsonb, queue => $3) AS run_id;
+-- Queue a run of a plain task through the SQL API; it inserts (conflict 'raise') or raises.
+-- Not null: run_id
+SELECT {{schema}}.enqueue(task => @task::text, payload => @payload::jsonb, queue => @queue::text) AS run_id;
 
 -- name: dashCancelRun
-SELECT {{schema}}.cancel_run($1::bigint, $2) AS outcome;
+-- Cancel a run through the SQL API: 'cancelled' (it was pending) or 'cancelling' (its node stops it);
+-- it raises when there is no such pending or running run.
+-- Not null: outcome
+SELECT {{schema}}.cancel_run(@run_id::bigint, @reason::text) AS outcome;
 
 -- name: dashSetRole
 -- Act as the dashboard user's role for the rest of the transaction (so RLS and grants apply).
-SELECT set_config('role', $1, true);
+SELECT set_config('role', @role::text, true);

@@ -26,9 +26,9 @@ export class FormError extends KairosError {
 }
 
 async function jobName(tx: Tx, id: number): Promise<string> {
-  const [row] = await tx.q('dashJob', [id]);
+  const [row] = await tx.dashJob({ job_id: id });
   if (!row) throw new KairosNotFoundError(`No job with id ${id}`);
-  return String(row.job_name);
+  return row.job_name;
 }
 
 const positive = (text: string, what: string): number => {
@@ -57,15 +57,15 @@ export async function perform(tx: Tx, path: string, body: URLSearchParams): Prom
     const name = await jobName(tx, id);
     switch (job[2]) {
       case 'run': {
-        const [row] = await tx.q('dashTriggerJob', [name, null]);
+        const [row] = await tx.dashTriggerJob({ job_name: name, payload: null });
         return { redirect: `/jobs/${id}`, notice: `queued-${row!.run_id}` };
       }
       case 'enable':
       case 'disable':
-        await tx.q('dashToggleJob', [name, job[2] === 'enable']);
+        await tx.dashToggleJob({ job_name: name, enabled: job[2] === 'enable' });
         return { redirect: `/jobs/${id}`, notice: `${job[2]}d` };
       case 'delete':
-        await tx.q('dashDeleteJob', [name]);
+        await tx.dashDeleteJob({ job_name: name });
         return { redirect: '/jobs', notice: 'deleted' };
       default: {
         const values = { ...readForm(body), name } as unknown as FormValues;
@@ -80,18 +80,18 @@ export async function perform(tx: Tx, path: string, body: URLSearchParams): Prom
   }
   const cancel = /^\/runs\/(\d+)\/cancel$/.exec(path);
   if (cancel) {
-    const [row] = await tx.q('dashCancelRun', [positive(cancel[1]!, 'run id'), 'cancelled from the dashboard']);
-    return { redirect: '/runs', notice: String(row!.outcome) };
+    const [row] = await tx.dashCancelRun({ run_id: positive(cancel[1]!, 'run id'), reason: 'cancelled from the dashboard' });
+    return { redirect: '/runs', notice: row!.outcome };
   }
   const retry = /^\/logs\/(\d+)\/retry$/.exec(path);
   if (retry) {
-    const [log] = await tx.q('dashLog', [positive(retry[1]!, 'attempt id')]);
+    const [log] = await tx.dashLog({ log_id: positive(retry[1]!, 'attempt id') });
     if (!log) throw new KairosNotFoundError(`No attempt record ${retry[1]}`);
     // A job's run is retried as a new run of the job (same payload); a plain task as a new enqueue.
     const payload = JSON.stringify(log.payload ?? {});
     const [row] = log.job_name
-      ? await tx.q('dashTriggerJob', [log.job_name, payload])
-      : await tx.q('dashEnqueue', [log.task, payload, log.queue]);
+      ? await tx.dashTriggerJob({ job_name: log.job_name, payload })
+      : await tx.dashEnqueue({ task: log.task, payload, queue: log.queue });
     return { redirect: '/runs', notice: `queued-${row!.run_id}` };
   }
   return null;

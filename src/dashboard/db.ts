@@ -7,16 +7,16 @@
 import type pg from 'pg';
 import { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
-import type { Row } from '../store/rows.js';
+import type { Queries } from '../store/queries.js';
 import { assertRoleName } from '../store/sql.js';
 import { KairosError } from '../core/errors.js';
 import { RequestRefused } from './request.js';
 
-/** A role-bound, transactional view of the database for one request. */
-export interface Tx {
-  /** Run a named query. */
-  q<R extends Row = Row>(name: string, values?: unknown[]): Promise<R[]>;
-}
+/**
+ * A role-bound, transactional view of the database for one request: the typed named queries, all
+ * run on the request's connection (inside its transaction, as its role).
+ */
+export type Tx = Queries;
 
 /** Runs requests against one schema. */
 export class DashboardDb {
@@ -30,8 +30,9 @@ export class DashboardDb {
   async tx<T>(role: string | null, fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (role !== null) assertRoleName(role, 'role');
     return inTransaction(this.pool, async (client) => {
-      if (role !== null) await this.store.run('dashSetRole', [role], client);
-      return fn({ q: <R extends Row = Row>(name: string, values: unknown[] = []) => this.store.run<R>(name, values, client) });
+      const tx = this.store.on(client);
+      if (role !== null) await tx.dashSetRole({ role });
+      return fn(tx);
     });
   }
 }

@@ -68,7 +68,7 @@ export class LiveEvents {
 
   private async checkStamp(): Promise<void> {
     try {
-      const [row] = await this.db.store.run('dashStamp', []);
+      const [row] = await this.db.store.sql.dashStamp();
       const stamp = JSON.stringify(row);
       if (this.lastStamp && stamp !== this.lastStamp) this.changed('poll');
       this.lastStamp = stamp;

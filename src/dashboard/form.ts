@@ -13,6 +13,7 @@ import { assertTimeZone } from '../core/timezone.js';
 import { compileSchedule, nextOccurrences, type Schedule } from '../core/schedule.js';
 import { describeCron } from './describe.js';
 import type { Tx } from './db.js';
+import type { DashDefineJobParams } from '../store/queries.js';
 
 /** The form as submitted: every field a string (steps as parallel lists). */
 export type FormValues = Record<string, string> & { steps?: StepValues[] };
@@ -99,8 +100,8 @@ export function parseExceptions(text: string | undefined): CalendarException[] {
 
 const list = (v: string | undefined): string[] | null => (blank(v) ? null : v!.split(',').map((s) => s.trim()).filter(Boolean));
 
-/** The define_job arguments of a submitted form, in dashDefineJob's order. */
-export function defineArgs(values: FormValues): unknown[] {
+/** The define_job arguments of a submitted form (dashDefineJob's parameters). */
+export function defineParams(values: FormValues): DashDefineJobParams {
   const kind = values.kind ?? 'sql';
   const scheduleKind = values.schedule_kind ?? 'manual';
   const cron = scheduleKind === 'cron' ? (values.cron ?? '').split('\n').map((l) => l.trim()).filter(Boolean) : null;
@@ -108,20 +109,20 @@ export function defineArgs(values: FormValues): unknown[] {
   const payload = kind === 'task' ? json(values, 'payload') : null;
   const options = json(values, 'options');
   const command = kind === 'steps' ? (opt(values.command) ?? 'steps') : (values.command ?? '');
-  return [
-    values.name ?? '', command, kind, cron,
-    scheduleKind === 'interval' ? duration(values, 'every', 1000) ?? parseDuration(values.every ?? '', 'every', { minMs: 1000 }) : null,
-    scheduleKind === 'once' ? date(values, 'at') ?? assertDate(values.at, 'at') : null,
-    opt(values.timezone) ?? 'UTC',
-    scheduleKind === 'interval' ? date(values, 'start_at') : scheduleKind === 'cron' ? date(values, 'not_before') : null,
-    date(values, 'end_at'), int(values, 'max_runs'), values.catch_up ?? 'latest',
-    duration(values, 'misfire_grace', 0), values.overlap ?? 'skip', opt(values.database), opt(values.run_as),
-    duration(values, 'timeout'), int(values, 'retries') ?? 0, int(values, 'max_attempts'),
-    JSON.stringify(parseExceptions(values.exceptions)), list(values.labels) ?? [], opt(values.description),
-    payload, opt(values.queue) ?? 'default', int(values, 'priority') ?? 5,
-    values.enabled !== undefined && values.enabled !== 'false', opt(values.node_name), list(values.node_tags),
-    options, duration(values, 'max_lateness', 0),
-  ];
+  return {
+    job_name: values.name ?? '', command, job_type: kind, cron,
+    every_ms: scheduleKind === 'interval' ? duration(values, 'every', 1000) ?? parseDuration(values.every ?? '', 'every', { minMs: 1000 }) : null,
+    at: scheduleKind === 'once' ? date(values, 'at') ?? assertDate(values.at, 'at') : null,
+    timezone: opt(values.timezone) ?? 'UTC',
+    start_at: scheduleKind === 'interval' ? date(values, 'start_at') : scheduleKind === 'cron' ? date(values, 'not_before') : null,
+    end_at: date(values, 'end_at'), max_runs: int(values, 'max_runs'), catch_up: values.catch_up ?? 'latest',
+    misfire_grace_ms: duration(values, 'misfire_grace', 0), overlap: values.overlap ?? 'skip', database: opt(values.database), run_as: opt(values.run_as),
+    timeout_ms: duration(values, 'timeout'), retries: int(values, 'retries') ?? 0, max_attempts: int(values, 'max_attempts'),
+    exceptions: JSON.stringify(parseExceptions(values.exceptions)), labels: list(values.labels) ?? [], description: opt(values.description),
+    payload, queue: opt(values.queue) ?? 'default', priority: int(values, 'priority') ?? 5,
+    enabled: values.enabled !== undefined && values.enabled !== 'false', node_name: opt(values.node_name), node_tags: list(values.node_tags),
+    options, max_lateness_ms: duration(values, 'max_lateness', 0),
+  };
 }
 
 /** The steps JSON for set_steps. */
@@ -136,11 +137,11 @@ export function stepsJson(steps: StepValues[]): string {
 
 /** Save a submitted form through the SQL API; returns the job id. */
 export async function saveJob(tx: Tx, values: FormValues): Promise<number> {
-  const args = defineArgs(values);
+  const params = defineParams(values);
   const steps = values.kind === 'steps' ? stepsJson(values.steps ?? []) : null;
-  const [row] = await tx.q('dashDefineJob', args);
-  if (steps !== null) await tx.q('dashSetSteps', [values.name, steps]);
-  return Number(row!.job_id);
+  const [row] = await tx.dashDefineJob(params);
+  if (steps !== null) await tx.dashSetSteps({ job_name: values.name ?? null, steps });
+  return row!.job_id;
 }
 
 /** What the live schedule preview shows. */

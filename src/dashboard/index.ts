@@ -150,8 +150,8 @@ class QueueSampler {
   }
 
   private sample(): void {
-    this.db.store.run('dashQueueDepth', []).then(([row]) => {
-      this.samples.push({ at: (row!.at as Date).getTime(), queued: Number(row!.queued), running: Number(row!.running) });
+    this.db.store.sql.dashQueueDepth().then(([row]) => {
+      this.samples.push({ at: row!.at.getTime(), queued: row!.queued, running: row!.running });
       if (this.samples.length > 240) this.samples.shift();
     }, (error: unknown) => this.logger.warn({ err: error }, 'queue sampling failed'));
   }
@@ -290,9 +290,9 @@ class DashboardApp {
     const id = Number(job[1]);
     if (!job[2]) return jobPage(ctx, tx, id);
     if (this.readOnly) throw new KairosValidationError('readOnly', 'This dashboard is read-only');
-    const [row] = await tx.q('dashJob', [id]);
+    const [row] = await tx.dashJob({ job_id: id });
     if (!row) return null;
-    return formPage(ctx, jobValues(row, await tx.q('dashSteps', [id])), { editing: true, action: `/jobs/${id}/edit`, jobId: id });
+    return formPage(ctx, jobValues(row, await tx.dashSteps({ job_id: id })), { editing: true, action: `/jobs/${id}/edit`, jobId: id });
   }
 
   private async write(req: IncomingMessage, res: ServerResponse, path: string, principal: Principal, body: URLSearchParams): Promise<void> {

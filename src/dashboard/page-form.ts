@@ -3,7 +3,8 @@
  * of the chosen kind and schedule, and reads the schedule aloud with its next fire times as you
  * type; without JavaScript the form still works and the server checks everything.
  */
-import { toJob, type Row } from '../store/rows.js';
+import { toJob } from '../store/rows.js';
+import type { DashJobRow, DashStepsRow } from '../store/queries.js';
 import { formatDuration } from '../core/duration.js';
 import { html, layout, type Html, type PageContext } from './html.js';
 import type { FormValues, StepValues } from './form.js';
@@ -12,14 +13,14 @@ const dt = (d: Date | null): string => (d && !Number.isNaN(d.getTime()) ? d.toIS
 const dur = (ms: number | null): string => (ms === null ? '' : formatDuration(ms));
 
 /** Form values of a stored job (for editing). */
-export function jobValues(row: Row, steps: Row[]): FormValues {
+export function jobValues(row: DashJobRow, steps: DashStepsRow[]): FormValues {
   const job = toJob(row);
   const s = job.schedule;
   return {
     name: job.name, description: job.description ?? '', kind: job.type, command: job.type === 'steps' ? '' : job.command,
-    payload: job.type === 'task' ? JSON.stringify(job.payload) : '', database: String(row.database_name ?? ''), run_as: String(row.owner ?? ''),
+    payload: job.type === 'task' ? JSON.stringify(job.payload) : '', database: row.database_name ?? '', run_as: row.owner,
     queue: job.queue, priority: String(job.priority), labels: job.labels.join(', '), enabled: job.enabled ? 'on' : 'false',
-    schedule_kind: s.kind === 'custom' ? 'manual' : s.kind, cron: s.kind === 'cron' ? s.cron : '', timezone: s.kind === 'cron' ? s.timezone : String(row.timezone ?? 'UTC'),
+    schedule_kind: s.kind === 'custom' ? 'manual' : s.kind, cron: s.kind === 'cron' ? s.cron : '', timezone: s.kind === 'cron' ? s.timezone : row.timezone,
     every: s.kind === 'interval' ? formatDuration(s.everyMs) : '', start_at: s.kind === 'interval' ? dt(s.startAt) : '',
     at: s.kind === 'once' ? dt(s.at) : '', end_at: dt(job.endAt), max_runs: job.maxRuns === null ? '' : String(job.maxRuns),
     exceptions: job.exceptions.map((e) => [e.date, e.time].filter(Boolean).join(' ')).join('\n'),
@@ -27,8 +28,8 @@ export function jobValues(row: Row, steps: Row[]): FormValues {
     catch_up: job.catchUp, overlap: job.overlap, misfire_grace: dur(job.misfireGraceMs), max_lateness: dur(job.maxLatenessMs), node_name: job.nodeName ?? '',
     node_tags: job.nodeTags.join(', '), options: JSON.stringify(row.options ?? {}) === '{}' ? '' : JSON.stringify(row.options),
     steps: steps.map((st) => ({
-      name: String(st.name), kind: String(st.kind), command: String(st.command), database: String(st.database_name ?? ''),
-      on_error: String(st.on_error), timeout: dur(st.timeout_ms === null ? null : Number(st.timeout_ms)),
+      name: st.name, kind: st.kind, command: st.command, database: st.database_name ?? '',
+      on_error: st.on_error, timeout: dur(st.timeout_ms),
     })),
   } as unknown as FormValues;
 }

@@ -1,8 +1,9 @@
 /**
  * The jobs list and a job's page: definition, steps, next fires, history and the actions.
  */
-import { toJob, type Row } from '../store/rows.js';
+import { toJob } from '../store/rows.js';
 import { toDueJob } from '../store/rows.js';
+import type { DashJobHistoryRow, DashJobRow, DashJobsRow, DashStepsRow } from '../store/queries.js';
 import { scheduleOf } from '../core/planner.js';
 import type { Job } from '../core/types.js';
 import { describeSchedule } from './describe.js';
@@ -22,7 +23,10 @@ interface JobView extends Job {
   next: Date[];
 }
 
-function view(row: Row, now: Date, fires: number): JobView {
+/** A job row of dashJobs (with its recent attempts) or of dashJob (without). */
+type JobRow = DashJobRow & Partial<Pick<DashJobsRow, 'attempts' | 'succeeded' | 'durations'>>;
+
+function view(row: JobRow, now: Date, fires: number): JobView {
   const job = toJob(row);
   let next: Date[] = [];
   // A broken (quarantined) job does not fire, whatever its schedule says.
@@ -37,9 +41,9 @@ function view(row: Row, now: Date, fires: number): JobView {
     if (job.nextRun && (next.length === 0 || job.nextRun < next[0]!)) next = [job.nextRun, ...next].slice(0, fires);
   }
   return {
-    ...job, owner: String(row.owner), database: (row.database_name as string | null) ?? null,
-    attempts: Number(row.attempts ?? 0), succeeded: Number(row.succeeded ?? 0), durations: (row.durations as number[] | null) ?? [],
-    running: Number(row.running ?? 0), pending: Number(row.pending ?? 0), next,
+    ...job, owner: row.owner, database: row.database_name,
+    attempts: row.attempts ?? 0, succeeded: row.succeeded ?? 0, durations: row.durations ?? [],
+    running: row.running, pending: row.pending, next,
   };
 }
 
@@ -71,17 +75,20 @@ function select(name: string, label: string, options: string[], current: string 
 export async function jobsPage(ctx: PageContext, tx: Tx, query: URLSearchParams): Promise<Html> {
   const get = (k: string): string | null => (query.get(k)?.trim() ? query.get(k)!.trim() : null);
   const status = get('status');
-  const rows = await tx.q('dashJobs', [get('q'), status && ['enabled', 'disabled', 'failing', 'broken'].includes(status) ? status : null, get('owner'), get('queue'), get('tag'), 500]);
-  const [facets] = await tx.q('dashFacets');
+  const rows = await tx.dashJobs({
+    search: get('q'), status: status && ['enabled', 'disabled', 'failing', 'broken'].includes(status) ? status : null,
+    owner: get('owner'), queue: get('queue'), tag: get('tag'), limit: 500,
+  });
+  const [facets] = await tx.dashFacets();
   const now = new Date();
   const jobs = rows.map((r) => view(r, now, 10));
   const body = html`<div class="title"><h1>Jobs</h1>${ctx.readOnly ? '' : html`<a class="button primary" href="${ctx.base}/jobs/new">New job</a>`}</div>
 <form class="filters" method="get" action="${ctx.base}/jobs">
 <label>Search <input type="search" name="q" value="${get('q') ?? ''}" placeholder="name or description"></label>
 <label>Status <select name="status"><option value="">all</option>${['enabled', 'disabled', 'failing', 'broken'].map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
-${select('owner', 'Owner', (facets?.owners as string[]) ?? [], get('owner'))}
-${select('queue', 'Queue', (facets?.queues as string[]) ?? [], get('queue'))}
-${select('tag', 'Tag', (facets?.tags as string[]) ?? [], get('tag'))}
+${select('owner', 'Owner', facets?.owners ?? [], get('owner'))}
+${select('queue', 'Queue', facets?.queues ?? [], get('queue'))}
+${select('tag', 'Tag', facets?.tags ?? [], get('tag'))}
 <button type="submit">Filter</button></form>
 <table class="grid jobs"><thead><tr><th>Job</th><th>Schedule</th><th>Next fires</th><th>Last run</th><th>Success</th><th>Duration</th><th>Owner · queue</th></tr></thead><tbody>
 ${jobs.map((j) => html`<tr class="${j.enabled && !j.brokenAt ? '' : 'disabled'}" data-job="${j.name}">
@@ -111,21 +118,23 @@ function definition(job: JobView): Html {
   return html`<dl class="definition">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 
-function stepsTable(steps: Row[]): Html {
+function stepsTable(steps: DashStepsRow[]): Html {
   if (steps.length === 0) return html``;
   return html`<h2>Steps</h2><table class="grid"><thead><tr><th>#</th><th>Name</th><th>Kind</th><th>Command</th><th>Database</th><th>On error</th><th>Timeout</th></tr></thead><tbody>
-${steps.map((s) => html`<tr><td>${s.position}</td><td>${s.name}</td><td>${s.kind}</td><td><code>${s.command}</code></td><td>${s.database_name ?? '—'}</td><td>${s.on_error}</td><td>${formatMs(s.timeout_ms as number | null)}</td></tr>`)}
+${steps.map((s) => html`<tr><td>${s.position}</td><td>${s.name}</td><td>${s.kind}</td><td><code>${s.command}</code></td><td>${s.database_name ?? '—'}</td><td>${s.on_error}</td><td>${formatMs(s.timeout_ms)}</td></tr>`)}
 </tbody></table>`;
 }
 
-function historyTable(logs: Row[]): Html {
+function historyTable(logs: DashJobHistoryRow[]): Html {
   if (logs.length === 0) return html`<p class="empty">No attempts recorded yet.</p>`;
   return html`<table class="grid history"><thead><tr><th>Run</th><th>Attempt</th><th>Status</th><th>Scheduled</th><th>Started</th><th>Duration</th><th>Node</th><th>Message and output</th></tr></thead><tbody>
 ${logs.map((l) => {
-    const steps = (l.steps as Array<{ name: string; status: string; message: string | null; ms: number | null }>) ?? [];
-    const output = l.output === null || l.output === undefined ? null : JSON.stringify(l.output, null, 2);
-    return html`<tr><td>${l.run_id}</td><td>${l.attempt}</td><td>${pill(String(l.status))}</td><td>${time(l.scheduled_at as Date | null)}</td>
-<td>${time((l.run_time as Date | null) ?? (l.finished_at as Date))}</td><td>${formatMs(l.duration_ms as number | null)}</td><td>${l.node_id ?? '—'}</td>
+    // json: its shape is the query's json_build_object (a JSON array, never null).
+    const steps = l.steps as Array<{ name: string; status: string; message: string | null; ms: number | null }>;
+    // jsonb of any shape (what the job returned): shown as JSON.
+    const output = l.output === null ? null : JSON.stringify(l.output, null, 2);
+    return html`<tr><td>${l.run_id}</td><td>${l.attempt}</td><td>${pill(l.status)}</td><td>${time(l.scheduled_at)}</td>
+<td>${time(l.run_time ?? l.finished_at)}</td><td>${formatMs(l.duration_ms)}</td><td>${l.node_id ?? '—'}</td>
 <td>${l.message ? html`<div class="message">${l.message}</div>` : ''}${steps.length ? html`<ul class="steps">${steps.map((s) => html`<li>${pill(s.status)} ${s.name} <span class="muted">${formatMs(s.ms)}</span>${s.message ? html` — ${s.message}` : ''}</li>`)}</ul>` : ''}
 ${output ? html`<details><summary>output</summary><pre>${output}</pre></details>` : ''}</td></tr>`;
   })}</tbody></table>`;
@@ -140,11 +149,11 @@ This job does not fire until it is redefined (Edit, schedule(), define_job) or e
 
 /** A job's page (null: no such job visible to this user). */
 export async function jobPage(ctx: PageContext, tx: Tx, id: number): Promise<Html | null> {
-  const [row] = await tx.q('dashJob', [id]);
+  const [row] = await tx.dashJob({ job_id: id });
   if (!row) return null;
   const job = view(row, new Date(), 10);
-  const steps = await tx.q('dashSteps', [id]);
-  const logs = await tx.q('dashJobHistory', [id, 50]);
+  const steps = await tx.dashSteps({ job_id: id });
+  const logs = await tx.dashJobHistory({ job_id: id, limit: 50 });
   const zone = zoneOf(job);
   const actions = html`<div class="actions">
 ${actionButton(ctx, `/jobs/${id}/run`, 'Run now')}
@@ -159,7 +168,7 @@ ${job.lastMessage ? html`<div class="banner error">Last failure: ${job.lastMessa
 ${job.type === 'steps' ? '' : html`<h2>Command</h2><pre class="command">${job.command}</pre>`}
 ${job.type === 'task' ? html`<h2>Payload</h2><pre>${JSON.stringify(job.payload, null, 2)}</pre>` : ''}</section>
 <section><h2>Next fires <span class="muted">${zone}</span></h2>${job.next.length ? html`<ol class="fires">${job.next.map((d) => html`<li>${zoned(d, zone)}</li>`)}</ol>` : html`<p class="muted">None scheduled.</p>`}
-<h2>Durations</h2>${sparkline(logs.filter((l) => l.duration_ms !== null).map((l) => Number(l.duration_ms)).reverse().slice(-40), 320, 60)}</section></div>
+<h2>Durations</h2>${sparkline(logs.map((l) => l.duration_ms).filter((ms) => ms !== null).reverse().slice(-40), 320, 60)}</section></div>
 ${stepsTable(steps)}
 <h2>History</h2>${historyTable(logs)}`;
   return layout(ctx, job.name, '/jobs', body, { live: true });

@@ -1,7 +1,8 @@
 /**
  * The overview (numbers and uPlot charts), live runs, nodes and the calendar of upcoming fires.
  */
-import { toDueJob, type Row } from '../store/rows.js';
+import { toDueJob } from '../store/rows.js';
+import type { DashLiveRunsRow, DashNodesRow } from '../store/queries.js';
 import { scheduleOf } from '../core/planner.js';
 import { actionButton, formatMs, html, layout, pill, raw, time, type Html, type PageContext } from './html.js';
 import { upcoming, zoned } from './form.js';
@@ -26,27 +27,27 @@ function card(label: string, value: string | number, extra: { tone?: string; sub
 
 /** The overview page. */
 export async function overviewPage(ctx: PageContext, tx: Tx, samples: QueueSample[]): Promise<Html> {
-  const [s] = await tx.q('dashSummary');
-  const minutes = await tx.q('dashPerMinute', [60]);
+  const [s] = await tx.dashSummary();
+  const minutes = await tx.dashPerMinute({ minutes: 60 });
   const sum = s!;
   const data = {
-    minutes: minutes.map((m) => (m.minute as Date).getTime() / 1000),
-    completed: minutes.map((m) => Number(m.completed)),
-    failed: minutes.map((m) => Number(m.failed)),
-    retrying: minutes.map((m) => Number(m.retrying)),
-    other: minutes.map((m) => Number(m.other)),
-    p95: minutes.map((m) => (m.p95_ms === null ? null : Math.round(Number(m.p95_ms)))),
+    minutes: minutes.map((m) => m.minute.getTime() / 1000),
+    completed: minutes.map((m) => m.completed),
+    failed: minutes.map((m) => m.failed),
+    retrying: minutes.map((m) => m.retrying),
+    other: minutes.map((m) => m.other),
+    p95: minutes.map((m) => (m.p95_ms === null ? null : Math.round(m.p95_ms))),
     queue: { at: samples.map((q) => q.at / 1000), queued: samples.map((q) => q.queued), running: samples.map((q) => q.running) },
   };
-  const failed = Number(sum.failed_1h);
-  const body = html`<div class="title"><h1>Overview</h1><span class="muted">last hour · database time ${time(sum.db_now as Date)}</span></div>
+  const failed = sum.failed_1h;
+  const body = html`<div class="title"><h1>Overview</h1><span class="muted">last hour · database time ${time(sum.db_now)}</span></div>
 <div class="cards">
-${card('Runs per minute', (Number(sum.completed_1h) / 60).toFixed(1), { sub: `${sum.completed_1h} completed in the last hour` })}
+${card('Runs per minute', (sum.completed_1h / 60).toFixed(1), { sub: `${sum.completed_1h} completed in the last hour` })}
 ${card('Failures', failed, { tone: failed > 0 ? 'bad' : 'good', sub: 'failed or expired attempts, last hour' })}
-${card('p95 duration', formatMs(sum.p95_ms_1h === null ? null : Number(sum.p95_ms_1h)), { sub: 'last hour' })}
-${card('Queue depth', Number(sum.queued), { sub: `${sum.running} running · ${sum.scheduled} scheduled later` })}
-${card('Live nodes', Number(sum.live_nodes), { tone: Number(sum.live_nodes) === 0 ? 'bad' : 'good', sub: 'heartbeat in the last minute' })}
-${card('Jobs', Number(sum.jobs), { sub: `${sum.enabled} enabled` })}
+${card('p95 duration', formatMs(sum.p95_ms_1h), { sub: 'last hour' })}
+${card('Queue depth', sum.queued, { sub: `${sum.running} running · ${sum.scheduled} scheduled later` })}
+${card('Live nodes', sum.live_nodes, { tone: sum.live_nodes === 0 ? 'bad' : 'good', sub: 'heartbeat in the last minute' })}
+${card('Jobs', sum.jobs, { sub: `${sum.enabled} enabled` })}
 </div>
 <div class="charts">
 <figure><figcaption>Finished attempts per minute, by status</figcaption><div class="chart" data-chart="runs"></div></figure>
@@ -59,13 +60,13 @@ ${card('Jobs', Number(sum.jobs), { sub: `${sum.enabled} enabled` })}
 
 /** The runs page: live running and queued runs (cancel), and recent failures (retry). */
 export async function runsPage(ctx: PageContext, tx: Tx): Promise<Html> {
-  const live = await tx.q('dashLiveRuns', [500]);
-  const failures = await tx.q('dashRecentFailures', [50]);
+  const live = await tx.dashLiveRuns({ limit: 500 });
+  const failures = await tx.dashRecentFailures({ limit: 50 });
   const running = live.filter((r) => r.status === 'running');
   const queued = live.filter((r) => r.status !== 'running');
-  const runRow = (r: Row): Html => html`<tr data-run="${r.run_id}"><td>${r.run_id}</td><td>${r.job_id ? html`<a href="${ctx.base}/jobs/${r.job_id}">${r.job_name}</a>` : r.task}</td>
-<td>${pill(r.cancel_requested ? 'cancelling' : String(r.status))}</td><td>${r.queue}</td><td>${r.attempt} of ${Number(r.max_retries) + 1}</td>
-<td>${r.status === 'running' ? time(r.started_at as Date, { relative: true }) : time(r.run_at as Date, { relative: true })}</td><td>${r.node_id ?? '—'}</td>
+  const runRow = (r: DashLiveRunsRow): Html => html`<tr data-run="${r.run_id}"><td>${r.run_id}</td><td>${r.job_id ? html`<a href="${ctx.base}/jobs/${r.job_id}">${r.job_name}</a>` : r.task}</td>
+<td>${pill(r.cancel_requested ? 'cancelling' : r.status)}</td><td>${r.queue}</td><td>${r.attempt} of ${r.max_retries + 1}</td>
+<td>${r.status === 'running' ? time(r.started_at, { relative: true }) : time(r.run_at, { relative: true })}</td><td>${r.node_id ?? '—'}</td>
 <td>${r.last_error ? html`<span class="message">${r.last_error}</span>` : ''}</td>
 <td>${r.cancel_requested ? '' : actionButton(ctx, `/runs/${r.run_id}/cancel`, 'Cancel', { confirm: `Cancel run ${r.run_id}?` })}</td></tr>`;
   const head = html`<thead><tr><th>Run</th><th>Job</th><th>Status</th><th>Queue</th><th>Attempt</th><th>Since / due</th><th>Node</th><th>Last error</th><th></th></tr></thead>`;
@@ -73,23 +74,24 @@ export async function runsPage(ctx: PageContext, tx: Tx): Promise<Html> {
 <h2>Running</h2>${running.length ? html`<table class="grid runs">${head}<tbody>${running.map(runRow)}</tbody></table>` : html`<p class="empty">Nothing is running.</p>`}
 <h2>Queued</h2>${queued.length ? html`<table class="grid runs">${head}<tbody>${queued.map(runRow)}</tbody></table>` : html`<p class="empty">The queue is empty.</p>`}
 <h2>Recent failures</h2>${failures.length ? html`<table class="grid"><thead><tr><th>Run</th><th>Job</th><th>Status</th><th>Attempt</th><th>Finished</th><th>Node</th><th>Message</th><th></th></tr></thead><tbody>
-${failures.map((f) => html`<tr data-log="${f.log_id}"><td>${f.run_id}</td><td>${f.job_id ? html`<a href="${ctx.base}/jobs/${f.job_id}">${f.job_name}</a>` : f.task}</td><td>${pill(String(f.status))}</td>
-<td>${f.attempt}</td><td>${time(f.finished_at as Date, { relative: true })}</td><td>${f.node_id ?? '—'}</td><td><span class="message">${f.message ?? ''}</span></td>
+${failures.map((f) => html`<tr data-log="${f.log_id}"><td>${f.run_id}</td><td>${f.job_id ? html`<a href="${ctx.base}/jobs/${f.job_id}">${f.job_name}</a>` : f.task}</td><td>${pill(f.status)}</td>
+<td>${f.attempt}</td><td>${time(f.finished_at, { relative: true })}</td><td>${f.node_id ?? '—'}</td><td><span class="message">${f.message ?? ''}</span></td>
 <td>${actionButton(ctx, `/logs/${f.log_id}/retry`, 'Retry')}</td></tr>`)}</tbody></table>` : html`<p class="empty">No failures recorded.</p>`}`;
   return layout(ctx, 'Runs', '/runs', body, { live: true });
 }
 
 /** The nodes page. */
 export async function nodesPage(ctx: PageContext, tx: Tx): Promise<Html> {
-  const nodes = await tx.q('dashNodes');
-  const state = (n: Row): string => (n.stopped_at ? 'stopped' : Number(n.heartbeat_age_ms) > 60_000 ? 'lost' : 'live');
+  const nodes = await tx.dashNodes();
+  const state = (n: DashNodesRow): string => (n.stopped_at ? 'stopped' : n.heartbeat_age_ms > 60_000 ? 'lost' : 'live');
   const body = html`<div class="title"><h1>Nodes</h1><span class="muted">${nodes.filter((n) => state(n) === 'live').length} live</span></div>
 ${nodes.length ? html`<table class="grid nodes"><thead><tr><th>Node</th><th>State</th><th>Host · pid</th><th>Version</th><th>Concurrency</th><th>Queues · tags</th><th>Started</th><th>Heartbeat age</th><th>Running now</th></tr></thead><tbody>
 ${nodes.map((n) => {
-    const running = (n.running as Array<{ run: number; job: string; since: string }>) ?? [];
+    // json: its shape is the query's json_build_object (a JSON array, never null).
+    const running = n.running as Array<{ run: number; job: string; since: string }>;
     return html`<tr><td>${n.name}<div class="muted small">${n.node_id}</div></td><td>${pill(state(n))}</td><td>${n.host} · ${n.pid}</td><td>${n.version}</td>
-<td>${running.length} / ${n.concurrency}</td><td>${(n.queues as string[]).join(', ')}${(n.tags as string[]).length ? html` · ${(n.tags as string[]).join(', ')}` : ''}</td>
-<td>${time(n.started_at as Date, { relative: true })}</td><td>${formatMs(Number(n.heartbeat_age_ms))}</td>
+<td>${running.length} / ${n.concurrency}</td><td>${n.queues.join(', ')}${n.tags.length ? html` · ${n.tags.join(', ')}` : ''}</td>
+<td>${time(n.started_at, { relative: true })}</td><td>${formatMs(n.heartbeat_age_ms)}</td>
 <td>${running.length ? html`<ul class="plain">${running.map((r) => html`<li>${r.job} <span class="muted">run ${r.run}</span></li>`)}</ul>` : html`<span class="muted">idle</span>`}</td></tr>`;
   })}</tbody></table>` : html`<p class="empty">No node has registered in the last day. Start one with <code>kairos start</code>.</p>`}`;
   return layout(ctx, 'Nodes', '/nodes', body, { live: true });
@@ -104,7 +106,7 @@ interface Fire {
 
 /** The calendar: a 24-hour timeline per job and an agenda of the next 7 days (UTC days). */
 export async function calendarPage(ctx: PageContext, tx: Tx): Promise<Html> {
-  const rows = await tx.q('dashScheduled');
+  const rows = await tx.dashScheduled();
   const now = new Date();
   const horizon = now.getTime() + 7 * 86_400_000;
   const fires: Fire[] = [];
