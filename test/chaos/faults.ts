@@ -3,7 +3,8 @@
  * node with a skewed clock, and a graceful shutdown while jobs run. Each returns its figures;
  * the test files assert them, `npm run chaos` prints them.
  */
-import { SCHEDULE_LEAD_MS, assertStartsAt, chaosDb, defineSchedule, dbSecond, invariants, report, scalar, settle, startNode, until, type ScenarioReport } from './harness.js';
+import { SCHEDULE_LEAD_MS, assertStartsAt, chaosDb, defineSchedule, dbSecond, invariants, report, scalar, settle, startNode, type ScenarioReport } from './harness.js';
+import { eventually } from '../helpers.js';
 
 const LEASE = 3000;
 const node = (name: string, extra: object = {}): { name: string; lease: number; heartbeat: number; rescue: number } => ({ name, lease: LEASE, heartbeat: 500, rescue: 300, ...extra });
@@ -24,33 +25,33 @@ export async function killMidRun(): Promise<ScenarioReport> {
     const rescuedYet = `EXISTS (SELECT 1 FROM ${db.s}.job_logs WHERE status = 'rescued' AND task = '@sql')`;
     await db.pool.query(`SELECT 1 FROM ${db.s}.define_job('sql-crash', $1)`, [`INSERT INTO ${db.ledger} (job) VALUES ('sql-crash'); SELECT pg_sleep(CASE WHEN ${rescuedYet} THEN 0 ELSE 8 END)`]);
     const sqlRun = await scalar(db.pool, `SELECT ${db.s}.trigger_job('sql-crash')`);
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger} WHERE run_id = $1`, [taskRun])) === 1, 20_000, 'the task to start');
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs WHERE run_id = $1 AND status = 'running'`, [sqlRun])) === 1, 20_000, 'the SQL job to start');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger} WHERE run_id = $1`, [taskRun])) === 1, { timeoutMs: 20_000, what: 'the task to start', intervalMs: 100 });
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs WHERE run_id = $1 AND status = 'running'`, [sqlRun])) === 1, { timeoutMs: 20_000, what: 'the SQL job to start', intervalMs: 100 });
     const killedAt = Date.now();
     await a.kill();
     const heir = await startNode(db, node('heir', { runSqlJobs: true }));
     nodes.push(heir);
     const done = `SELECT count(*) FROM ${db.s}.job_logs WHERE run_id = ANY($1::bigint[]) AND status = 'completed'`;
-    await until(async () => (await scalar(db.pool, done, [[taskRun, sqlRun]])) === 2, 30_000, 'both rescued runs to complete');
+    await eventually(async () => (await scalar(db.pool, done, [[taskRun, sqlRun]])) === 2, { timeoutMs: 30_000, what: 'both rescued runs to complete', intervalMs: 100 });
     const rescueMs = Date.now() - killedAt;
     // The dead node's SQL statement still runs in its server backend; when it ends, the backend
     // finds its client gone and rolls back: the job's effect must still be there exactly once.
     const orphan = `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_temp.kairos_run_job%' AND state = 'active' AND pid <> pg_backend_pid()`;
     const orphans = await scalar(db.pool, orphan);
-    await until(async () => (await scalar(db.pool, orphan)) === 0, 30_000, "the dead node's SQL backend to end");
+    await eventually(async () => (await scalar(db.pool, orphan)) === 0, { timeoutMs: 30_000, what: "the dead node's SQL backend to end", intervalMs: 100 });
 
     // A frozen node is not dead: it comes back with a result for an attempt that is no longer its.
     const frozen = await startNode(db, node('frozen'));
     nodes.push(frozen);
     await heir.term(); // only the frozen node can take the next run
     const lateRun = await scalar(db.pool, `SELECT ${db.s}.enqueue('record', '{"ms": 4000, "sleepOn": [1]}', retries => 0)`);
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger} WHERE run_id = $1`, [lateRun])) === 1, 20_000, 'the run to start on the node about to freeze');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger} WHERE run_id = $1`, [lateRun])) === 1, { timeoutMs: 20_000, what: 'the run to start on the node about to freeze', intervalMs: 100 });
     frozen.freeze(true);
     const rescuer = await startNode(db, node('rescuer'));
     nodes.push(rescuer);
-    await until(async () => (await scalar(db.pool, done, [[lateRun]])) === 1, 30_000, 'the frozen run to be rescued and completed');
+    await eventually(async () => (await scalar(db.pool, done, [[lateRun]])) === 1, { timeoutMs: 30_000, what: 'the frozen run to be rescued and completed', intervalMs: 100 });
     frozen.freeze(false);
-    await until(async () => frozen.log.includes('fenced'), 20_000, 'the thawed node to report its result fenced off');
+    await eventually(async () => frozen.log.includes('fenced'), { timeoutMs: 20_000, what: 'the thawed node to report its result fenced off', intervalMs: 100 });
     await Promise.all(nodes.map((n) => n.term()));
 
     const inv = await invariants(db, [], ['sql-crash']);
@@ -120,14 +121,14 @@ export async function longShutdown(params: { short: number; long: number; shutdo
     nodes.push(first);
     await db.pool.query(`SELECT ${db.s}.enqueue('record', '{"ms": 1500}', retries => 0) FROM generate_series(1, $1)`, [params.short]);
     await db.pool.query(`SELECT ${db.s}.enqueue('record', '{"ms": 60000, "sleepOn": [1]}', retries => 0) FROM generate_series(1, $1)`, [params.long]);
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger}`)) === total, 20_000, 'every run to start');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.ledger}`)) === total, { timeoutMs: 20_000, what: 'every run to start', intervalMs: 100 });
     const termAt = Date.now();
     const code = await first.term();
     const exitMs = Date.now() - termAt;
     const afterStop = (await db.pool.query(`SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*)::int AS pending_or_running FROM ${db.s}.runs`)).rows[0];
     const statuses = (await db.pool.query(`SELECT status, count(*)::int AS n FROM ${db.s}.job_logs GROUP BY 1 ORDER BY 1`)).rows.map((r) => `${r.status}=${r.n}`);
     nodes.push(await startNode(db, node('successor')));
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs`)) === 0, 20_000, 'the handed-back runs to complete');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs`)) === 0, { timeoutMs: 20_000, what: 'the handed-back runs to complete', intervalMs: 100 });
     await Promise.all(nodes.map((n) => n.term()));
     const inv = await invariants(db);
     return report('5 long shutdown', inv, {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createTestSchema, type TestSchema } from '../../src/testing/index.js';
+import { eventually } from '../helpers.js';
 
 /** A scenario's database: an isolated, migrated schema plus the ledger table. */
 export interface ChaosDb extends TestSchema {
@@ -192,15 +193,6 @@ export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Wait until `check` holds (polling every 100 ms) or throw after `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await pause(100);
-  }
-}
-
 /** Query a single number. */
 export async function scalar(pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> {
   const result = await pool.query(sql, values);
@@ -284,11 +276,11 @@ export async function assertStartsAt(db: ChaosDb, from: Date): Promise<void> {
 /** Wait until every schedule is past its end and the queue is empty; then the cluster is quiet. */
 export async function settle(db: ChaosDb, timeoutMs: number, cluster?: Cluster): Promise<void> {
   try {
-    await until(async () => {
+    await eventually(async () => {
       const { rows } = await db.pool.query(`SELECT (SELECT count(*) FROM ${db.s}.jobs WHERE next_run IS NOT NULL AND enabled)::int
                                                   + (SELECT count(*) FROM ${db.s}.runs)::int AS n`);
       return rows[0].n === 0;
-    }, timeoutMs, 'the schedules to end and the queue to empty');
+    }, { timeoutMs, what: 'the schedules to end and the queue to empty', intervalMs: 100 });
   } catch (error) {
     // Say what is left, and what the nodes complained about: that is where the bug is.
     const jobs = await db.pool.query(`SELECT job_name, next_run, enabled FROM ${db.s}.jobs WHERE next_run IS NOT NULL AND enabled LIMIT 5`);

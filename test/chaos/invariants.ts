@@ -129,14 +129,3 @@ export async function invariants(db: ChaosDb, schedules: ExpectedSchedule[] = []
     detail,
   };
 }
-
-/** Wait until the queue is empty (everything due has run and been recorded), or `timeoutMs`. */
-export async function quiet(db: ChaosDb, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${db.s}.runs`);
-    if (rows[0].n === 0) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

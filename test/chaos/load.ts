@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres.js';
 import { missingSample } from './invariants.js';
-import { SCHEDULE_LEAD_MS, assertStartsAt, chaosDb, chaosMonkey, Cluster, defineSchedule, dbSecond, invariants, pause, report, scalar, settle, until, type ChaosDb, type ExpectedSchedule, type ScenarioReport } from './harness.js';
+import { SCHEDULE_LEAD_MS, assertStartsAt, chaosDb, chaosMonkey, Cluster, defineSchedule, dbSecond, invariants, pause, report, scalar, settle, type ChaosDb, type ExpectedSchedule, type ScenarioReport } from './harness.js';
+import { eventually } from '../helpers.js';
 
 const LEASE = 3000;
 
@@ -91,16 +92,19 @@ export async function databaseFaults(params: { nodes: number; count: number; sql
     // A node must ride out the faults, not die of them (its runs would be rescued and hide it).
     const died = cluster.nodes.filter((n) => !n.alive);
     for (const n of died) notes.push(`node ${n.options.name} DIED: ${n.log.slice(-500)}`);
-    // LISTEN is back on every node: a new run is claimed at once, not at the 30 s poll.
-    const listening = `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'kairos-listener:%' AND query LIKE 'LISTEN%'`;
-    await until(async () => (await scalar(db.pool, listening)) >= params.nodes, 30_000, 'every node to LISTEN again').catch(async (e) => {
+    // LISTEN is back on every node: a new run is claimed at once, not at the 30 s poll. A listener
+    // idle after its LISTEN has it in effect, and a heartbeat since then says the node has acted on
+    // the reconnect (its wake-ups, the poll's first, run together): from then on only a NOTIFY
+    // wakes it. (Was a fixed pause of 500 ms.)
+    const listening = `SELECT count(*) FROM pg_stat_activity a JOIN ${db.s}.nodes n ON a.application_name = left('kairos-listener:' || n.node_id, 63)
+                        WHERE a.state = 'idle' AND a.query LIKE 'LISTEN%' AND n.last_heartbeat > a.state_change`;
+    await eventually(async () => (await scalar(db.pool, listening)) >= params.nodes, { timeoutMs: 30_000, what: 'every node to LISTEN again', intervalMs: 100 }).catch(async (e) => {
       const rows = (await db.pool.query(`SELECT application_name, state, query FROM pg_stat_activity WHERE application_name LIKE 'kairos%'`)).rows;
       throw new Error(`${(e as Error).message}: ${JSON.stringify(rows)}\n${cluster.nodes.map((n) => n.log.slice(-3000)).join('\n')}`);
     });
-    await pause(500);
     const t = Date.now();
     const runId = await scalar(db.pool, `SELECT ${db.s}.enqueue('record', '{}', retries => 0)`);
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.job_logs WHERE run_id = $1 AND status = 'completed'`, [runId])) === 1, 30_000, 'the run enqueued after the faults');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.job_logs WHERE run_id = $1 AND status = 'completed'`, [runId])) === 1, { timeoutMs: 30_000, what: 'the run enqueued after the faults', intervalMs: 100 });
     const notifyMs = Date.now() - t;
     notes.push(`a run enqueued after the faults completed in ${notifyMs} ms (poll interval 30 s: woken by NOTIFY)`);
     await cluster.stop();
@@ -149,7 +153,7 @@ export async function backPressure(params: { jobs: number; concurrency: number }
     const t0 = Date.now();
     await db.pool.query(`INSERT INTO ${db.s}.runs (task, payload) SELECT 'noop', jsonb_build_object('i', g) FROM generate_series(1, $1::int) g`, [params.jobs]);
     const insertMs = Date.now() - t0;
-    await until(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs`)) === 0, Math.max(120_000, params.jobs), 'the backlog to drain');
+    await eventually(async () => (await scalar(db.pool, `SELECT count(*) FROM ${db.s}.runs`)) === 0, { timeoutMs: Math.max(120_000, params.jobs), what: 'the backlog to drain', intervalMs: 100 });
     const drainMs = Date.now() - t0;
     sampling = false;
     await sampler;
