@@ -95,26 +95,23 @@ SELECT l.*, extract(epoch FROM l.duration) * 1000 AS duration_ms,
   FROM {{schema}}.job_logs l WHERE l.job_id = @job_id ORDER BY l.log_id DESC LIMIT @limit;
 
 -- name: dashLiveRuns
--- Running runs first, then queued ones by due time, at most @limit. job_name is null for a plain
--- task (a sub-select rather than a LEFT JOIN, so that the generated type says it may be null).
+-- Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
 SELECT r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.status, r.run_at, r.scheduled_at, r.attempt,
-       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner,
-       (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = r.job_id) AS job_name,
+       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner, j.job_name,
        now() - r.started_at AS elapsed
-  FROM {{schema}}.runs r
+  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
  ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT @limit;
 
 -- name: dashRecentFailures
--- The latest @limit failed attempts (with what a retry needs); job_name as in dashLiveRuns.
+-- The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task).
 SELECT l.log_id, l.run_id, l.job_id, l.task, l.queue, l.attempt, l.status, l.finished_at, l.message, l.node_id,
-       l.payload, (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = l.job_id) AS job_name
-  FROM {{schema}}.job_logs l
+       l.payload, j.job_name
+  FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE l.status IN ('failed', 'expired') ORDER BY l.log_id DESC LIMIT @limit;
 
 -- name: dashLog
--- One attempt record (retrying it); job_name as in dashLiveRuns.
-SELECT l.*, (SELECT j.job_name FROM {{schema}}.jobs j WHERE j.job_id = l.job_id) AS job_name
-  FROM {{schema}}.job_logs l WHERE l.log_id = @log_id;
+-- One attempt record (retrying it; job_name: null for a plain task).
+SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id WHERE l.log_id = @log_id;
 
 -- name: dashNodes
 -- Nodes seen in the last day, with what each runs now (a JSON array).

@@ -2018,8 +2018,7 @@ export class Queries {
   }
 
   /**
-   * Running runs first, then queued ones by due time, at most @limit. job_name is null for a plain
-   * task (a sub-select rather than a LEFT JOIN, so that the generated type says it may be null).
+   * Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
    *
    * (`dashLiveRuns` in sql/queries/dashboard.sql)
    */
@@ -2028,7 +2027,7 @@ export class Queries {
   }
 
   /**
-   * The latest @limit failed attempts (with what a retry needs); job_name as in dashLiveRuns.
+   * The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task).
    *
    * (`dashRecentFailures` in sql/queries/dashboard.sql)
    */
@@ -2037,7 +2036,7 @@ export class Queries {
   }
 
   /**
-   * One attempt record (retrying it); job_name as in dashLiveRuns.
+   * One attempt record (retrying it; job_name: null for a plain task).
    *
    * (`dashLog` in sql/queries/dashboard.sql)
    */
@@ -2607,9 +2606,7 @@ export class Queries {
   }
 
   /**
-   * The alert rules stored in SQL (add_alert), with the job name of per-job rules (null for the
-   * others: a subquery rather than a LEFT JOIN, whose columns PostgreSQL describes as the table's,
-   * NOT NULL included, so the generated row type would promise a name every rule does not have).
+   * The alert rules stored in SQL (add_alert), with the job name of per-job rules.
    *
    * (`alertRules` in sql/queries/observability.sql)
    */
