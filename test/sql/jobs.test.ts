@@ -65,12 +65,25 @@ test('exactly once: a fenced-off attempt rolls back its effects together with it
   const clock = new TestClock(new Date());
   const a = agent({ clock });
   const b = agent({ clock });
-  await defineSql('once', `INSERT INTO public.${alice}_ledger (n) VALUES (7); SELECT pg_sleep(0.3)`);
+  // The job waits at a gate (an advisory lock this test holds) after its insert: A is still in
+  // the job, its insert done, when its run is taken over, whatever the timing.
+  const gate = await db.pool.connect();
+  const key = randomBytes(3).readUIntBE(0, 3);
+  await gate.query('SELECT pg_advisory_lock($1)', [key]);
+  await defineSql('once', `INSERT INTO public.${alice}_ledger (n) VALUES (7); SELECT pg_advisory_xact_lock(${key})`);
   const runId = await a.trigger('once');
-  await a.services.producer.runOnce(); // A starts the job…
-  // …and is presumed dead: its run is taken over (what the rescuer does), and B claims it.
-  await db.pool.query(`UPDATE ${s}.runs SET status = 'pending', node_id = NULL WHERE run_id = $1`, [runId]);
-  await b.services.producer.runOnce();
+  try {
+    await a.services.producer.runOnce(); // A starts the job…
+    const waiting = async (): Promise<number> => (await gate.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND NOT granted", [key])).rows[0].n;
+    await eventually(async () => (await waiting()) === 1, { what: "A's job to insert and wait at the gate" });
+    // …and is presumed dead: its run is taken over (what the rescuer does), and B claims it.
+    await db.pool.query(`UPDATE ${s}.runs SET status = 'pending', node_id = NULL WHERE run_id = $1`, [runId]);
+    await b.services.producer.runOnce();
+    await eventually(async () => (await waiting()) === 2, { what: "B's job to wait at the gate too" });
+  } finally {
+    await gate.query('SELECT pg_advisory_unlock($1)', [key]);
+    gate.release();
+  }
   await a.services.executor.waitForIdle(5000);
   await b.services.executor.waitForIdle(5000);
   await b.services.completer.drain();
