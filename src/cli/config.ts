@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { redactConnectionString } from '../core/redact.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
+import { isName, NAME_RULE } from '../core/validate.js';
 import { alertRulesSchema, redactAlertRules, type AlertRule } from '../observability/alert-rules.js';
 
 /** The agent's settings, complete and checked. */
@@ -110,7 +111,7 @@ const list = (source: Source, item: z.ZodType, min = 0): z.ZodType => {
 const duration = (field: string, minMs: number, maxMs: number): z.ZodType =>
   z.preprocess((v) => toMilliseconds(v, field), z.number({ error: `a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, such as "10s" (a number without a unit is seconds)` }).int().min(minMs).max(maxMs));
 const HOST = text('a host name or IP address to bind, such as 127.0.0.1 or 0.0.0.0', /^[A-Za-z0-9.:_[\]-]{1,255}$/);
-const QUEUE = text('a queue name of 1-200 letters, digits, spaces and _ . : - / @', /^[A-Za-z0-9_][A-Za-z0-9_.:\-/@ ]{0,199}$/);
+const QUEUE = z.string({ error: `a queue name of ${NAME_RULE}` }).refine(isName, { error: `a queue name of ${NAME_RULE}` });
 const postgresUrl = (): z.ZodType => z.string({ error: POSTGRES_URL }).refine(isPostgresUrl, { error: POSTGRES_URL });
 
 /** Each setting: its environment variable, its YAML key, and its schema for a given source. */

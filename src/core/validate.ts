@@ -6,15 +6,25 @@ import { KairosValidationError, describeValue } from './errors.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-/@ ]*$/;
 
-/** Check a task, job or queue name: 1–200 characters, letters, digits and `_ . : - / @ space`. */
+/** What a name may be, in the words every refusal uses. */
+export const NAME_RULE = '1-200 characters of letters, digits, spaces and _ . : - / @ (not starting with a symbol or space)';
+
+/**
+ * The name rule of tasks, jobs, queues, labels and node names: {@link NAME_RULE}. The one copy in
+ * TypeScript (the API, the YAML configuration and alert rules use it); the SQL API's
+ * `api_check_name` is the other, in the database, and test/core/name-rule.test.ts holds the two
+ * to the same answers on random strings.
+ */
+export function isName(value: string): boolean {
+  return value.length > 0 && value.length <= 200 && NAME_PATTERN.test(value) && value.trim() === value;
+}
+
+/** Check a task, job or queue name ({@link isName}). */
 export function assertName(value: unknown, field: string): string {
   // Say "lone surrogate" or "NUL" rather than only "letters, digits…": the likelier mistake.
   if (typeof value === 'string') assertText(value, field);
-  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || !NAME_PATTERN.test(value) || value.trim() !== value) {
-    throw new KairosValidationError(
-      field,
-      `Expected \`${field}\` to be 1-200 characters of letters, digits, spaces and _ . : - / @ (not starting with a symbol or space), got ${describeValue(value)}`,
-    );
+  if (typeof value !== 'string' || !isName(value)) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be ${NAME_RULE}, got ${describeValue(value)}`);
   }
   return value;
 }

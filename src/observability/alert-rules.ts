@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { z as ZodNamespace } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
+import { isName, NAME_RULE } from '../core/validate.js';
 
 /** What an alert is about. */
 export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired' | 'missed' | 'broken';
@@ -28,7 +29,6 @@ export type AlertRule = {
   | { channel: 'log' }
 );
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/@ -]{0,199}$/;
 const URL_PATTERN = /^https?:\/\/[^/\s?#@]+(\/\S*)?$/;
 const CHANNEL_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,62}$/;
 
@@ -47,7 +47,7 @@ function schemas(z: Zod) {
     }, z.number({ error: 'a duration such as "90s" or "5m" (a number is seconds)' }).min(minMs).max(maxMs)) as ZodNamespace.ZodType<number>;
 
   const common = {
-    job: z.string({ error: 'a job name' }).regex(NAME, { error: 'a job name of 1-200 letters, digits, spaces and _ . : - / @' }).optional(),
+    job: z.string({ error: 'a job name' }).refine(isName, { error: `a job name of ${NAME_RULE}` }).optional(),
     events: z.array(z.enum(ALERT_EVENTS as [AlertEvent, ...AlertEvent[]], { error: `one of ${EVENT_LIST}` }), { error: `a list of events (${EVENT_LIST})` })
       .min(1, { error: 'a list of at least one event' }).optional(),
     late_after: duration(0, 30 * 86_400_000).optional(),
