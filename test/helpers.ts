@@ -20,8 +20,9 @@ export interface Fixture extends TestSchema {
 export async function fixture(): Promise<Fixture> {
   const schema = await createTestSchema();
   const nodes: Kairos[] = [];
-  // A failed test's schema is kept, to look at what it left. `passed` is set on the context a
-  // hook gets from Node 20.12 on (not in @types/node); without it the schema is dropped as before.
+  // A failed test's schema is kept, to look at what it left. `passed` is on the context a hook
+  // gets (Node 20.20 has it; documented only lately, not in @types/node); a Node without it never
+  // says false, and the schema is dropped as before. Failures outside tests (hooks) do not count.
   let failed = false;
   afterEach((t) => {
     if ((t as { passed?: boolean }).passed === false) failed = true;
