@@ -228,9 +228,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::double precision * interval '1 
 -- name: isRoleMember
 SELECT pg_has_role($1::name, $2::name, 'MEMBER') AS member;
 
--- name: cancelBackend
-SELECT pg_cancel_backend($1) AS cancelled;
-
 -- name: defineJob
 -- The CLI's `jobs add`: through the SQL API, so the same rules and errors apply.
 SELECT * FROM {{schema}}.define_job(

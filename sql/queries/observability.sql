@@ -3,7 +3,8 @@
 -- name: metricsSnapshot
 -- Scrape-time figures, one cheap statement: live runs by queue and status with the age of the
 -- oldest due pending run (the runs table holds only live runs), and the nodes whose heartbeat is
--- younger than the lease ($1 ms).
+-- younger than the lease (@lease_ms).
+-- Not null: kind, n
 SELECT 'queue' AS kind, r.queue AS name, r.status, count(*)::int AS n,
        extract(epoch FROM now() - min(r.run_at) FILTER (WHERE r.status = 'pending' AND r.run_at <= now()))::float8 AS oldest_due_s
   FROM {{schema}}.runs r
@@ -11,7 +12,7 @@ SELECT 'queue' AS kind, r.queue AS name, r.status, count(*)::int AS n,
 UNION ALL
 SELECT 'nodes', NULL, NULL, count(*)::int, NULL
   FROM {{schema}}.nodes n
- WHERE n.stopped_at IS NULL AND n.last_heartbeat > now() - $1::bigint * interval '1 millisecond';
+ WHERE n.stopped_at IS NULL AND n.last_heartbeat > now() - @lease_ms::bigint * interval '1 millisecond';
 
 -- name: alertRules
 -- The alert rules stored in SQL (add_alert), with the job name of per-job rules.
@@ -20,5 +21,5 @@ SELECT a.rule_id, a.channel, a.target, a.secret, a.events, a.late_after_ms, j.jo
  ORDER BY a.rule_id;
 
 -- name: alertNotify
--- An alert on a user's NOTIFY channel ($1), JSON payload $2.
-SELECT pg_notify($1, $2);
+-- An alert on a user's NOTIFY channel (@channel), JSON payload @payload.
+SELECT pg_notify(@channel, @payload);

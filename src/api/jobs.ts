@@ -18,7 +18,7 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
   for (let attempt = 0; ; attempt++) {
     try {
       return await inTransaction(store.pool, async (client) => {
-        const [clock] = await store.run<{ db_time: Date }>('dbNow', [], client);
+        const [clock] = await store.sql.dbNow(client);
         const dbNow = now ?? clock!.db_time;
         const [existing] = await store.run('lockJobByName', [def.row.job_name, now], client);
         const row = { ...def.row };
@@ -176,7 +176,7 @@ export async function history(store: Store, filter: HistoryFilter = {}): Promise
 
 /** Registered nodes, newest first. */
 export async function listNodes(store: Store): Promise<NodeInfo[]> {
-  return (await store.run('listNodes', [])).map(toNode);
+  return (await store.sql.listNodes()).map(toNode);
 }
 
 /** Most occurrences one backfill call may create. */

@@ -201,7 +201,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       await this.flushStatus();
     }
     await Promise.all([heartbeat.stop(), rescuer.stop(), pruner.stop()]);
-    if (wasStarted) await this.store.run('deregisterNode', [this.nodeId]).catch((error: unknown) => this.logger.warn({ err: error }, 'deregistering failed'));
+    if (wasStarted) await this.store.sql.deregisterNode({ node_id: this.nodeId }).catch((error: unknown) => this.logger.warn({ err: error }, 'deregistering failed'));
     await this.notifier.stop();
     await this.cancels.idle();
     await this.connections.close();
@@ -308,9 +308,10 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
 
   private async register(): Promise<void> {
     const sentAt = Date.now();
-    const [row] = await this.store.run<{ db_time: Date }>('registerNode', [
-      this.nodeId, this.options.nodeName, os.hostname(), process.pid, this.options.nodeTags, this.options.queues, this.options.concurrency, VERSION,
-    ]);
+    const [row] = await this.store.sql.registerNode({
+      node_id: this.nodeId, name: this.options.nodeName, host: os.hostname(), pid: process.pid,
+      tags: this.options.nodeTags, queues: this.options.queues, concurrency: this.options.concurrency, version: VERSION,
+    });
     if (row) this.ctx.offset.sample(row.db_time.getTime(), sentAt, Date.now());
   }
 

@@ -1,8 +1,7 @@
 /**
  * The jobs list and a job's page: definition, steps, next fires, history and the actions.
  */
-import { toJob } from '../store/rows.js';
-import { toDueJob } from '../store/rows.js';
+import { toDueJob, toJob } from '../store/rows.js';
 import type { DashJobHistoryRow, DashJobRow, DashJobsRow, DashStepsRow } from '../store/queries.js';
 import { scheduleOf } from '../core/planner.js';
 import type { Job } from '../core/types.js';

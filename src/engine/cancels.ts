@@ -36,7 +36,7 @@ export class CancelCheck {
   private async look(): Promise<void> {
     const ids = this.tracked();
     if (ids.length === 0) return;
-    const rows = await this.ctx.store.run<{ run_id: number; cancel_reason: string | null }>('cancelsRequested', [this.ctx.nodeId, ids]);
-    for (const row of rows) this.cancel(Number(row.run_id), row.cancel_reason ?? undefined);
+    const rows = await this.ctx.store.sql.cancelsRequested({ node_id: this.ctx.nodeId, run_ids: ids });
+    for (const row of rows) this.cancel(row.run_id, row.cancel_reason ?? undefined);
   }
 }

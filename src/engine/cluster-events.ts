@@ -65,7 +65,7 @@ export class ClusterEvents {
 
   /** Read the installation's secret (before LISTEN starts). */
   async start(): Promise<void> {
-    const [row] = await this.store.run<{ secret: string }>('notifySecret', []);
+    const [row] = await this.store.sql.notifySecret();
     if (!row) throw new KairosStateError('the installation has no notify secret (migration 0017): re-run the migrations');
     this.key = Buffer.from(row.secret, 'utf8');
     this.listeningSince = this.dbNow();
@@ -110,7 +110,7 @@ export class ClusterEvents {
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const payload = this.seal(this.takeChunk());
-      await this.store.run('publish', [this.store.channel, payload]).catch((error: unknown) => this.logger.warn({ err: error }, 'publishing status changes failed'));
+      await this.store.sql.publish({ channel: this.store.channel, payload }).catch((error: unknown) => this.logger.warn({ err: error }, 'publishing status changes failed'));
     }
   }
 

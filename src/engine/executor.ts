@@ -215,7 +215,7 @@ export class Executor {
   private async acquireLock(run: ClaimedRun): Promise<pg.PoolClient | undefined> {
     const client = await this.ctx.store.pool.connect();
     const key = `${this.ctx.store.schema}:${run.lock_key}`;
-    const rows = await this.ctx.store.run<{ locked: boolean }>('tryExclusiveLock', [key], client).catch((error: unknown) => {
+    const rows = await this.ctx.store.sql.tryExclusiveLock({ lock_key: key }, client).catch((error: unknown) => {
       client.release();
       throw error;
     });
@@ -229,7 +229,7 @@ export class Executor {
 
   private async releaseLock(client: pg.PoolClient, lockKey: string): Promise<void> {
     try {
-      await this.ctx.store.run('exclusiveUnlock', [`${this.ctx.store.schema}:${lockKey}`], client);
+      await this.ctx.store.sql.exclusiveUnlock({ lock_key: `${this.ctx.store.schema}:${lockKey}` }, client);
       client.release();
     } catch (error) {
       client.release(error as Error);

@@ -27,13 +27,12 @@ export class Heartbeat extends LoopService {
 
   async runOnce(): Promise<undefined> {
     const sentAt = Date.now();
-    const rows = await this.ctx.store.run<{ run_id: number | null; cancel_requested: boolean | null; cancel_reason: string | null; node_found: number }>(
-      'heartbeat',
-      [this.ctx.nodeId, this.ctx.options.leaseMs, this.ctx.clock.now(), this.tracked()],
-    );
-    if (Number(rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
+    const rows = await this.ctx.store.sql.heartbeat({
+      node_id: this.ctx.nodeId, lease_ms: this.ctx.options.leaseMs, now: this.ctx.clock.now(), run_ids: this.tracked(),
+    });
+    if ((rows[0]?.node_found ?? 0) === 0) await this.onNodeMissing();
     for (const row of rows) {
-      if (row.run_id !== null && row.cancel_requested) this.onCancelRequested(Number(row.run_id), row.cancel_reason ?? undefined);
+      if (row.run_id !== null && row.cancel_requested) this.onCancelRequested(row.run_id, row.cancel_reason ?? undefined);
     }
     if (Date.now() - sentAt > this.ctx.options.leaseMs / 2) {
       this.ctx.logger.warn({ ms: Date.now() - sentAt }, 'heartbeat took more than half the lease; runs risk being rescued');

@@ -6,7 +6,7 @@
  * no partition yet). It also forgets old occurrence records and long-dead nodes. One node at a
  * time: a session advisory lock is held for the pass.
  */
-import type pg from 'pg';
+import type { Queries } from '../store/queries.js';
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 
@@ -53,61 +53,65 @@ export class Pruner extends LoopService {
     const lockKey = `kairos-prune:${this.ctx.store.schema}`;
     const client = await this.ctx.store.pool.connect();
     try {
-      const [lock] = await this.ctx.store.run<{ locked: boolean }>('tryExclusiveLock', [lockKey], client);
+      // The session lock and everything under it on the one connection.
+      const db = this.ctx.store.on(client);
+      const [lock] = await db.tryExclusiveLock({ lock_key: lockKey });
       if (!lock?.locked) return { logs: 0, steps: 0, partitions: 0, occurrences: 0, nodes: 0, ran: false };
       try {
-        return { ...(await this.sweep(now, client)), ran: true };
+        return { ...(await this.sweep(now, db)), ran: true };
       } finally {
-        await this.ctx.store.run('exclusiveUnlock', [lockKey], client);
+        await db.exclusiveUnlock({ lock_key: lockKey });
       }
     } finally {
       client.release();
     }
   }
 
-  private async sweep(now: Date, client: pg.PoolClient): Promise<Omit<PruneResult, 'ran'>> {
+  private async sweep(now: Date, db: Queries): Promise<Omit<PruneResult, 'ran'>> {
     const { retention } = this.ctx.options;
     const before = (ms: number): Date => new Date(now.getTime() - ms);
     // Yesterday too: a clock just past midnight still writes rows finished before it.
     const yesterday = new Date(Math.floor(now.getTime() / DAY) * DAY - DAY).toISOString().slice(0, 10);
-    await client.query(this.ctx.store.queries.get('historyPrepare'), [yesterday, DAYS_AHEAD + 2]);
+    await db.historyPrepare({ from_day: yesterday, days: DAYS_AHEAD + 2 });
     const longest = Math.max(retention.completedMs, retention.failedMs, retention.cancelledMs);
     const stepsBefore = before(longest + STEP_MARGIN_MS);
-    const dropped = await client.query<{ partition: string; row_count: string }>(this.ctx.store.queries.get('historyDropExpired'), [
-      before(retention.completedMs), before(retention.failedMs), before(retention.cancelledMs), stepsBefore,
-    ]);
+    const dropped = await db.historyDropExpired({
+      completed_before: before(retention.completedMs), failed_before: before(retention.failedMs), cancelled_before: before(retention.cancelledMs), steps_before: stepsBefore,
+    });
     let logs = 0;
     let steps = 0;
-    for (const row of dropped.rows) {
-      if (row.partition.startsWith('step_logs')) steps += Number(row.row_count);
-      else logs += Number(row.row_count);
+    for (const row of dropped) {
+      if (row.partition.startsWith('step_logs')) steps += row.row_count;
+      else logs += row.row_count;
     }
     const policies: Array<[string[], number]> = [
       [['completed'], retention.completedMs],
       [['failed', 'expired', 'rescued', 'released', 'retrying'], retention.failedMs],
       [['cancelled'], retention.cancelledMs],
     ];
-    for (const [statuses, age] of policies) logs += await this.batches('pruneLogs', (n) => [statuses, before(age), n], client);
-    steps += await this.batches('pruneStepLogs', (n) => [stepsBefore, n], client);
-    const occurrences = await this.batches('pruneOccurrences', (n) => [before(Math.max(retention.completedMs, retention.failedMs)), n], client);
-    const nodes = (await client.query(this.ctx.store.queries.get('pruneNodes'), [before(retention.nodesMs)])).rowCount ?? 0;
-    return { logs, steps, partitions: dropped.rowCount ?? 0, occurrences, nodes };
-  }
-
-  /** Run a batch query until a batch comes back short. It reports its count as `deleted` or as rowCount. */
-  private async batches(query: string, params: (limit: number) => unknown[], client: pg.PoolClient): Promise<number> {
-    let total = 0;
-    for (let i = 0; i < MAX_BATCHES_PER_PASS; i++) {
-      const result = await client.query<{ deleted?: number }>(this.ctx.store.queries.get(query), params(BATCH));
-      const deleted = result.rows[0]?.deleted !== undefined ? Number(result.rows[0].deleted) : (result.rowCount ?? 0);
-      total += deleted;
-      if (deleted < BATCH) break;
+    const deletedRows = async (batch: Promise<Array<{ deleted: number }>>): Promise<number> => (await batch)[0]?.deleted ?? 0;
+    for (const [statuses, age] of policies) {
+      logs += await batches((n) => deletedRows(db.pruneLogs({ statuses, finished_before: before(age), batch: n })));
     }
-    return total;
+    steps += await batches((n) => deletedRows(db.pruneStepLogs({ finished_before: stepsBefore, batch: n })));
+    const occurrences = await batches((n) => db.pruneOccurrences({ created_before: before(Math.max(retention.completedMs, retention.failedMs)), batch: n }));
+    const nodes = await db.pruneNodes({ heartbeat_before: before(retention.nodesMs) });
+    return { logs, steps, partitions: dropped.length, occurrences, nodes };
   }
 
   private async dbNow(): Promise<Date> {
-    const [row] = await this.ctx.store.run<{ db_time: Date }>('dbNow', []);
+    const [row] = await this.ctx.store.sql.dbNow();
     return row?.db_time ?? new Date();
   }
+}
+
+/** Run a batch (it resolves with the rows it deleted) until a batch comes back short. */
+async function batches(batch: (limit: number) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_PASS; i++) {
+    const deleted = await batch(BATCH);
+    total += deleted;
+    if (deleted < BATCH) break;
+  }
+  return total;
 }

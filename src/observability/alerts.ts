@@ -18,6 +18,7 @@ import type { Kairos } from '../api/kairos.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
+import type { AlertRulesRow } from '../store/queries.js';
 import type { AttemptObserver } from './tracing.js';
 import type { JobBrokenEvent } from '../engine/quarantine.js';
 import { parseAlertRules, type AlertEvent, type AlertRule } from './alert-rules.js';
@@ -169,7 +170,7 @@ class Dispatcher {
     if (rule.channel === 'log') {
       logger.warn({ alert }, `kairos alert: ${describe(alert)}`);
     } else if (rule.channel === 'notify') {
-      await this.kairos.store.run('alertNotify', [rule.name, JSON.stringify(alert)]);
+      await this.kairos.store.sql.alertNotify({ channel: rule.name, payload: JSON.stringify(alert) });
     } else {
       const secret = rule.secret ?? this.env[rule.secretEnv!] ?? '';
       const ok = await sendWebhook({ url: rule.url, secret, body: alert, event: alert.event, retries: rule.retries, timeoutMs: rule.timeoutMs, backoffMs: this.webhookBackoffMs }, logger);
@@ -335,7 +336,7 @@ class SqlRules {
 
   private async read(): Promise<AlertRule[]> {
     try {
-      const rows = await this.kairos.store.run('alertRules', []);
+      const rows = await this.kairos.store.sql.alertRules();
       this.cached = rows.map((row) => toRule(row));
       this.readAt = performance.now();
     } catch (error) {
@@ -348,9 +349,11 @@ class SqlRules {
   }
 }
 
-function toRule(row: Record<string, unknown>): AlertRule {
-  const shared = { job: row.job_name === null ? undefined : String(row.job_name), events: row.events as AlertEvent[], lateAfterMs: Number(row.late_after_ms), source: `sql:${String(row.rule_id)}` };
-  if (row.channel === 'webhook') return { ...shared, channel: 'webhook', url: String(row.target), secret: String(row.secret), retries: 3, timeoutMs: 5000 };
-  if (row.channel === 'notify') return { ...shared, channel: 'notify', name: String(row.target) };
+function toRule(row: AlertRulesRow): AlertRule {
+  // The column's CHECK holds the events to AlertEvent's names; PostgreSQL describes it as text[].
+  const shared = { job: row.job_name ?? undefined, events: row.events as AlertEvent[], lateAfterMs: row.late_after_ms, source: `sql:${row.rule_id}` };
+  // The table's CHECKs: webhook and notify rules have a target, webhook rules a secret.
+  if (row.channel === 'webhook') return { ...shared, channel: 'webhook', url: row.target!, secret: row.secret!, retries: 3, timeoutMs: 5000 };
+  if (row.channel === 'notify') return { ...shared, channel: 'notify', name: row.target! };
   return { ...shared, channel: 'log' };
 }

@@ -175,17 +175,17 @@ function scrapeSnapshot(kairos: AnyKairos, queues: LabelCap): { gauges?: Snapsho
   const query = async (): Promise<void> => {
     const gauges = state.gauges!;
     try {
-      const rows = await kairos.store.run<{ kind: string; name: string | null; status: string | null; n: number; oldest_due_s: number | null }>(
-        'metricsSnapshot', [kairos.options.leaseMs],
-      );
+      const rows = await kairos.store.sql.metricsSnapshot({ lease_ms: kairos.options.leaseMs });
       gauges.queueDepth.reset();
       gauges.oldestDue.reset();
       for (const row of rows) {
-        if (row.kind === 'nodes') gauges.liveNodes.set(Number(row.n));
-        else {
-          const queue = queues.label(String(row.name));
-          gauges.queueDepth.inc({ queue, status: String(row.status) }, Number(row.n));
-          if (row.oldest_due_s !== null) gauges.oldestDue.set({ queue }, Math.max(0, Number(row.oldest_due_s)));
+        if (row.kind === 'nodes') gauges.liveNodes.set(row.n);
+        // A queue's row has both (the columns are the runs table's queue and status): only the
+        // nodes row has nulls there.
+        else if (row.name !== null && row.status !== null) {
+          const queue = queues.label(row.name);
+          gauges.queueDepth.inc({ queue, status: row.status }, row.n);
+          if (row.oldest_due_s !== null) gauges.oldestDue.set({ queue }, Math.max(0, row.oldest_due_s));
         }
       }
       for (const queue of kairos.options.queues) gauges.queueDepth.inc({ queue: queues.label(queue), status: 'pending' }, 0);

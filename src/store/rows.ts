@@ -3,6 +3,7 @@
  */
 import type { Job, Run, RunLog, NodeInfo, CatchUpPolicy, OverlapPolicy, LogStatus } from '../core/types.js';
 import type { DueJob } from '../core/planner.js';
+import type { ListNodesRow } from './queries.js';
 
 /** A PostgreSQL interval as node-postgres returns it: only the units that are not zero are set. */
 export interface Interval {
@@ -147,21 +148,24 @@ export function toRunLog(row: Row): RunLog {
   };
 }
 
-/** Map a `nodes` row. */
-export function toNode(row: Row): NodeInfo {
+/**
+ * Map a `nodes` row (listNodes). The times still go through date(): the timestamptz parser gives
+ * ±Infinity (a number) for PostgreSQL's ±infinity, which the row type's Date does not say.
+ */
+export function toNode(row: Omit<ListNodesRow, 'heartbeat_age'>): NodeInfo {
   return {
-    id: String(row.node_id),
-    name: String(row.name),
-    host: String(row.host),
-    pid: Number(row.pid),
-    tags: (row.tags as string[]) ?? [],
-    queues: (row.queues as string[]) ?? [],
-    concurrency: Number(row.concurrency),
-    version: String(row.version),
+    id: row.node_id,
+    name: row.name,
+    host: row.host,
+    pid: row.pid,
+    tags: row.tags,
+    queues: row.queues,
+    concurrency: row.concurrency,
+    version: row.version,
     startedAt: date(row.started_at)!,
     lastHeartbeat: date(row.last_heartbeat)!,
     stoppedAt: date(row.stopped_at),
-    running: Number(row.running ?? 0),
+    running: row.running,
   };
 }
 

@@ -44,7 +44,7 @@ test('a statement the session lost (DEALLOCATE, or a SQL job\'s DISCARD ALL) is 
   await enqueue(store, 'p2');
   // A SQL job on the same pool ends with DISCARD ALL; the connection forgets its statements too.
   const { rows } = await pool.query<{ r: string }>('SELECT current_user AS r');
-  await runSql({ pool, sql: 'SELECT 1', role: rows[0]!.r, timeoutMs: null, signal: new AbortController().signal, transaction: true });
+  await runSql({ pool, queries: store.sql, sql: 'SELECT 1', role: rows[0]!.r, timeoutMs: null, signal: new AbortController().signal, transaction: true });
   assert.deepEqual(await sessionStatements(), []);
   await enqueue(store, 'p2');
   assert.equal((await store.claim(node, ['default'], ['p2'], 10, null, 60_000)).length, 3);

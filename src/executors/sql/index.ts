@@ -32,6 +32,7 @@ export class SqlExecutor implements JobExecutor {
     const started = performance.now();
     const { output, committed } = await runSql({
       pool,
+      queries: this.ctx.store.sql,
       sql: String(job.command),
       role: String(job.owner),
       timeoutMs: run.timeout_ms,

@@ -14,6 +14,7 @@
 import type pg from 'pg';
 import { KairosPermissionError } from '../../core/errors.js';
 import { forgetPrepared } from '../../store/db.js';
+import type { Queries } from '../../store/queries.js';
 
 /** What running a command produced. */
 export interface SqlOutput {
@@ -28,6 +29,8 @@ export interface SqlOutput {
 /** What to run. */
 export interface SqlCommand {
   pool: pg.Pool;
+  /** The typed named queries (Store.sql): the cancellation (cancelBackend) is sent through them, on `pool`. */
+  queries: Queries;
   sql: string;
   /** Role to run as (SET ROLE). */
   role: string;
@@ -70,7 +73,7 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
   };
   client.on('notice', onNotice);
   const pid = (client as unknown as { processID: number }).processID;
-  const cancel = (): void => void cmd.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  const cancel = (): void => void cmd.queries.cancelBackend({ pid }, cmd.pool).catch(() => undefined);
   cmd.signal.addEventListener('abort', cancel, { once: true });
   let broken: Error | undefined;
   try {

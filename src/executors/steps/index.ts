@@ -67,7 +67,7 @@ export class StepsExecutor implements JobExecutor {
     const database = (step.database_name as string | null) ?? (job.database_name as string | null);
     const local = !database || database === job.current_database;
     const pool = this.connections.poolFor(local ? null : database, options.connection ?? null);
-    const { output } = await runSql({ pool, sql: String(step.command), role: String(job.owner), timeoutMs, signal: context.signal, transaction: options.transaction ?? 'auto' });
+    const { output } = await runSql({ pool, queries: this.ctx.store.sql, sql: String(step.command), role: String(job.owner), timeoutMs, signal: context.signal, transaction: options.transaction ?? 'auto' });
     return output;
   }
 
