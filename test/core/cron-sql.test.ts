@@ -11,88 +11,11 @@ import type { CronSchedule } from '../../src/core/cron.js';
 import { describeValue } from '../../src/core/errors.js';
 import { nextOccurrences } from '../../src/core/schedule.js';
 import { fixture } from '../helpers.js';
+import { HOUR, MINUTE, chain, comparer, iso, transitions } from './cron-compare.js';
+import type { Probe } from './cron-compare.js';
 
 const db = await fixture();
-const fn = (name: string) => `"${db.schema}".${name}`;
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-/** One question for both implementations: the first fire time strictly after `after`. */
-interface Probe {
-  expression: string;
-  timezone: string;
-  after: number;
-}
-
-/** cron_next for many probes in one round trip, as epoch milliseconds (null for NULL). */
-async function sqlNext(probes: readonly Probe[]): Promise<Array<number | null>> {
-  const result = await db.pool.query<{ next: Date | null }>(
-    `SELECT ${fn('cron_next')}(e, z, a::timestamptz) AS next
-       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS p(e, z, a, n) ORDER BY n`,
-    [probes.map((p) => p.expression), probes.map((p) => p.timezone), probes.map((p) => new Date(p.after).toISOString())],
-  );
-  return result.rows.map((row) => row.next?.getTime() ?? null);
-}
-
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? String(ms) : new Date(ms).toISOString());
-
-/** Compare SQL with `expected` (TypeScript) for every probe, in batches; report every mismatch. */
-async function assertSameNext(probes: readonly Probe[], expected: ReadonlyArray<number | null>): Promise<void> {
-  const mismatches: string[] = [];
-  for (let i = 0; i < probes.length; i += 2000) {
-    const batch = probes.slice(i, i + 2000);
-    const actual = await sqlNext(batch);
-    batch.forEach((probe, j) => {
-      const want = expected[i + j] ?? null;
-      if (actual[j] !== want) {
-        mismatches.push(`${JSON.stringify(probe.expression)} in ${probe.timezone} after ${iso(probe.after)}: SQL ${iso(actual[j])}, TypeScript ${iso(want)}`);
-      }
-    });
-  }
-  assert.deepEqual(mismatches.slice(0, 25), [], `${mismatches.length} of ${probes.length} probes differ`);
-}
-
-/**
- * Chain `count` occurrences in TypeScript from `from` and ask SQL for each step: SQL's next of
- * every occurrence must be TypeScript's following occurrence (the first from `from` itself).
- */
-function chain(schedule: CronSchedule, expression: string, timezone: string, from: number, count: number, probes: Probe[], expected: Array<number | null>): void {
-  let cursor = from;
-  for (let i = 0; i < count; i++) {
-    const next = schedule.next(new Date(cursor))?.getTime() ?? null;
-    probes.push({ expression, timezone, after: cursor });
-    expected.push(next);
-    if (next === null) return;
-    cursor = next;
-  }
-}
-
-/** The instants in [from, to) where `timezone`'s UTC offset changes, to the second. */
-function transitions(timezone: string, from: number, to: number): number[] {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-  });
-  const offset = (ms: number) => {
-    const parts = new Map<string, number>(format.formatToParts(ms).map((p) => [p.type, Number(p.value)]));
-    const f = (type: string) => parts.get(type) ?? 0;
-    return Date.UTC(f('year'), f('month') - 1, f('day'), f('hour'), f('minute'), f('second')) - (ms - (ms % 1000));
-  };
-  const found: number[] = [];
-  for (let t = from; t < to; t += DAY) {
-    if (offset(t) === offset(t + DAY)) continue;
-    let low = t;
-    let high = t + DAY;
-    while (high - low > 1000) {
-      const middle = low + Math.floor((high - low) / 2000) * 1000;
-      if (offset(middle) === offset(low)) low = middle;
-      else high = middle;
-    }
-    found.push(high);
-  }
-  return found;
-}
+const { fn, sqlNext, assertSameNext } = comparer(db);
 
 const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Asia/Tokyo', 'Australia/Lord_Howe', 'America/Nuuk', 'America/Havana', 'Pacific/Chatham'];
 const YEAR_2025 = [Date.UTC(2025, 0, 1), Date.UTC(2026, 0, 1)] as const;
