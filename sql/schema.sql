@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 17
+-- Schema version: 18
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -1775,11 +1775,36 @@ $function$;
 -- FUNCTION {{schema}}.cron_quote(text) RETURNS text
 CREATE OR REPLACE FUNCTION {{schema}}.cron_quote(value text)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE STRICT
  SET search_path TO 'pg_catalog', 'pg_temp'
-RETURN (('"'::text || replace(replace(replace(replace(replace(CASE WHEN (length(value) > 60) THEN ("left"(value, 57) || '...'::text) ELSE value END, '\'::text, '\\'::text), '"'::text, '\"'::text), '
-'::text, '\n'::text), ''::text, '\r'::text), '	'::text, '\t'::text)) || '"'::text);
+AS $function$
+DECLARE
+  units integer := 0;  -- UTF-16 code units kept so far
+  kept text := '';
+  c text;
+  code integer;
+  json text;
+BEGIN
+  -- describeValue() in src/core/errors.ts: JSON.stringify of the value, cut to 57 code units
+  -- and '...' when it is longer than 60.
+  IF length(value) + length(regexp_replace(value, '[^\U00010000-\U0010FFFF]', '', 'g')) <= 60 THEN
+    RETURN to_json(value)::text;
+  END IF;
+  FOREACH c IN ARRAY regexp_split_to_array(left(value, 57), '') LOOP
+    code := ascii(c);
+    IF code > 65535 AND units = 56 THEN
+      -- JavaScript's slice keeps the high surrogate alone, which JSON.stringify escapes.
+      json := to_json(kept)::text;
+      RETURN left(json, -1) || '\u' || to_hex(55296 + ((code - 65536) >> 10)) || '..."';
+    END IF;
+    EXIT WHEN units + CASE WHEN code > 65535 THEN 2 ELSE 1 END > 57;
+    kept := kept || c;
+    units := units + CASE WHEN code > 65535 THEN 2 ELSE 1 END;
+  END LOOP;
+  RETURN to_json(kept || '...')::text;
+END;
+$function$;
 
 -- FUNCTION {{schema}}.cron_transition(text,bigint,bigint) RETURNS bigint
 CREATE OR REPLACE FUNCTION {{schema}}.cron_transition(zone text, low bigint, high bigint)
@@ -2876,7 +2901,7 @@ COMMENT ON FUNCTION {{schema}}.cron_parse_line(pg_catalog.text,pg_catalog.text) 
 
 COMMENT ON FUNCTION {{schema}}.cron_preview_unchecked(pg_catalog.text,pg_catalog.text,timestamp with time zone,integer) IS 'The next `count` (1-1000) fire times of a cron expression in a time zone after `after` (default now()), as nextOccurrences() lists them.';
 
-COMMENT ON FUNCTION {{schema}}.cron_quote(pg_catalog.text) IS 'Quote a cron expression for an error message, as the TypeScript messages do.';
+COMMENT ON FUNCTION {{schema}}.cron_quote(pg_catalog.text) IS 'Quote a cron expression for an error message, as the TypeScript messages do (JSON.stringify, cut at 60 UTF-16 code units).';
 
 COMMENT ON FUNCTION {{schema}}.cron_transition(pg_catalog.text,bigint,bigint) IS 'The first Unix second in (low, high] at which the UTC offset of `zone` differs from its offset at low.';
 

@@ -267,6 +267,11 @@ describe('cron_validate refuses what parseCron refuses', () => {
     '0 0 */32 * *', '0 0 * */13 *', '0 0 * * */8', '0 0 * * 1-8', '0 0 * 1-JANUARY *', '0 0 * * 1#2#3', '0 0 1/0 * *', '1,2, * * * *',
     '0 0 * * MON-SUN', '0 0 * DEC-JAN *', '0 0 ? * MON', '0 0 L W * *', '0 0 * * MON/2/2', '00000000000000000000061 * * * *', '0 0 * * +1',
     '0 0 */3 2 MON#5', '0 0 31 2,4 *', '@Reboot', '@', '0 0 1 1 * 2025', '0 0 * * 5L#2', '0 0 * * #2', 'H * * * *', '* * * * * ?', '0 0 23-1/1 * * *',
+    // Found by cron-property.test.ts: the messages quote control characters and characters outside
+    // the BMP as JSON.stringify does (\v, \f, \u0001, a surrogate pair cut at 57 code units).
+    '0\v0 * * 8', '61\f* * * *', '0 0 * * 5#6\u0001', '0 0 * * MON\u00a0\u3000\u2028 X', '\u{1F600} * * * *',
+    `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,2\u{1F600} * *`, `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,\u{1F600}1 * *`,
+    `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,\u{1F600} * *`,
   ];
 
   for (const expression of refused) {
