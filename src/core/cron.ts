@@ -97,6 +97,9 @@ export function parseCron(expression: unknown, timezone = 'UTC', field = 'cron')
   const zone = assertTimeZone(timezone);
   const text = expression.trim();
   const fields = splitFields(text, fail).map((raw, i) => normalizeField(raw, FIELDS[i] as FieldSpec, fail));
+  // Croner refuses LW in a list too, but with a message of its own; this is the SQL API's.
+  const dayOfMonth = fields[3] ?? '*';
+  if (dayOfMonth !== 'LW' && dayOfMonth.split(',').includes('LW')) fail(`the day-of-month field has "LW" in the list "${dayOfMonth}"; LW must stand alone`);
   return compile(text, zone, fields, fail);
 }
 
@@ -118,7 +121,7 @@ function compile(text: string, zone: string, fields: string[], fail: Fail): Cron
 /** The six fields, seconds first: aliases are expanded and 5-field expressions get second 0. */
 function splitFields(text: string, fail: Fail): string[] {
   if (text === '') return fail('it is empty');
-  if (text.startsWith('@')) return splitFields(expandAlias(text.toLowerCase(), fail), fail);
+  if (text.startsWith('@')) return splitFields(expandAlias(text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()), fail), fail);
   const fields = text.split(/\s+/);
   if (fields.length === 5) return ['0', ...fields];
   if (fields.length === 6) return fields;
@@ -133,8 +136,9 @@ function expandAlias(alias: string, fail: Fail): string {
 
 /** Validate one field and rewrite it for croner: names become numbers, `a/n` becomes `a-top/n`. */
 function normalizeField(raw: string, spec: FieldSpec, fail: Fail): string {
+  // ASCII letters only, as in SQL: toUpperCase() would turn "ſun" into "SUN" and "frı" into "FRI".
   return raw
-    .toUpperCase()
+    .replace(/[a-z]+/g, (letters) => letters.toUpperCase())
     .split(',')
     .map((item) => normalizeSpecial(item, spec, fail) ?? normalizeItem(item, spec, fail))
     .join(',');
