@@ -1,7 +1,7 @@
 /**
  * Kairos: a PostgreSQL-native job scheduler. The public API.
  */
-export { Kairos, VERSION, type PeriodicOptions, type Services } from './api/kairos.js';
+export { Kairos, VERSION, type PeriodicOptions } from './api/kairos.js';
 export type { KairosOptions, RetentionOptions, ResolvedOptions } from './api/options.js';
 export { defineTask, type TaskContext, type TaskHandler, type TaskDefinition, type TaskOptions, type TaskMap, type PayloadOf } from './api/tasks.js';
 export type { EnqueueOptions, EnqueueItem, EnqueueResult } from './api/enqueue.js';

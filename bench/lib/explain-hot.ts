@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { NewRun } from '../../src/store/store.js';
+import { internals } from '../../src/api/internals.js';
 import { captureStatement, recordStatements } from './capture.js';
 import { explain, type Explained } from './explain.js';
 import type { BenchServer } from './server.js';
@@ -42,9 +43,9 @@ export async function explainHotPath(server: BenchServer, backlog: number): Prom
       max_retries: 3, backoff_ms: 1000, backoff_max_ms: 3_600_000, timeout_ms: null, lock_key: null,
     }));
     const insert = await captureStatement('kairos', (s) => s.insertRuns(newRuns, 'raise', null));
-    const seen = recordStatements(kairos.store);
+    const seen = recordStatements(internals(kairos).store);
     await client.query(MAKE_DUE);
-    await kairos.services.ticker.runOnce(); // records the ticker's parameters
+    await internals(kairos).services.ticker.runOnce(); // records the ticker's parameters
     const cases: Array<[string, Explained]> = [
       [`claimRuns (50 of ${backlog} pending)`, await explain(client, claim.text, claim.values)],
       ['completeRuns (50 claimed runs)', await explain(client, complete.text, async (c) => {
@@ -57,8 +58,8 @@ export async function explainHotPath(server: BenchServer, backlog: number): Prom
         return (await captureStatement('kairos', (s) => s.fail(items, NODE.id, null))).values;
       })],
       ['insertRuns (1000 runs)', await explain(client, insert.text, insert.values)],
-      [`lockDueJobs (10 of 100 jobs due, ${backlog} pending runs)`, await explain(client, kairos.store.queries.get('lockDueJobs'), seen.get('lockDueJobs') ?? [], MAKE_DUE)],
-      ['nextJobDue (ticker)', await explain(client, kairos.store.queries.get('nextJobDue'), seen.get('nextJobDue') ?? [])],
+      [`lockDueJobs (10 of 100 jobs due, ${backlog} pending runs)`, await explain(client, internals(kairos).store.queries.get('lockDueJobs'), seen.get('lockDueJobs') ?? [], MAKE_DUE)],
+      ['nextJobDue (ticker)', await explain(client, internals(kairos).store.queries.get('nextJobDue'), seen.get('nextJobDue') ?? [])],
     ];
     const lines = ['| statement | execution ms | shared buffers |', '|---|---:|---:|'];
     for (const [label, e] of cases) lines.push(`| ${label} | ${e.ms.toFixed(2)} | ${e.buffers} |`);

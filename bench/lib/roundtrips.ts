@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { internals } from '../../src/api/internals.js';
 import { captureStatement } from './capture.js';
 import { nowMs, percentiles, sleep } from './stats.js';
 
@@ -57,7 +58,7 @@ export async function latencySteps(url: string): Promise<string> {
   await listener.connect();
   let notified: (t: number) => void = () => undefined;
   listener.on('notification', () => notified(nowMs()));
-  await listener.query(`LISTEN "${node.store.channel}"`);
+  await listener.query(`LISTEN "${internals(node).store.channel}"`);
   const steps = { returned: [] as number[], notify: [] as number[], handler: [] as number[] };
   try {
     for (let i = 0; i < 205; i++) {

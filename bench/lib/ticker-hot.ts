@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { internals } from '../../src/api/internals.js';
 import { nowMs, summary } from './stats.js';
 
 const DUE = 100;
@@ -21,7 +22,7 @@ export async function tickerBreakdown(url: string): Promise<string> {
     await client.query(`INSERT INTO kairos.jobs (job_name, command, schedule_kind, cron, next_run, planned)
                         SELECT 'c' || g, 'tick', 'cron', '* * * * * *', now(), true FROM generate_series(1, ${DUE}) g`);
     const spent = new Map<string, number[]>();
-    const store = kairos.store;
+    const store = internals(kairos).store;
     const original = store.run.bind(store);
     let current = new Map<string, number>();
     store.run = async (name, values, db) => {
@@ -40,7 +41,7 @@ export async function tickerBreakdown(url: string): Promise<string> {
       current = new Map();
       const cpu = process.cpuUsage();
       const t = nowMs();
-      await kairos.services.ticker.runOnce();
+      await internals(kairos).services.ticker.runOnce();
       walls.push(nowMs() - t);
       const used = process.cpuUsage(cpu);
       cpus.push((used.user + used.system) / 1000);

@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { internals } from '../../src/api/internals.js';
 import { explain } from '../lib/explain.js';
 import { nowMs, summary } from '../lib/stats.js';
 import type { Sample, SystemName } from '../lib/types.js';
@@ -33,7 +34,7 @@ async function measure(ctx: BenchContext, jobs: number): Promise<{ due: number; 
     await client.query('VACUUM ANALYZE kairos.jobs');
     ctx.log(`scale: ${jobs} jobs inserted and analysed in ${((nowMs() - started) / 1000).toFixed(1)} s`);
     const makeDue = `UPDATE kairos.jobs SET next_run = now() - interval '1 second' WHERE job_id <= ${DUE}`;
-    const { ticker } = kairos.services;
+    const { ticker } = internals(kairos).services;
     const due: number[] = [];
     const idle: number[] = [];
     for (let i = 0; i < TICKS; i++) {
@@ -45,8 +46,8 @@ async function measure(ctx: BenchContext, jobs: number): Promise<{ due: number; 
       await ticker.runOnce();
       idle.push(nowMs() - t);
     }
-    const lock = await explain(client, kairos.store.queries.get('lockDueJobs'), [null, [], 100, 500, null, []], makeDue);
-    const next = await explain(client, kairos.store.queries.get('nextJobDue'), [500]);
+    const lock = await explain(client, internals(kairos).store.queries.get('lockDueJobs'), [null, [], 100, 500, null, []], makeDue);
+    const next = await explain(client, internals(kairos).store.queries.get('nextJobDue'), [500]);
     if (jobs >= 1_000_000 || (ctx.quick && jobs >= 100_000)) ctx.note(`lockDueJobs plan at ${jobs} jobs:\n${lock.plan}\nnextJobDue plan:\n${next.plan}`);
     return { due: summary(due).median, idle: summary(idle).median, lock: lock.ms, lockBuf: lock.buffers, next: next.ms, nextBuf: next.buffers };
   } finally {

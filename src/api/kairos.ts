@@ -40,6 +40,7 @@ import { ShellExecutor } from '../executors/shell/index.js';
 import { StepsExecutor } from '../executors/steps/index.js';
 import { Connections } from '../executors/sql/connections.js';
 import { ClockOffset } from '../core/offset.js';
+import { registerInternals, type Services } from './internals.js';
 
 /** The package version, recorded in the node registry. */
 export const VERSION = '0.1.0';
@@ -47,25 +48,16 @@ export const VERSION = '0.1.0';
 /** `periodic()` options: a schedule (every or cron) plus task options. */
 export type PeriodicOptions = Omit<ScheduleOptions, 'name' | 'task' | 'at' | 'nextRun'> & TaskOptions & { name?: string };
 
-/** The engine services, exposed for tests and advanced use (each has runOnce()). */
-export interface Services {
-  producer: Producer;
-  ticker: Ticker;
-  heartbeat: Heartbeat;
-  rescuer: Rescuer;
-  pruner: Pruner;
-  executor: Executor;
-  completer: Completer;
-}
-
 /** A Kairos node. `T` maps task names to definitions so payloads are type-checked. */
 export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   /** Resolved options. */
   readonly options: ResolvedOptions;
   /** This node's id in the node registry (name plus a random suffix). */
   readonly nodeId: string;
-  readonly pool: pg.Pool;
-  readonly store: Store;
+  /** Internal (reached by the package's modules through internals(), src/api/internals.ts): not part of the API. */
+  private readonly pool: pg.Pool;
+  /** Internal, like `pool`: the named queries are the schema's private contract with this code. */
+  private readonly store: Store;
   readonly logger: Logger;
   private readonly clock: Clock;
   private readonly ownsPool: boolean;
@@ -77,8 +69,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly cancels: CancelCheck;
   /** Signs and verifies status changes for the other nodes (clusterEvents on), else undefined. */
   private readonly cluster: ClusterEvents | undefined;
-  /** Engine services (for tests: call runOnce() instead of waiting). */
-  readonly services: Services;
+  /** Engine services; internal, like `pool` (tests reach them through internals() to call runOnce()). */
+  private readonly services: Services;
   private readonly periodicJobs: ScheduleOptions[] = [];
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   /** Observers of the status changes this node itself records (not other nodes'): alerts and metrics use them. */
@@ -138,6 +130,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     this.cancels = new CancelCheck(this.ctx, () => heartbeat.tracked(), (runId, reason) => this.cancelLocal(runId, reason));
     this.cluster = this.options.clusterEvents ? new ClusterEvents(this.store, this.nodeId, this.ctx.offset, this.logger) : undefined;
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
+    registerInternals(this, { pool: this.pool, store: this.store, services: this.services });
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
     this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
     this.listen();

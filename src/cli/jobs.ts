@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { withClient } from './connect.js';
+import { internals } from '../api/internals.js';
 import { printObject, printRows, progressBar } from './output.js';
 import { parseDuration } from '../core/duration.js';
 import { assertDate } from '../core/validate.js';
@@ -56,7 +57,7 @@ async function add(name: string, o: AddOptions): Promise<void> {
   if (kinds.length !== 1) throw new KairosValidationError('command', 'Expected exactly one of --sql, --shell or --task');
   const payload = o.payload === undefined ? null : JSON.parse(o.payload);
   await withClient(o, async (kairos) => {
-    const [row] = await kairos.store.run('defineJob', [
+    const [row] = await internals(kairos).store.run('defineJob', [
       name, o.sql ?? o.shell ?? o.task, kinds[0], o.cron ?? null,
       o.every === undefined ? null : parseDuration(o.every, 'every', { minMs: 1000 }),
       o.at === undefined ? null : assertDate(o.at, 'at'), o.tz ?? null, o.database ?? null,

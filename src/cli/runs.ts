@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { withClient } from './connect.js';
+import { internals } from '../api/internals.js';
 import { printObject, printRows } from './output.js';
 import { parseDuration } from '../core/duration.js';
 import { assertInteger } from '../core/validate.js';
@@ -31,7 +32,7 @@ async function follow(o: Common & { job?: string }): Promise<void> {
     process.once('SIGINT', () => (stop = true));
     process.once('SIGTERM', () => (stop = true));
     while (!stop) {
-      const rows = (await k.store.run('logsAfter', [last, o.job ?? null])).map(toRunLog);
+      const rows = (await internals(k).store.run('logsAfter', [last, o.job ?? null])).map(toRunLog);
       for (const l of rows) {
         last = l.id;
         console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.message ? `  ${l.message}` : ''}`);
@@ -72,7 +73,7 @@ export function registerRuns(program: Command, common: (cmd: Command) => Command
     .action(async (o: Common & { olderThan: string; status?: string[] }) =>
       withClient(o, async (k) => {
         const cutoff = new Date(Date.now() - parseDuration(o.olderThan, 'older-than', { minMs: 0 }));
-        const result = await k.store.pool.query(k.store.queries.get('purgeHistory'), [cutoff, o.status ?? null]);
+        const result = await internals(k).store.pool.query(internals(k).store.queries.get('purgeHistory'), [cutoff, o.status ?? null]);
         if (o.json) printObject({ deleted: result.rowCount }, true);
         else console.log(`${result.rowCount} record(s) deleted`);
       }));

@@ -15,6 +15,7 @@
 import type { Counter, Registry } from 'prom-client';
 import { promClient } from './metrics.js';
 import type { Kairos } from '../api/kairos.js';
+import { internals } from '../api/internals.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
 import type { ClaimedRun } from '../store/store.js';
@@ -170,7 +171,7 @@ class Dispatcher {
     if (rule.channel === 'log') {
       logger.warn({ alert }, `kairos alert: ${describe(alert)}`);
     } else if (rule.channel === 'notify') {
-      await this.kairos.store.sql.alertNotify({ channel: rule.name, payload: JSON.stringify(alert) });
+      await internals(this.kairos).store.sql.alertNotify({ channel: rule.name, payload: JSON.stringify(alert) });
     } else {
       const secret = rule.secret ?? this.env[rule.secretEnv!] ?? '';
       const ok = await sendWebhook({ url: rule.url, secret, body: alert, event: alert.event, retries: rule.retries, timeoutMs: rule.timeoutMs, backoffMs: this.webhookBackoffMs }, logger);
@@ -232,13 +233,13 @@ function observe(kairos: AnyKairos, raiser: Raiser, rules: () => Promise<AlertRu
   kairos.on('jobDisabled', onDisabled);
   kairos.on('jobBroken', onBroken);
   kairos.on('missedFires', onMissed);
-  kairos.services.executor.observers.push(observer);
+  internals(kairos).services.executor.observers.push(observer);
   return () => {
     remove(kairos.localStatus, onStatus);
     kairos.off('jobDisabled', onDisabled);
     kairos.off('jobBroken', onBroken);
     kairos.off('missedFires', onMissed);
-    remove(kairos.services.executor.observers, observer);
+    remove(internals(kairos).services.executor.observers, observer);
   };
 }
 
@@ -252,7 +253,7 @@ function baseAlert(kairos: AnyKairos, event: AlertEvent, job: string, message: s
 
 /** A failed or expired run, described from its last history row (when it is still there). */
 async function runEndAlert(kairos: AnyKairos, event: AlertEvent, change: StatusChange): Promise<Alert> {
-  const [log] = await kairos.store.run('lastLogOfRun', [change.runId]);
+  const [log] = await internals(kairos).store.run('lastLogOfRun', [change.runId]);
   if (!log) return { ...baseAlert(kairos, event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
   return {
     ...baseAlert(kairos, event, String(log.job_name ?? log.task), String(log.message ?? `run ${change.runId} ${change.next}`)),
@@ -336,7 +337,7 @@ class SqlRules {
 
   private async read(): Promise<AlertRule[]> {
     try {
-      const rows = await this.kairos.store.sql.alertRules();
+      const rows = await internals(this.kairos).store.sql.alertRules();
       this.cached = rows.map((row) => toRule(row));
       this.readAt = performance.now();
     } catch (error) {

@@ -9,12 +9,15 @@ import type pg from 'pg';
 import { latestVersion, schemaVersion } from '../store/migrate.js';
 import type { KairosMetrics } from './metrics.js';
 import { KairosDatabaseError } from '../core/errors.js';
+import type { Kairos } from '../api/kairos.js';
+import { maybeInternals } from '../api/internals.js';
 
-/** What the probes need. A Kairos instance fits (`pool` and `options.schema`). */
-export interface ProbeTarget {
-  pool: pg.Pool;
-  options: { schema: string };
-}
+/**
+ * What the probes need: a Kairos instance, or a pool and the schema Kairos is installed in (a
+ * process that probes without running a node). A node's pool is internal, hence the union.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ProbeTarget = Kairos<any> | { pool: pg.Pool; options: { schema: string } };
 
 /** Options of {@link observabilityHandler}. */
 export interface HandlerOptions {
@@ -48,7 +51,8 @@ export async function readiness(target: ProbeTarget, timeoutMs = 2000): Promise<
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new KairosDatabaseError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs)));
-    const version = await Promise.race([schemaVersion(target.pool, target.options.schema), timeout]);
+    const pool = maybeInternals(target)?.pool ?? (target as { pool: pg.Pool }).pool;
+    const version = await Promise.race([schemaVersion(pool, target.options.schema), timeout]);
     if (version >= expected) return { ready: true, version, expected };
     const reason = version === 0
       ? `Kairos is not installed in schema "${target.options.schema}"`

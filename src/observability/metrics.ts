@@ -17,6 +17,7 @@ export function promClient(): typeof PromClient {
   return createRequire(import.meta.url)('prom-client') as typeof PromClient;
 }
 import type { Kairos } from '../api/kairos.js';
+import { internals } from '../api/internals.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import type { AttemptObserver } from './tracing.js';
@@ -95,7 +96,7 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
     for (const change of changes) if (FINAL.has(change.next)) m.finished.inc({ job: jobs.label(change.job), status: change.next });
   };
   const onDisabled = (): void => m.disabled.inc();
-  const { executor, completer, rescuer, heartbeat } = kairos.services;
+  const { executor, completer, rescuer, heartbeat } = internals(kairos).services;
   executor.observers.push(observer);
   kairos.localStatus.push(onStatus);
   kairos.on('jobDisabled', onDisabled);
@@ -140,7 +141,7 @@ function defineMetrics(registry: Registry, kairos: AnyKairos, queues: LabelCap) 
   snapshot.gauges = { queueDepth, oldestDue, liveNodes };
   new Gauge({
     name: 'kairos_node_active_runs', help: 'Attempts running on this node now', registers,
-    collect() { this.set(kairos.services.executor.activeCount); },
+    collect() { this.set(internals(kairos).services.executor.activeCount); },
   });
   return {
     started: new Counter({ name: 'kairos_runs_started_total', help: 'Attempts started on this node, by job (or task) name', labelNames: ['job'], registers }),
@@ -175,7 +176,7 @@ function scrapeSnapshot(kairos: AnyKairos, queues: LabelCap): { gauges?: Snapsho
   const query = async (): Promise<void> => {
     const gauges = state.gauges!;
     try {
-      const rows = await kairos.store.sql.metricsSnapshot({ lease_ms: kairos.options.leaseMs });
+      const rows = await internals(kairos).store.sql.metricsSnapshot({ lease_ms: kairos.options.leaseMs });
       gauges.queueDepth.reset();
       gauges.oldestDue.reset();
       for (const row of rows) {

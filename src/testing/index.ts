@@ -4,6 +4,7 @@
  * - runTask: call a task handler directly with a realistic context, no database needed.
  * - waitForStatus / waitForRun: wait for an event with a bound instead of sleeping.
  * - drain: run everything due now, here, and wait until it is recorded.
+ * - fireSchedules: fire the schedules due now, without waiting for the ticker.
  * - TestClock: pin "now" for the database queries.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { quoteIdent } from '../store/sql.js';
 import { silentLogger } from '../core/logger.js';
 import { toDefinition, type TaskContext, type TaskDefinition, type TaskHandler } from '../api/tasks.js';
 import type { Kairos } from '../api/kairos.js';
+import { internals } from '../api/internals.js';
 
 /** Any Kairos instance, whatever its task map. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -105,7 +107,7 @@ export function waitForRun(kairos: AnyKairos, runId: number, timeoutMs = 10_000)
  */
 export async function drain(kairos: AnyKairos, options: { timeoutMs?: number } = {}): Promise<number> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  const { producer, executor } = kairos.services;
+  const { producer, executor, completer } = internals(kairos).services;
   let attempts = 0;
   const count = (change: StatusChange): void => {
     if (change.previous === 'pending' && change.next === 'running') attempts++;
@@ -116,11 +118,21 @@ export async function drain(kairos: AnyKairos, options: { timeoutMs?: number } =
       const before = attempts;
       await producer.runOnce();
       const idle = await executor.waitForIdle(Math.max(0, deadline - Date.now()));
-      await kairos.services.completer.drain();
+      await completer.drain();
       if (!idle) throw new KairosTimeoutError('drain(): runs still executing at the deadline');
       if (attempts === before) return attempts;
     }
   } finally {
     kairos.off('status', count);
   }
+}
+
+/**
+ * Fire the schedules due now on this instance (which need not be started), as its ticker would when
+ * their time comes: one batch of due jobs (up to 100) gets its runs. Returns how many jobs it
+ * handled. With a TestClock, advance the clock first; then drain() runs what it created. (The
+ * engine services are internal: this is how a test moves a schedule along without waiting.)
+ */
+export function fireSchedules(kairos: AnyKairos): Promise<number> {
+  return internals(kairos).services.ticker.materialise();
 }

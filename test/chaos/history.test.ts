@@ -14,6 +14,7 @@ import { fixture, eventually } from '../helpers.js';
 import { TestClock } from '../../src/testing/index.js';
 import { migrate } from '../../src/store/migrate.js';
 import { readMigrations, renderSql, DEFAULT_ROLES } from '../../src/store/sql.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -60,7 +61,7 @@ test('a week of per-second schedules compressed in time stays bounded and keeps 
   let largest = 0;
   for (let d = 0; d < 7; d++) {
     clock.set(new Date(START + d * DAY + 3_600_000));
-    const result = await maintainer.services.pruner.prune();
+    const result = await internals(maintainer).services.pruner.prune();
     assert.equal(result.ran, true);
     pruned = { logs: pruned.logs + result.logs, steps: pruned.steps + result.steps, partitions: pruned.partitions + result.partitions };
     await writeDay(jobId, START + d * DAY);
@@ -75,7 +76,7 @@ test('a week of per-second schedules compressed in time stays bounded and keeps 
   // The eighth day, one hour in: retention one day keeps day 7 (partly within retention) only.
   const now = START + 7 * DAY + 3_600_000;
   clock.set(new Date(now));
-  const final = await maintainer.services.pruner.prune();
+  const final = await internals(maintainer).services.pruner.prune();
   pruned = { logs: pruned.logs + final.logs, steps: pruned.steps + final.steps, partitions: pruned.partitions + final.partitions };
   const cutoff = new Date(now - DAY);
   const stepsCutoff = new Date(now - 2 * DAY);
@@ -112,7 +113,7 @@ test('a week of per-second schedules compressed in time stays bounded and keeps 
   await worker.stop();
   const homes = await q<{ home: string }>(`SELECT DISTINCT tableoid::regclass::text AS home FROM ${s}.job_logs WHERE task = 'real'`);
   assert.deepEqual(homes.map((h) => h.home.replaceAll('"', '').split('.')[1]), [`job_logs_completed_${dayName(now)}`]);
-  assert.equal((await maintainer.services.pruner.prune()).ran, true);
+  assert.equal((await internals(maintainer).services.pruner.prune()).ran, true);
   assert.equal(await db.count('job_logs', "task = 'real'"), 20);
 });
 
@@ -133,7 +134,7 @@ test('two nodes pruning at once: one does the pass, the other skips it', async (
   const clock = new TestClock('2031-03-20T00:00:00Z');
   const a = db.node({ clock, retention });
   const b = db.node({ clock, retention });
-  const results = await Promise.all([a.services.pruner.prune(), b.services.pruner.prune(), a.services.pruner.prune()]);
+  const results = await Promise.all([internals(a).services.pruner.prune(), internals(b).services.pruner.prune(), internals(a).services.pruner.prune()]);
   assert.ok(results.some((r) => r.ran));
 });
 

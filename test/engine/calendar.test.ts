@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fixture } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { KairosValidationError } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -22,7 +23,7 @@ test('calendar: start and end dates and exception dates and times', async () => 
   });
   for (let day = 23; day <= 28; day++) {
     clock.set(`2025-12-${day}T23:00:00Z`);
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await drain(kairos);
   }
   // 2:00 never (time exception), 25th never (date exception), 26th 14:00 not (date+time exception).
@@ -48,7 +49,7 @@ test('pinning: only the named node, or nodes with every required tag, run a job'
   const gpu = make('gpu-box', ['gpu', 'eu']);
   await plain.schedule({ name: 'needs-gpu', task: 'pinned', at: '2030-01-01T00:00:00Z', nodeTags: ['gpu'] });
   await plain.schedule({ name: 'on-plain', task: 'pinned', at: '2030-01-01T00:00:00Z', nodeName: 'plain' });
-  await plain.services.ticker.materialise();
+  await internals(plain).services.ticker.materialise();
   assert.equal(await drain(plain), 1);
   assert.deepEqual(ran, ['on-plain@plain']);
   assert.equal(await drain(gpu), 1);

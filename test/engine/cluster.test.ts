@@ -1,3 +1,4 @@
+import { internals } from '../../src/api/internals.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, eventually, nextPass } from '../helpers.js';
@@ -44,7 +45,7 @@ test('a run enqueued on one node wakes an idle node at once (NOTIFY), without wa
   const worker = db.node({ pollInterval: 60_000, tasks: { ping: () => 'pong' } });
   const client = db.node({ pollInterval: 60_000, queues: ['unused'] });
   // The start-up claim over (it found nothing), only a NOTIFY can wake the worker before the poll.
-  const startupClaim = nextPass(worker.services.producer);
+  const startupClaim = nextPass(internals(worker).services.producer);
   await worker.start();
   await client.start();
   await startupClaim;
@@ -57,12 +58,12 @@ test('a run enqueued on one node wakes an idle node at once (NOTIFY), without wa
 
 test('the LISTEN connection reconnects by itself after it is killed', async () => {
   const worker = db.node({ pollInterval: 60_000, tasks: { again: () => 'ok' } });
-  const startupClaim = nextPass(worker.services.producer);
+  const startupClaim = nextPass(internals(worker).services.producer);
   await worker.start();
   await startupClaim;
   // The poll the reconnect asks for comes after LISTEN is back: once it is over, only a NOTIFY
   // can wake the worker before the 60 s poll.
-  const repoll = nextPass(worker.services.producer);
+  const repoll = nextPass(internals(worker).services.producer);
   const appName = `kairos-listener:${worker.nodeId}`.slice(0, 63);
   const killed = await db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
   assert.ok(killed.rowCount! >= 1, 'a listener connection was terminated');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fixture, eventually } from '../helpers.js';
 import { drain, TestClock, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import { KairosTimeoutError, KairosCancelledError } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -103,16 +104,16 @@ test('a node that stops heartbeating loses its run to another node, and its late
   const a = db.node({ clock, lease: 5000, tasks: { job: async () => { runsOnA++; await gate; return 'from A'; } } });
   const b = db.node({ clock, lease: 5000, tasks: { job: () => { runsOnB++; return 'from B'; } } });
   const { id } = await a.enqueue('job', {}, { runAt: clock.now() });
-  await a.services.producer.runOnce();
+  await internals(a).services.producer.runOnce();
   assert.equal(runsOnA, 1);
   // A "dies": no heartbeat (it was never started). B's rescuer sees the lease expired.
   clock.advance(6000);
-  assert.equal(await b.services.rescuer.rescue(), 1);
+  assert.equal(await internals(b).services.rescuer.rescue(), 1);
   assert.equal(await drain(b), 1);
   assert.equal(runsOnB, 1);
   release();
-  await a.services.executor.waitForIdle(5000);
-  await a.services.completer.drain();
+  await internals(a).services.executor.waitForIdle(5000);
+  await internals(a).services.completer.drain();
   const logs = await b.history({ runId: id });
   assert.deepEqual(logs.map((l) => [l.attempt, l.status, l.nodeId]), [[2, 'completed', b.nodeId], [1, 'rescued', null]]);
   assert.deepEqual(logs[0]?.output, 'from B');
@@ -123,16 +124,16 @@ test('a run rescued too often is failed instead of looping', async () => {
   const clock = new TestClock(new Date());
   const a = db.node({ clock, lease: 1000, maxRescues: 1, tasks: { poison: () => new Promise(() => undefined) } });
   const { id } = await a.enqueue('poison', {}, { runAt: clock.now() });
-  await a.services.producer.runOnce();
+  await internals(a).services.producer.runOnce();
   clock.advance(2000);
-  assert.equal(await a.services.rescuer.rescue(), 1);
-  await a.services.producer.runOnce();
+  assert.equal(await internals(a).services.rescuer.rescue(), 1);
+  await internals(a).services.producer.runOnce();
   clock.advance(2000);
-  assert.equal(await a.services.rescuer.rescue(), 1);
+  assert.equal(await internals(a).services.rescuer.rescue(), 1);
   const [last] = await a.history({ runId: id });
   assert.equal(last?.status, 'failed');
   assert.match(last!.message!, /abandoned after 1 rescues/);
-  await a.services.executor.abandonAll();
+  await internals(a).services.executor.abandonAll();
 });
 
 test('graceful shutdown: running work finishes, or is handed back at the timeout', async () => {

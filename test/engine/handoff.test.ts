@@ -4,6 +4,7 @@ import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { KairosConflictError, KairosValidationError, createMetrics, type Kairos, type KairosOptions, type TaskMap } from '../../src/index.js';
 import { drain, waitForRun, waitForStatus } from '../../src/testing/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -86,7 +87,7 @@ test('no hand-off for runs due later, batches, the caller\'s transaction, other 
   const off = db.node({ queues: ['off'], handoff: false, tasks: { offTask: () => undefined } });
   const offMetrics = createMetrics(off);
   await off.start();
-  assert.equal(off.services.producer.handoff.enabled, false);
+  assert.equal(internals(off).services.producer.handoff.enabled, false);
   const offDone = waitForStatus(off, (c) => c.task === 'offTask' && c.next === 'completed');
   await producer.enqueue('offTask', {}, { queue: 'off' });
   await offDone;
@@ -143,7 +144,7 @@ test('a hand-off whose NOTIFY was lost is fetched on reconnect, or handed back a
   const { id } = await producer.enqueue('lost', { i: 1 });
   assert.deepEqual(await runRow(id), { status: 'running', node_id: worker.nodeId, attempt: 1 });
   const done = waitForRun(worker, id);
-  await worker.services.producer.handoff.recover();
+  await internals(worker).services.producer.handoff.recover();
   assert.equal((await done).next, 'completed');
   assert.deepEqual(seen, [1]);
 
@@ -167,7 +168,7 @@ test('a node whose registry row vanished registers again and offers itself again
   // An operator (or the pruner, after a long freeze) deletes the node: its hand-off row goes too.
   await db.pool.query(`DELETE FROM "${db.schema}".nodes WHERE node_id = $1`, [worker.nodeId]);
   assert.equal(await handoffOf(worker), undefined);
-  await worker.services.heartbeat.runOnce();
+  await internals(worker).services.heartbeat.runOnce();
   await armed(worker);
   const done = waitForStatus(worker, (c) => c.task === 'back' && c.next === 'completed');
   const { id } = await producer.enqueue('back', {});

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { drain, runTask, TestClock, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import { Kairos, KairosValidationError, defineTask, type StatusChange } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -54,7 +55,7 @@ test('retention prunes history by status and age, in batches', async () => {
   const insert = (status: string, daysAgo: number) =>
     db.pool.query(`INSERT INTO "${db.schema}".job_logs (run_id, task, queue, attempt, status, finished_at) VALUES (1, 'r', 'default', 1, $1, $2)`, [status, new Date(Date.parse('2030-01-10T00:00:00Z') - daysAgo * 86_400_000)]);
   for (const [status, days] of [['completed', 2], ['completed', 0.5], ['failed', 8], ['failed', 2], ['cancelled', 4], ['cancelled', 1]] as const) await insert(status, days);
-  const result = await kairos.services.pruner.prune();
+  const result = await internals(kairos).services.pruner.prune();
   assert.equal(result.ran, true);
   assert.equal(result.logs, 3);
   const left = await db.pool.query(`SELECT status FROM "${db.schema}".job_logs WHERE task = 'r' ORDER BY 1`);
@@ -76,7 +77,7 @@ test('periodic() defines a task and its schedule in one call', async () => {
   clock.set('2030-01-01T00:15:00Z');
   // The started node's own services may claim it first: wait for the completion, not for drain().
   const done = waitForStatus(kairos, (c) => c.task === 'cleanup' && c.next === 'completed');
-  await kairos.services.ticker.materialise();
+  await internals(kairos).services.ticker.materialise();
   await drain(kairos);
   await done;
   assert.equal(runs, 1);
@@ -113,19 +114,19 @@ test('the heartbeat extends the leases of the runs the node works on, not of run
   let release: () => void = () => undefined;
   const kairos = db.node({ clock, concurrency: 1, tasks: { hold: () => new Promise<void>((resolve) => (release = resolve)) } });
   await kairos.enqueueMany([{ task: 'hold', payload: {} }, { task: 'hold', payload: {} }]);
-  await kairos.services.producer.runOnce(); // claims one (concurrency 1) and starts it
-  const [kept] = kairos.services.executor.activeIds();
+  await internals(kairos).services.producer.runOnce(); // claims one (concurrency 1) and starts it
+  const [kept] = internals(kairos).services.executor.activeIds();
   // The other is leased to this node behind its back, as a run whose result the completer gave up
   // writing during a long outage would be: nothing on the node works on it any more.
-  const [lost] = await kairos.store.claim({ id: kairos.nodeId, name: kairos.options.nodeName, tags: [] }, ['default'], ['hold'], 1, clock.now(), 60_000);
+  const [lost] = await internals(kairos).store.claim({ id: kairos.nodeId, name: kairos.options.nodeName, tags: [] }, ['default'], ['hold'], 1, clock.now(), 60_000);
   const lease = async (id: number): Promise<number> =>
     (await db.pool.query(`SELECT lease_until FROM "${db.schema}".runs WHERE run_id = $1`, [id])).rows[0].lease_until.getTime();
   clock.advance(30_000);
-  await kairos.services.heartbeat.runOnce();
+  await internals(kairos).services.heartbeat.runOnce();
   assert.equal(await lease(kept!), Date.parse('2030-01-01T00:01:30Z'), 'the run it executes is extended');
   assert.equal(await lease(lost!.run_id), Date.parse('2030-01-01T00:01:00Z'), 'the untracked one runs out, to be rescued');
   release();
-  await kairos.services.completer.drain();
+  await internals(kairos).services.completer.drain();
 });
 
 test("Kairos reads ids as numbers without touching pg's global int8 parser: the application's queries keep their strings", async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fixture } from '../helpers.js';
 import { TestClock, waitForRun } from '../../src/testing/index.js';
 import { Kairos, KairosValidationError } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -15,9 +16,9 @@ async function setup(options: { scheduleAhead?: string | number } = {}) {
   const start = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000 - 300);
   const clock = new TestClock(start);
   const kairos = db.node({ clock, tasks: { record: () => undefined }, ...options });
-  const tick = () => kairos.services.ticker.materialise();
+  const tick = () => internals(kairos).services.ticker.materialise();
   const claim = async (): Promise<number> => {
-    const runs = await kairos.store.claim({ id: kairos.nodeId, name: 'n', tags: [] }, ['default'], ['record'], 100, clock.now(), 60_000);
+    const runs = await internals(kairos).store.claim({ id: kairos.nodeId, name: 'n', tags: [] }, ['default'], ['record'], 100, clock.now(), 60_000);
     return runs.length;
   };
   const pending = async (jobId: number) =>
@@ -94,8 +95,8 @@ test('a claim may take runs due within aheadMs: their start is recorded at the d
   const at = (await db.pool.query<{ at: Date }>(`SELECT now() + interval '30 seconds' AS at`)).rows[0]!.at;
   await kairos.enqueue('record', {}, { runAt: at });
   const node = { id: kairos.nodeId, name: 'n', tags: [] };
-  assert.equal((await kairos.store.claim(node, ['default'], ['record'], 10, null, 60_000, 0)).length, 0, 'not due: not claimed');
-  const [run] = await kairos.store.claim(node, ['default'], ['record'], 10, null, 60_000, 60_000);
+  assert.equal((await internals(kairos).store.claim(node, ['default'], ['record'], 10, null, 60_000, 0)).length, 0, 'not due: not claimed');
+  const [run] = await internals(kairos).store.claim(node, ['default'], ['record'], 10, null, 60_000, 60_000);
   assert.ok(run, 'due within the window: claimed');
   assert.equal(run.started_at.getTime(), at.getTime(), 'recorded as started at its due time, never before');
   assert.ok(run.due_in_ms! > 25_000 && run.due_in_ms! <= 30_000, `held for about 30 s, got ${run.due_in_ms}`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fixture } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { KairosValidationError, type TaskContext } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 
@@ -16,7 +17,7 @@ async function setup(start: string) {
     tasks: { record: (_p: unknown, ctx) => void calls.push({ scheduledAt: ctx.scheduledAt, latenessMs: ctx.latenessMs, jobName: ctx.jobName }) },
   });
   const tick = async (): Promise<number> => {
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     return drain(kairos);
   };
   return { clock, calls, kairos, tick };
@@ -112,7 +113,7 @@ test('a one-off run not started within its misfire grace expires instead of runn
   const { id } = await kairos.enqueue('record', {}, { runAt: '2030-01-01T00:00:00Z', misfireGrace: '5m' });
   clock.set('2030-01-01T00:06:00Z');
   assert.equal(await drain(kairos), 0);
-  assert.equal(await kairos.services.rescuer.expire(), 1);
+  assert.equal(await internals(kairos).services.rescuer.expire(), 1);
   assert.equal(calls.length, 0);
   assert.equal((await kairos.history({ runId: id }))[0]?.status, 'expired');
 });
@@ -123,16 +124,16 @@ test('overlap policies: skip, queue, replace and allow', async () => {
   for (const overlap of ['skip', 'queue', 'replace', 'allow'] as const) {
     await kairos.schedule({ name: `ov-${overlap}`, task: 'hold', cron: '* * * * *', overlap });
   }
-  await kairos.services.ticker.materialise();
-  await kairos.services.producer.runOnce(); // the 00:00 run of each job is now running
+  await internals(kairos).services.ticker.materialise();
+  await internals(kairos).services.producer.runOnce(); // the 00:00 run of each job is now running
   for (const minute of ['01', '02']) {
     clock.set(`2030-01-01T00:${minute}:00Z`);
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     // This node is not listening: the heartbeat is how it learns of the cancel (replace).
-    await kairos.services.heartbeat.runOnce();
+    await internals(kairos).services.heartbeat.runOnce();
     await new Promise((resolve) => setImmediate(resolve));
-    await kairos.services.completer.drain();
-    await kairos.services.producer.runOnce();
+    await internals(kairos).services.completer.drain();
+    await internals(kairos).services.producer.runOnce();
   }
   const runs = async (name: string) => (await kairos.listRuns({ job: name })).map((r) => `${r.scheduledAt!.toISOString().slice(14, 16)}:${r.status}`).sort();
   assert.deepEqual(await runs('ov-skip'), ['00:running']);
@@ -144,7 +145,7 @@ test('overlap policies: skip, queue, replace and allow', async () => {
   assert.deepEqual(why, [{ message: 'replaced by a newer occurrence (overlap policy replace)' }], 'the running one says why it stopped, as the pending one does');
   const outcomes = (await db.pool.query(`SELECT o.outcome, count(*)::int AS n FROM "${db.schema}".occurrences o JOIN "${db.schema}".jobs j USING (job_id) WHERE j.job_name = 'ov-skip' GROUP BY 1 ORDER BY 1`)).rows;
   assert.deepEqual(outcomes, [{ outcome: 'run', n: 1 }, { outcome: 'skipped', n: 2 }]);
-  await kairos.services.executor.abandonAll();
+  await internals(kairos).services.executor.abandonAll();
 });
 
 test('endAt and maxRuns end a schedule', async () => {
@@ -200,7 +201,7 @@ test('consecutive failures disable a job; enabling resets the count', async () =
   kairos.on('jobDisabled', (e) => disabled.push(e));
   for (const minute of ['00', '01']) {
     clock.set(`2030-01-01T00:${minute}:00Z`);
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await drain(kairos);
   }
   const job = await kairos.getJob('fragile');
@@ -210,7 +211,7 @@ test('consecutive failures disable a job; enabling resets the count', async () =
   assert.equal(job?.lastMessage, 'always');
   assert.equal(disabled.length, 1);
   clock.set('2030-01-01T00:05:30Z');
-  assert.equal(await kairos.services.ticker.materialise(), 0, 'a disabled job does not fire');
+  assert.equal(await internals(kairos).services.ticker.materialise(), 0, 'a disabled job does not fire');
   const enabled = await kairos.enable('fragile');
   assert.equal(enabled.currentAttempts, 0);
   assert.equal(iso(enabled.nextRun), '2030-01-01T00:06:00.000Z');

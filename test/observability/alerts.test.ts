@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { fixture, eventually } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { createAlerts, KairosValidationError, verifyWebhook, type Alert } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 import { parseMetrics, recordingLogger, value, webhookReceiver } from './support.js';
 
 const db = await fixture();
@@ -145,10 +146,10 @@ test('a late start passes its rule\'s threshold (and not a laxer one); an expire
     await kairos.schedule({ name: 'every-5', task: 'tick', cron: '*/5 * * * *' });
     assert.equal(await drain(kairos), 0);
     clock.set('2030-01-01T00:00:03Z');
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     assert.equal(await drain(kairos), 1, 'the 00:00 run, 3 s late: under both thresholds');
     clock.set('2030-01-01T00:05:07Z');
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     assert.equal(await drain(kairos), 1, 'the 00:05 run, 7 s late');
     await alerts.idle();
     const late = logger.lines.map((l) => JSON.parse(l) as { msg: string; alert?: Alert }).filter((l) => l.alert?.event === 'late');
@@ -160,7 +161,7 @@ test('a late start passes its rule\'s threshold (and not a laxer one); an expire
 
     const { id } = await kairos.enqueue('tick', {}, { runAt: clock.now(), misfireGrace: 1000, queue: 'nobody-listens' });
     clock.advance(5000);
-    assert.equal(await kairos.services.rescuer.expire(), 1);
+    assert.equal(await internals(kairos).services.rescuer.expire(), 1);
     await alerts.idle();
     const expired = logger.lines.map((l) => JSON.parse(l) as { alert?: Alert }).filter((l) => l.alert?.event === 'expired');
     assert.equal(expired.length, 1);
@@ -183,27 +184,27 @@ test('fires dropped by the catch-up policy or skipped by the overlap policy are 
   const missed = (): Alert[] => logger.lines.map((l) => JSON.parse(l) as { alert?: Alert }).filter((l) => l.alert?.event === 'missed').map((l) => l.alert!);
   try {
     await kairos.schedule({ name: 'minutely', task: 'tick', cron: '* * * * *', catchUp: 'latest' });
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await drain(kairos);
     clock.set('2030-01-01T00:10:00Z'); // no node ran for ten minutes: 'latest' fires 00:10 only
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await alerts.idle();
     assert.equal(missed().length, 1);
     assert.equal(missed()[0]!.job, 'minutely');
     assert.match(missed()[0]!.message, /9 occurrence\(s\) dropped by catch-up policy latest/);
     await drain(kairos);
     clock.set('2030-01-01T00:11:00Z'); // on time: nothing missed
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await drain(kairos);
     await alerts.idle();
     assert.equal(missed().length, 1);
 
     await kairos.schedule({ name: 'overlapping', task: 'slow', cron: '* * * * *' });
-    await kairos.services.ticker.materialise();
-    const running = kairos.services.producer.runOnce();
+    await internals(kairos).services.ticker.materialise();
+    const running = internals(kairos).services.producer.runOnce();
     await running;
     clock.set('2030-01-01T00:12:00Z'); // the 00:11 run still holds the job: 00:12 is skipped
-    await kairos.services.ticker.materialise();
+    await internals(kairos).services.ticker.materialise();
     await alerts.idle();
     assert.ok(missed().some((a) => a.job === 'overlapping' && /1 skipped: a run was still active \(overlap policy skip\)/.test(a.message)));
   } finally {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { fixture } from '../helpers.js';
 import { drain, silentLogger as silentLoggerForTests } from '../../src/testing/index.js';
 import { Kairos, createMetrics, observabilityHandler, startObservabilityServer } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 import { parseMetrics, value } from './support.js';
 import { startCli } from '../cli/run-cli.js';
 
@@ -83,7 +84,7 @@ test('/readyz is 503 with a reason until the schema is migrated, and when the da
   } finally {
     await web.close();
     await db.pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    await kairos.pool.end();
+    await internals(kairos).pool.end();
   }
   const down = new Kairos({ connectionString: 'postgres://kairos:pw@127.0.0.1:1/none', logger: silentLoggerForTests });
   const web2 = await startObservabilityServer(down, { port: 0, readyTimeoutMs: 5000 });
@@ -95,7 +96,7 @@ test('/readyz is 503 with a reason until the schema is migrated, and when the da
     assert.match(body.reason, /^database unreachable: /);
   } finally {
     await web2.close();
-    await down.pool.end();
+    await internals(down).pool.end();
   }
 });
 

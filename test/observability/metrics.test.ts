@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { fixture, eventually } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { createMetrics, KairosValidationError, LabelCap } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 import { parseMetrics, value } from './support.js';
 
 const db = await fixture();
@@ -24,7 +25,7 @@ test('counts attempts, final statuses, durations, retries and schedule lateness 
   assert.equal(await drain(kairos), 1, 'the retry');
   await kairos.schedule({ name: 'late-job', task: 'ok', cron: '*/5 * * * *' });
   clock.set('2030-01-01T00:05:07Z');
-  await kairos.services.ticker.materialise();
+  await internals(kairos).services.ticker.materialise();
   assert.equal(await drain(kairos), 1);
 
   const m = await scrape(metrics);
@@ -71,13 +72,13 @@ test('heartbeats, live nodes, rescues and active runs', async () => {
   const metrics = createMetrics(kairos);
   await kairos.start();
   try {
-    await kairos.services.heartbeat.runOnce();
+    await internals(kairos).services.heartbeat.runOnce();
     let m = await scrape(metrics);
     const beats = value(m, 'kairos_node_heartbeats_total');
     assert.ok(beats >= 1);
     assert.ok(Math.abs(value(m, 'kairos_node_last_heartbeat_seconds') - Date.now() / 1000) < 60);
     assert.equal(value(m, 'kairos_nodes_live'), 1, 'this node is the one live node of the schema');
-    await kairos.services.heartbeat.runOnce();
+    await internals(kairos).services.heartbeat.runOnce();
     m = await scrape(metrics);
     assert.equal(value(m, 'kairos_node_heartbeats_total'), beats + 1);
     assert.equal(value(m, 'kairos_node_active_runs'), 0);
@@ -86,7 +87,7 @@ test('heartbeats, live nodes, rescues and active runs', async () => {
     const { id } = await kairos.enqueue('nobody-runs-this', {}, { runAt: new Date(Date.now() + 3_600_000) });
     await db.pool.query(`UPDATE ${s}.runs SET status = 'running', node_id = 'ghost', attempt = 1, started_at = now(), lease_until = now() - interval '1 minute' WHERE run_id = $1`, [id]);
     // The node's own rescuer loop may get there first: either way this node rescued it once.
-    await kairos.services.rescuer.rescue();
+    await internals(kairos).services.rescuer.rescue();
     await eventually(async () => value(await scrape(metrics), 'kairos_run_rescues_total') === 1, 10_000, 'the rescue to be counted');
     const { rows } = await db.pool.query(`SELECT status, node_id FROM ${s}.runs WHERE run_id = $1`, [id]);
     assert.deepEqual(rows, [{ status: 'pending', node_id: null }]);

@@ -10,6 +10,7 @@ import {
 import { fixture } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import { SPAN_ATTRIBUTES } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 
 /** A span kept in memory: what an exporter would receive. */
 class MemorySpan implements Span {
@@ -121,8 +122,8 @@ test('each attempt is a kairos.run span with the run id, job, task, attempt and 
 test('a claim that fails is an error span', async () => {
   const kairos = db.node({ tasks: { ok: () => 1 } });
   spans.length = 0;
-  await kairos.pool.end(); // the database is gone for this node
-  await assert.rejects(kairos.services.producer.runOnce());
+  await internals(kairos).pool.end(); // the database is gone for this node
+  await assert.rejects(internals(kairos).services.producer.runOnce());
   const [claim] = spans.filter((s) => s.name === 'kairos.claim');
   assert.equal(claim?.status.code, SpanStatusCode.ERROR);
   assert.ok(claim?.ended);

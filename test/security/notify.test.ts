@@ -15,6 +15,7 @@ import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { silentLogger, waitForRun, waitForStatus } from '../../src/testing/index.js';
 import type { Logger, StatusChange, TaskContext } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 import { asRole } from './as-role.js';
 
 const db = await fixture();
@@ -293,8 +294,8 @@ test('a flood of forged and malformed wake-ups: bounded, coalesced claims, no er
   await armed(worker);
   const attacker = await eve();
   const id = await discover(attacker, worker);
-  const store = worker.store as unknown as { claim: (...args: unknown[]) => Promise<unknown>; run: (...args: unknown[]) => Promise<unknown> };
-  const [claim, run] = [store.claim.bind(worker.store), store.run.bind(worker.store)];
+  const store = internals(worker).store as unknown as { claim: (...args: unknown[]) => Promise<unknown>; run: (...args: unknown[]) => Promise<unknown> };
+  const [claim, run] = [store.claim.bind(internals(worker).store), store.run.bind(internals(worker).store)];
   let claims = 0;
   let queries = 0;
   store.claim = (...args) => ((claims++), claim(...args));

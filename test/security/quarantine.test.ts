@@ -26,6 +26,7 @@ import { drain, silentLogger } from '../../src/testing/index.js';
 import { migrate } from '../../src/store/migrate.js';
 import { readMigrations, renderSql } from '../../src/store/sql.js';
 import { Kairos } from '../../src/index.js';
+import { internals } from '../../src/api/internals.js';
 import { asRole } from './as-role.js';
 
 const db = await fixture();
@@ -330,7 +331,7 @@ test('a run whose job row is malformed when it starts fails with a clear message
   await eventually(async () => (await db.count('job_logs', `run_id = $1 AND status = 'failed'`, [runId])) === 1, 15_000, 'the run to fail');
   const { rows } = await db.pool.query(`SELECT message FROM ${s}.job_logs WHERE run_id = $1`, [runId]);
   assert.match(rows[0].message, /sql-emptied.*command/);
-  assert.equal(node.services.executor.activeCount, 0);
+  assert.equal(internals(node).services.executor.activeCount, 0);
   await keepsFiring('after the malformed run');
 });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fixture, eventually } from '../helpers.js';
 import { TestClock, drain, waitForRun } from '../../src/testing/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -73,20 +74,20 @@ test('exactly once: a fenced-off attempt rolls back its effects together with it
   await defineSql('once', `INSERT INTO public.${alice}_ledger (n) VALUES (7); SELECT pg_advisory_xact_lock(${key})`);
   const runId = await a.trigger('once');
   try {
-    await a.services.producer.runOnce(); // A starts the job…
+    await internals(a).services.producer.runOnce(); // A starts the job…
     const waiting = async (): Promise<number> => (await gate.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND NOT granted", [key])).rows[0].n;
     await eventually(async () => (await waiting()) === 1, { what: "A's job to insert and wait at the gate" });
     // …and is presumed dead: its run is taken over (what the rescuer does), and B claims it.
     await db.pool.query(`UPDATE ${s}.runs SET status = 'pending', node_id = NULL WHERE run_id = $1`, [runId]);
-    await b.services.producer.runOnce();
+    await internals(b).services.producer.runOnce();
     await eventually(async () => (await waiting()) === 2, { what: "B's job to wait at the gate too" });
   } finally {
     await gate.query('SELECT pg_advisory_unlock($1)', [key]);
     gate.release();
   }
-  await a.services.executor.waitForIdle(5000);
-  await b.services.executor.waitForIdle(5000);
-  await b.services.completer.drain();
+  await internals(a).services.executor.waitForIdle(5000);
+  await internals(b).services.executor.waitForIdle(5000);
+  await internals(b).services.completer.drain();
   const rows = await db.pool.query(`SELECT count(*)::int AS n FROM public.${alice}_ledger WHERE n = 7`);
   assert.equal(rows.rows[0].n, 1, "A's insert was rolled back with its fenced completion");
   const logs = await db.pool.query(`SELECT attempt, status, node_id FROM ${s}.job_logs WHERE run_id = $1`, [runId]);

@@ -6,6 +6,7 @@ import { fixture, eventually, nextPass } from '../helpers.js';
 import { migrate } from '../../src/index.js';
 import { parseCron } from '../../src/core/cron.js';
 import { waitForRun } from '../../src/testing/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -39,7 +40,7 @@ test('a job defined in SQL reaches a running agent at once (NOTIFY), not at the 
   try {
     const agent = db.node({ runSqlJobs: true, pollInterval: 60_000 });
     // The start-up passes over (they found no job), only a NOTIFY can bring the job before the poll.
-    const startup = Promise.all([nextPass(agent.services.ticker), nextPass(agent.services.producer)]);
+    const startup = Promise.all([nextPass(internals(agent).services.ticker), nextPass(internals(agent).services.producer)]);
     await agent.start();
     await startup;
     const started = Date.now();
@@ -82,7 +83,7 @@ test('a job with several crontab lines (elephant_worker schedule arrays) fires o
   const row = (await db.pool.query(`SELECT * FROM ${s}.insert_job('SELECT 1', current_catalog, '{"0 6 * * *","30 18 * * *"}')`)).rows[0];
   const clock = new TestClock(new Date(row.next_run.getTime() + 1000));
   const agent = db.node({ clock, runSqlJobs: true });
-  await agent.services.ticker.materialise();
+  await internals(agent).services.ticker.materialise();
   assert.equal(await drain(agent), 1);
   const next = (await db.pool.query(`SELECT next_run FROM ${s}.jobs WHERE job_id = $1`, [row.job_id])).rows[0].next_run as Date;
   const sqlNext = (await db.pool.query(`SELECT ${s}.cron_next($1, 'UTC', $2) AS n`, [row.cron, row.next_run])).rows[0].n as Date;

@@ -9,6 +9,7 @@ import { migrate } from '../../src/index.js';
 import { drain } from '../../src/testing/index.js';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/testing/index.js';
+import { internals } from '../../src/api/internals.js';
 
 const url = process.env.DATABASE_URL!;
 let pool: pg.Pool;
@@ -105,7 +106,7 @@ test('pg_scheduler promises, not bugs: one-shot runs once, re-enabling resets th
   await pool.query(`SELECT scheduler.add_job('one-shot', 'sql', 'INSERT INTO public.order_archive VALUES (now())', NULL, now() - interval '1 minute')`);
   const agent = new Kairos({ connectionString: url, schema: 'scheduler', runSqlJobs: true, logger: silentLogger, migrate: false });
   for (let i = 0; i < 3; i++) {
-    await agent.services.ticker.materialise();
+    await internals(agent).services.ticker.materialise();
     await drain(agent);
   }
   assert.equal((await pool.query('SELECT count(*)::int AS n FROM public.order_archive')).rows[0].n, 1);
