@@ -15,7 +15,7 @@ import { RunContext } from './run-context.js';
 import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
 import { retryDelay, retryWithBackoff } from '../core/backoff.js';
 import { statusChange } from '../core/types.js';
-import type { AttemptObserver, AttemptOutcome } from './tracer.js';
+import type { AttemptInfo, AttemptObserver, AttemptOutcome } from './tracer.js';
 
 interface ActiveRun {
   run: ClaimedRun;
@@ -141,7 +141,7 @@ export class Executor {
     }
     if (run.cancel_requested) abort.abort(new KairosCancelledError('cancelled'));
     const executor = this.executors[run.job_type];
-    const watch = this.ctx.tracer.observeAttempt(run, this.observers, this.ctx.nodeId);
+    const watch = this.ctx.tracer.observeAttempt(attemptInfo(run), this.observers, this.ctx.nodeId);
     let ended: AttemptOutcome = 'released';
     let failure: unknown;
     try {
@@ -241,6 +241,14 @@ export class Executor {
  * Whether a SQL attempt failed because its database connection was lost rather than because of the
  * job. Bounded (retries + maxRescues attempts) so that a job that kills its own connection still ends.
  */
+/** What observers and the span are told of a claimed run: the public shape, not the store's row. */
+function attemptInfo(run: ClaimedRun): AttemptInfo {
+  return {
+    runId: run.run_id, jobId: run.job_id, jobName: run.job_name, task: run.task, jobType: run.job_type, queue: run.queue, priority: run.priority,
+    attempt: run.attempt, retries: run.max_retries, key: run.key, scheduledAt: run.scheduled_at, startedAt: run.started_at, handedOff: run.handed_off === true,
+  };
+}
+
 function lostConnection(run: ClaimedRun, error: unknown, maxRescues: number): boolean {
   if (run.job_type !== 'sql' || run.attempt > run.max_retries + maxRescues) return false;
   const code = (error as { code?: unknown } | null)?.code;

@@ -18,9 +18,8 @@ import type { Kairos } from '../api/kairos.js';
 import { internals } from '../api/internals.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
-import type { ClaimedRun } from '../store/store.js';
 import type { AlertRulesRow } from '../store/queries.js';
-import type { AttemptObserver } from './tracing.js';
+import type { AttemptInfo, AttemptObserver } from './tracing.js';
 import type { JobBrokenEvent } from '../engine/quarantine.js';
 import { parseAlertRules, type AlertEvent, type AlertRule } from './alert-rules.js';
 import { loggableUrl, sendWebhook } from './webhook.js';
@@ -223,8 +222,8 @@ function observe(kairos: AnyKairos, raiser: Raiser, rules: () => Promise<AlertRu
   const onMissed = (event: MissedFires): void => raiser.raise('missed', async () => missedAlert(kairos, event));
   const observer: AttemptObserver = {
     started(run) {
-      if (!run.scheduled_at || run.attempt !== 1) return;
-      const latenessMs = run.started_at.getTime() - run.scheduled_at.getTime();
+      if (!run.scheduledAt || run.attempt !== 1) return;
+      const latenessMs = run.startedAt.getTime() - run.scheduledAt.getTime();
       if (latenessMs <= 0) return;
       raiser.raise('late', async () => lateAlert(kairos, run, latenessMs, await rules()));
     },
@@ -270,12 +269,12 @@ async function disabledAlert(kairos: AnyKairos, job: string): Promise<Alert> {
 }
 
 /** A late first attempt, or undefined when no rule's threshold is passed (matches() checks each rule's own). */
-function lateAlert(kairos: AnyKairos, run: ClaimedRun, latenessMs: number, all: AlertRule[]): Alert | undefined {
-  const job = run.job_name ?? run.task;
+function lateAlert(kairos: AnyKairos, run: AttemptInfo, latenessMs: number, all: AlertRule[]): Alert | undefined {
+  const job = run.jobName ?? run.task;
   if (!all.some((r) => r.events.includes('late') && (r.job === undefined || r.job === job) && latenessMs > r.lateAfterMs)) return undefined;
   return {
-    ...baseAlert(kairos, 'late', job, `run ${run.run_id} of ${job} started ${Math.round(latenessMs / 1000)} s after its scheduled time`),
-    task: run.task, runId: run.run_id, attempt: run.attempt, queue: run.queue, scheduledAt: iso(run.scheduled_at), startedAt: iso(run.started_at), latenessMs,
+    ...baseAlert(kairos, 'late', job, `run ${run.runId} of ${job} started ${Math.round(latenessMs / 1000)} s after its scheduled time`),
+    task: run.task, runId: run.runId, attempt: run.attempt, queue: run.queue, scheduledAt: iso(run.scheduledAt), startedAt: iso(run.startedAt), latenessMs,
   };
 }
 

@@ -81,13 +81,13 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
   const m = defineMetrics(registry, kairos, queues);
   const observer: AttemptObserver = {
     started(run) {
-      const job = jobs.label(run.job_name ?? run.task);
+      const job = jobs.label(run.jobName ?? run.task);
       m.started.inc({ job });
-      if (run.handed_off) m.handoffs.inc({ queue: queues.label(run.queue) });
-      if (run.scheduled_at && run.attempt === 1) m.lateness.observe({ job }, Math.max(0, run.started_at.getTime() - run.scheduled_at.getTime()) / 1000);
+      if (run.handedOff) m.handoffs.inc({ queue: queues.label(run.queue) });
+      if (run.scheduledAt && run.attempt === 1) m.lateness.observe({ job }, Math.max(0, run.startedAt.getTime() - run.scheduledAt.getTime()) / 1000);
     },
     ended(run, outcome, durationMs) {
-      const job = jobs.label(run.job_name ?? run.task);
+      const job = jobs.label(run.jobName ?? run.task);
       m.attempts.inc({ job, outcome });
       if (outcome !== 'released') m.duration.observe({ job, outcome }, durationMs / 1000);
     },

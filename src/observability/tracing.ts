@@ -5,11 +5,10 @@
  * EngineTracer (openTelemetryTracer, below) in its EngineContext, passed by the API.
  */
 import { context, isSpanContextValid, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-import type { ClaimedRun } from '../store/store.js';
-import type { AttemptObserver, AttemptOutcome, AttemptWatch, EngineTracer } from '../engine/tracer.js';
+import type { AttemptInfo, AttemptObserver, AttemptOutcome, AttemptWatch, EngineTracer } from '../engine/tracer.js';
 
 /** The attempt types are the engine's (src/engine/tracer.ts): it calls the observers. */
-export type { AttemptOutcome, AttemptObserver, AttemptWatch } from '../engine/tracer.js';
+export type { AttemptInfo, AttemptOutcome, AttemptObserver, AttemptWatch } from '../engine/tracer.js';
 
 /** Span attribute names (stable: dashboards and queries use them). */
 export const ATTR = {
@@ -34,16 +33,16 @@ function tracer(): Tracer {
 const UNWATCHED: AttemptWatch = { within: (fn) => fn(), end: () => undefined };
 
 /** Start watching an attempt: opens the `kairos.run` span and tells the observers. */
-export function observeAttempt(run: ClaimedRun, observers: readonly AttemptObserver[], nodeId: string): AttemptWatch {
+export function observeAttempt(run: AttemptInfo, observers: readonly AttemptObserver[], nodeId: string): AttemptWatch {
   const span = tracer().startSpan('kairos.run', {
     kind: SpanKind.CONSUMER,
     attributes: {
-      [ATTR.runId]: run.run_id,
-      [ATTR.job]: run.job_name ?? run.task,
+      [ATTR.runId]: run.runId,
+      [ATTR.job]: run.jobName ?? run.task,
       [ATTR.task]: run.task,
       [ATTR.attempt]: run.attempt,
       [ATTR.queue]: run.queue,
-      [ATTR.jobType]: run.job_type,
+      [ATTR.jobType]: run.jobType,
       [ATTR.node]: nodeId,
     },
   });
