@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 18
+-- Schema version: 19
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -2041,7 +2041,6 @@ CREATE OR REPLACE FUNCTION {{schema}}.enqueue(task text, payload jsonb DEFAULT '
 AS $function$
 DECLARE
   id bigint;
-  due timestamptz;
 BEGIN
   PERFORM {{schema}}.api_check_payload(enqueue.payload, 'payload');
   PERFORM {{schema}}.api_check_time(enqueue.run_at, 'run_at');
@@ -2049,26 +2048,32 @@ BEGIN
     PERFORM {{schema}}.api_fail(format('delay must be within 100 years, got %s', delay));
   END IF;
   PERFORM {{schema}}.api_check_name(task, 'task');
-  due := coalesce(enqueue.run_at, now()) + coalesce(delay, interval '0');
   PERFORM {{schema}}.api_check_name(queue, 'queue');
   IF conflict NOT IN ('raise', 'ignore', 'replace') THEN PERFORM {{schema}}.api_fail(format('conflict must be raise, ignore or replace, got %L', conflict)); END IF;
   IF retries IS NULL OR retries < 0 THEN PERFORM {{schema}}.api_fail(format('retries must be 0 or more, got %s', retries)); END IF;
   IF job_key IS NOT NULL AND (job_key = '' OR length(job_key) > 500) THEN PERFORM {{schema}}.api_fail('job_key must be 1-500 characters'); END IF;
-  IF conflict <> 'raise' AND job_key IS NOT NULL THEN
-    SELECT r.run_id INTO id FROM {{schema}}.runs r WHERE r.task = enqueue.task AND r.key = job_key FOR UPDATE;
-    IF id IS NOT NULL THEN
-      IF conflict = 'replace' THEN
-        UPDATE {{schema}}.runs r SET payload = coalesce(enqueue.payload, '{}'), run_at = due, priority = enqueue.priority,
-               queue = enqueue.queue, max_retries = retries
-         WHERE r.run_id = id AND r.status = 'pending';
-        IF NOT FOUND THEN PERFORM {{schema}}.api_fail(format('run %s with key %L is already running; replace only applies to pending runs', id, job_key), '23505'); END IF;
-      END IF;
-      RETURN id;
+  -- A batch of one. The options enqueue() has no argument for take the TypeScript API's defaults
+  -- (those of the runs table): backoff 1 s doubling up to 1 h, no timeout, no lock key, no expiry.
+  SELECT r.run_id INTO id
+    FROM {{schema}}.insert_runs(
+           jsonb_build_array(jsonb_build_object(
+             'task', task, 'queue', queue, 'priority', coalesce(priority, 5), 'payload', coalesce(payload, '{}'),
+             'key', job_key, 'run_at', enqueue.run_at, 'delay_ms', round(extract(epoch FROM delay) * 1000),
+             'max_retries', retries, 'backoff_ms', 1000, 'backoff_max_ms', 3600000)),
+           NULL, NULL, conflict) r;
+  IF id IS NULL THEN
+    -- Not replaced, or (ignore) not found: one's own run that is running, or another role's run.
+    SELECT r.run_id INTO id FROM {{schema}}.runs r WHERE r.task = enqueue.task AND r.key = job_key;
+    IF id IS NOT NULL AND conflict = 'replace' THEN
+      PERFORM {{schema}}.api_fail(format('run %s with key %L is already running; replace only applies to pending runs', id, job_key), '23505');
+    END IF;
+    IF id IS NULL THEN
+      -- What the INSERT of a key held by a run the caller cannot see raised before (0004-0015).
+      RAISE EXCEPTION 'duplicate key value violates unique constraint "runs_key"' USING ERRCODE = '23505',
+        DETAIL = format('Key (task, key)=(%s, %s) already exists.', task, job_key), CONSTRAINT = 'runs_key',
+        SCHEMA = {{lit_schema}}, TABLE = 'runs';
     END IF;
   END IF;
-  INSERT INTO {{schema}}.runs (task, payload, run_at, priority, queue, key, max_retries)
-  VALUES (task, coalesce(payload, '{}'), due, coalesce(priority, 5), queue, job_key, retries)
-  RETURNING run_id INTO id;
   RETURN id;
 END $function$;
 
@@ -2256,6 +2261,91 @@ BEGIN
           CASE WHEN schedule IS NULL THEN NULL ELSE {{schema}}.api_cron_first(schedule, 'UTC') END, true, NULL);
   SELECT * INTO result FROM {{schema}}.member_job m WHERE m.job_id = new_id;
   RETURN result;
+END $function$;
+
+-- FUNCTION {{schema}}.insert_runs(jsonb,jsonb,timestamp with time zone,text) RETURNS TABLE(ord bigint, run_id bigint, key text, inserted boolean, run_at_ms numeric)
+CREATE OR REPLACE FUNCTION {{schema}}.insert_runs(items jsonb, defaults jsonb, at timestamp with time zone, conflict text)
+ RETURNS TABLE(ord bigint, run_id bigint, key text, inserted boolean, run_at_ms numeric)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+  -- Row security applies to the caller (a tenant): see the replace statement.
+  guarded boolean;
+BEGIN
+  IF conflict = 'raise' THEN
+    -- Run ids are drawn in the items' order (ORDER BY ord), RETURNING gives them in that order.
+    RETURN QUERY
+    WITH ins AS (
+      INSERT INTO {{schema}}.runs AS r
+        (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+      SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+             x.backoff_max_ms, x.timeout_ms, x.lock_key
+        FROM {{schema}}.runs_from_json(insert_runs.items, insert_runs.defaults, insert_runs.at) x ORDER BY x.ord
+      RETURNING r.run_id, r.key, r.run_at
+    )
+    SELECT row_number() OVER (), i.run_id, i.key, true, floor(extract(epoch FROM i.run_at) * 1000) FROM ins i;
+  ELSIF conflict = 'ignore' THEN
+    -- Keyed items are matched to what was inserted by (task, key) (the first of a key repeated in
+    -- the batch is the one inserted); unkeyed ones never conflict, so all were inserted, in order:
+    -- the n-th unkeyed item is the n-th unkeyed row by run id.
+    RETURN QUERY
+    WITH input AS (
+      SELECT x.*, CASE WHEN x.key IS NULL THEN row_number() OVER (PARTITION BY x.key IS NULL ORDER BY x.ord) END AS nth,
+             row_number() OVER (PARTITION BY x.task, x.key ORDER BY x.ord) = 1 AS first
+        FROM {{schema}}.runs_from_json(insert_runs.items, insert_runs.defaults, insert_runs.at) x
+    ), ins AS (
+      INSERT INTO {{schema}}.runs AS r
+        (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+      SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+             x.backoff_max_ms, x.timeout_ms, x.lock_key
+        FROM input x ORDER BY x.ord
+      ON CONFLICT (task, key) WHERE key IS NOT NULL DO NOTHING
+      RETURNING r.run_id, r.task, r.key, r.run_at
+    ), unkeyed AS (
+      SELECT i.run_id, i.run_at, row_number() OVER (ORDER BY i.run_id) AS nth FROM ins i WHERE i.key IS NULL
+    )
+    SELECT x.ord, coalesce(k.run_id, u.run_id, e.run_id), x.key, (k.run_id IS NOT NULL AND x.first) OR u.run_id IS NOT NULL,
+           floor(extract(epoch FROM coalesce(k.run_at, u.run_at, e.run_at)) * 1000)
+      FROM input x
+      LEFT JOIN ins k ON x.key IS NOT NULL AND k.task = x.task AND k.key = x.key
+      LEFT JOIN unkeyed u ON u.nth = x.nth
+      LEFT JOIN {{schema}}.runs e ON x.key IS NOT NULL AND k.run_id IS NULL AND e.task = x.task AND e.key = x.key
+     ORDER BY x.ord;
+  ELSIF conflict = 'replace' THEN
+    -- Under row-level security a conflict with another role's pending run would raise 42501
+    -- (ON CONFLICT DO UPDATE checks the policy's USING on the existing row): skip it instead, as
+    -- a running run is skipped, so that the caller refuses both alike.
+    guarded := row_security_active(format('%I.runs', {{lit_schema}}));
+    RETURN QUERY
+    WITH input AS (
+      SELECT x.*, CASE WHEN x.key IS NULL THEN row_number() OVER (PARTITION BY x.key IS NULL ORDER BY x.ord) END AS nth
+        FROM {{schema}}.runs_from_json(insert_runs.items, insert_runs.defaults, insert_runs.at) x
+    ), up AS (
+      INSERT INTO {{schema}}.runs AS r
+        (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+      SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+             x.backoff_max_ms, x.timeout_ms, x.lock_key
+        FROM input x ORDER BY x.ord
+      ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
+         SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
+             expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
+             backoff_max_ms = excluded.backoff_max_ms, timeout_ms = excluded.timeout_ms, lock_key = excluded.lock_key
+       WHERE r.status = 'pending' AND (NOT guarded OR pg_has_role(current_user, r.owner, 'MEMBER'))
+      RETURNING r.run_id, r.task, r.key, r.run_at
+    ), unkeyed AS (
+      SELECT i.run_id, i.run_at, row_number() OVER (ORDER BY i.run_id) AS nth FROM up i WHERE i.key IS NULL
+    )
+    SELECT x.ord, coalesce(k.run_id, u.run_id), x.key, coalesce(k.run_id, u.run_id) IS NOT NULL,
+           floor(extract(epoch FROM coalesce(k.run_at, u.run_at)) * 1000)
+      FROM input x
+      LEFT JOIN up k ON x.key IS NOT NULL AND k.task = x.task AND k.key = x.key
+      LEFT JOIN unkeyed u ON u.nth = x.nth
+     ORDER BY x.ord;
+  ELSE
+    PERFORM {{schema}}.api_fail(format('conflict must be raise, ignore or replace, got %L', conflict));
+  END IF;
 END $function$;
 
 -- FUNCTION {{schema}}.interval_next(timestamp with time zone,interval,timestamp with time zone) RETURNS timestamp with time zone
@@ -2755,6 +2845,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.execute_shell_command(text) TO job_schedule
 
 GRANT EXECUTE ON FUNCTION {{schema}}.insert_job(text,name,text[],name,text,boolean,interval,boolean) TO job_scheduler;
 
+GRANT EXECUTE ON FUNCTION {{schema}}.insert_runs(jsonb,jsonb,timestamp with time zone,text) TO job_scheduler;
+
 GRANT EXECUTE ON FUNCTION {{schema}}.interval_next(timestamp with time zone,interval,timestamp with time zone) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.log_is_own(integer,bigint,name) TO job_scheduler;
@@ -2772,6 +2864,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.preview(text,text,integer) TO job_scheduler
 GRANT EXECUTE ON FUNCTION {{schema}}.remove_alert(integer) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.run_is_own(integer,text,text,text,name) TO job_scheduler;
+
+GRANT EXECUTE ON FUNCTION {{schema}}.runs_from_json(jsonb,jsonb,timestamp with time zone) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.runs_from_json(jsonb,timestamp with time zone) TO job_scheduler;
 
@@ -2853,11 +2947,11 @@ GRANT SELECT ON TABLE {{schema}}.runs TO job_monitor;
 
 GRANT DELETE, SELECT ON TABLE {{schema}}.runs TO job_scheduler;
 
-GRANT INSERT (backoff_max_ms, backoff_ms, expires_at, job_id, job_type, key, lock_key, node_name, node_tags, owner, serial, task, timeout_ms) ON TABLE {{schema}}.runs TO job_scheduler;
+GRANT INSERT (backoff_max_ms, backoff_ms, expires_at, lock_key, max_retries, payload, priority, queue, run_at, timeout_ms), UPDATE (backoff_max_ms, backoff_ms, expires_at, lock_key, max_retries, payload, priority, queue, run_at, timeout_ms) ON TABLE {{schema}}.runs TO job_scheduler;
 
 GRANT UPDATE (cancel_reason, cancel_requested) ON TABLE {{schema}}.runs TO job_scheduler;
 
-GRANT INSERT (max_retries, payload, priority, queue, run_at), UPDATE (max_retries, payload, priority, queue, run_at) ON TABLE {{schema}}.runs TO job_scheduler;
+GRANT INSERT (job_id, job_type, key, node_name, node_tags, owner, serial, task) ON TABLE {{schema}}.runs TO job_scheduler;
 
 GRANT SELECT ON TABLE {{schema}}.settings TO job_monitor;
 

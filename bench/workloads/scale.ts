@@ -9,6 +9,8 @@ import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { internals } from '../../src/api/internals.js';
+import { querySources } from '../../src/store/sql.js';
+import type { LockDueJobsParams } from '../../src/store/queries.js';
 import { explain } from '../lib/explain.js';
 import { nowMs, summary } from '../lib/stats.js';
 import type { Sample, SystemName } from '../lib/types.js';
@@ -46,7 +48,10 @@ async function measure(ctx: BenchContext, jobs: number): Promise<{ due: number; 
       await ticker.runOnce();
       idle.push(nowMs() - t);
     }
-    const lock = await explain(client, internals(kairos).store.queries.get('lockDueJobs'), [null, [], 100, 500, null, []], makeDue);
+    // The ticker's parameters, in the order the query's @names bind them.
+    const lockParams: LockDueJobsParams = { now: null, custom_schedules: [], limit: 100, ahead_ms: 500, only_job_id: null, skipped_job_ids: [] };
+    const lockValues = querySources().get('lockDueJobs')!.params.map((name) => lockParams[name as keyof LockDueJobsParams]);
+    const lock = await explain(client, internals(kairos).store.queries.get('lockDueJobs'), lockValues, makeDue);
     const next = await explain(client, internals(kairos).store.queries.get('nextJobDue'), [500]);
     if (jobs >= 1_000_000 || (ctx.quick && jobs >= 100_000)) ctx.note(`lockDueJobs plan at ${jobs} jobs:\n${lock.plan}\nnextJobDue plan:\n${next.plan}`);
     return { due: summary(due).median, idle: summary(idle).median, lock: lock.ms, lockBuf: lock.buffers, next: next.ms, nextBuf: next.buffers };

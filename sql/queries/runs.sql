@@ -1,23 +1,23 @@
 -- Named queries on the run queue. $now parameters are `coalesce($n, now())`: null means the
 -- database clock; tests pass a fixed time.
 
--- name: insertRuns
--- Batch insert of ad-hoc runs from a JSON array (see runs_from_json). With conflict 'raise' a
--- duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
--- The insert statements return run_at as epoch milliseconds: a number is parsed much faster than
--- a timestamp's text, a thousand times per batch.
--- Not null: run_at_ms
-INSERT INTO {{schema}}.runs AS r
-  (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
-       x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz) x ORDER BY x.ord
-RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
+-- name: insertRunBatch
+-- Insert a batch of ad-hoc runs (a JSON array, see runs_from_json) with conflict policy @conflict
+-- ('raise', 'ignore' or 'replace'), through insert_runs (migration 0019), which holds the
+-- policies for this statement and for the SQL API's enqueue(). One row per item, in order: with
+-- 'raise' a duplicate key fails the whole statement (unique violation), so a batch is all or
+-- nothing; with 'ignore' a taken key returns the existing run (inserted false); with 'replace' a
+-- pending run with the key takes the new payload, time and all options, and a running one is not
+-- replaced (run_id null). Due times come back as epoch milliseconds: a number is parsed much
+-- faster than a timestamp's text, a thousand times per batch.
+-- Not null: ord, inserted
+SELECT * FROM {{schema}}.insert_runs(@items::jsonb, @defaults::jsonb, @now::timestamptz, @conflict);
 
 -- name: insertRun
 -- One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
 -- the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
 -- due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
+-- (test/engine/enqueue.test.ts holds run_at and expires_at equal to insertRunBatch's.)
 -- Not null: run_at_ms
 INSERT INTO {{schema}}.runs
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
@@ -67,43 +67,6 @@ SELECT i.run_id, i.key, t.run_at_ms, i.node_id AS handed_to,
                      'timeout_ms', i.timeout_ms, 'lock_key', i.lock_key)::text
               ELSE json_build_object('t', 'handoff', 'n', i.node_id, 'k', t.token, 'run_id', i.run_id)::text END) END AS notified
   FROM ins i CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM i.run_at) * 1000) AS run_at_ms, (SELECT token FROM taker) AS token) t;
-
--- name: insertRunsIgnore
--- Same, but a duplicate (task, key) keeps the existing run and returns its id.
--- Not null: ord, run_id, inserted, run_at_ms
-WITH input AS (
-  SELECT * FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz)
-), inserted AS (
-  INSERT INTO {{schema}}.runs AS r
-    (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-  SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
-         x.backoff_max_ms, x.timeout_ms, x.lock_key
-    FROM input x ORDER BY x.ord
-  ON CONFLICT (task, key) WHERE key IS NOT NULL DO NOTHING
-  RETURNING r.run_id, r.task, r.key, r.run_at
-)
-SELECT i.ord, coalesce(ins.run_id, existing.run_id) AS run_id, ins.run_id IS NOT NULL AS inserted,
-       floor(extract(epoch FROM coalesce(ins.run_at, existing.run_at)) * 1000) AS run_at_ms
-  FROM input i
-  LEFT JOIN inserted ins ON ins.task = i.task AND ins.key IS NOT DISTINCT FROM i.key
-  LEFT JOIN {{schema}}.runs existing ON ins.run_id IS NULL AND existing.task = i.task AND existing.key = i.key
- ORDER BY i.ord;
-
--- name: replaceRun
--- conflict 'replace': a pending run with the same (task, key) takes the new payload, time and
--- options; a running one cannot be replaced (returns no row, the caller raises).
--- Not null: run_at_ms
-INSERT INTO {{schema}}.runs AS r
-  (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
-       x.backoff_max_ms, x.timeout_ms, x.lock_key
-  FROM {{schema}}.runs_from_json(@items::jsonb, @defaults::jsonb, @now::timestamptz) x ORDER BY x.ord
-ON CONFLICT (task, key) WHERE key IS NOT NULL DO UPDATE
-   SET queue = excluded.queue, priority = excluded.priority, payload = excluded.payload, run_at = excluded.run_at,
-       expires_at = excluded.expires_at, max_retries = excluded.max_retries, backoff_ms = excluded.backoff_ms,
-       backoff_max_ms = excluded.backoff_max_ms, timeout_ms = excluded.timeout_ms, lock_key = excluded.lock_key
- WHERE r.status = 'pending'
-RETURNING r.run_id, r.key, floor(extract(epoch FROM r.run_at) * 1000) AS run_at_ms;
 
 -- name: claimRuns
 -- Claim up to @batch_size due runs of the given queues and tasks for node @node_id, highest priority (lowest

@@ -9,50 +9,7 @@ import { assertDate, assertInteger, assertKey, assertName, assertOneOf, serializ
 import type { ConflictPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
-
-/** Options of one enqueued run. */
-export interface EnqueueOptions {
-  /** Run at this time (by the database clock). @default now */
-  runAt?: Date | string;
-  /** Run this long from now (ms or '10m'); added to `runAt` when both are given. */
-  delay?: number | string;
-  /** Lower runs first. @default the task's, else 5 */
-  priority?: number;
-  /** @default the task's, else 'default' */
-  queue?: string;
-  /** Deduplication key: at most one pending or running run per (task, key). */
-  key?: string;
-  /** What to do when `key` is taken. @default 'raise' */
-  conflict?: ConflictPolicy;
-  /** Retries after a failed attempt. @default the task's, else 3 */
-  retries?: number;
-  /** First retry delay; doubles each retry with jitter. @default the task's, else '1s' */
-  backoff?: number | string;
-  /** Longest retry delay. @default the task's, else '1h' */
-  maxBackoff?: number | string;
-  /** Abort an attempt after this long. @default the task's, else none */
-  timeout?: number | string;
-  /** Expire the run if not started within this long after it is due. @default never */
-  misfireGrace?: number | string;
-  /** Run the INSERT on this client (inside the caller's transaction). */
-  client?: Queryable;
-}
-
-/** One item of `enqueueMany`. */
-export interface EnqueueItem<N extends string = string, P = unknown> extends Omit<EnqueueOptions, 'client'> {
-  task: N;
-  payload: P;
-}
-
-/** What enqueue returns for each run. */
-export interface EnqueueResult {
-  /** The run's id (the existing run's under conflict 'ignore'). */
-  id: number;
-  /** False when conflict 'ignore' kept an existing run. */
-  inserted: boolean;
-  /** When the run is due. */
-  runAt: Date;
-}
+import type { EnqueueOptions, EnqueueResult } from './types.js';
 
 /** Build the row of one run, checking everything. `field` prefixes error fields in batches. */
 export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = ''): NewRun {
@@ -92,12 +49,17 @@ export async function insertRuns(store: Store, runs: NewRun[], conflict: Conflic
   }
   try {
     const rows = await store.insertRuns(runs, conflict, now, client, handoff);
-    if (conflict === 'replace' && rows.length < runs.length) {
-      const found = new Set(rows.map((r) => r.key));
-      const busy = runs.find((r) => !found.has(r.key));
-      throw new KairosConflictError(`A run of task "${busy?.task}" with key "${busy?.key}" is already running; 'replace' only replaces pending runs`);
-    }
-    return rows.map((row) => ({ id: row.run_id, inserted: row.inserted ?? true, runAt: new Date(row.run_at_ms) }));
+    // One row per run, in order. A run id is missing only under 'replace' (the run is running) or
+    // 'ignore' (the run holding the key left the queue between the insert and the look-up).
+    return rows.map((row, i) => {
+      if (row.run_id === null || row.run_at_ms === null) {
+        const busy = runs[i]!;
+        throw new KairosConflictError(conflict === 'replace'
+          ? `A run of task "${busy.task}" with key "${busy.key}" is already running; 'replace' only replaces pending runs`
+          : `A run of task "${busy.task}" with key "${busy.key}" held the key but is gone; enqueue it again`);
+      }
+      return { id: row.run_id, inserted: row.inserted ?? true, runAt: new Date(row.run_at_ms) };
+    });
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
       const detail = (error as { detail?: string }).detail ?? '';

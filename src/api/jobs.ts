@@ -4,12 +4,13 @@
  */
 import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
-import { toJob, toRun, toRunLog, toNode, toDueJob, type Row } from '../store/rows.js';
+import { toJob, toRun, toRunLog, toNode, toDueJob } from '../store/rows.js';
 import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
 import { assertInteger, assertName, assertText, serializePayload } from '../core/validate.js';
-import { firstNextRun, scheduleChanged, type JobDefinition } from './schedules.js';
+import { firstNextRun, scheduleChanged, type JobColumns, type JobDefinition } from './schedules.js';
+import type { GetJobRow } from '../store/queries.js';
 import { planJob, scheduleOf, type DueJob } from '../core/planner.js';
 import { checkDueJob, checkPlan } from '../core/job-checks.js';
 
@@ -20,7 +21,7 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
       return await inTransaction(store.pool, async (client) => {
         const [clock] = await store.sql.dbNow(client);
         const dbNow = now ?? clock!.db_time;
-        const [existing] = await store.run('lockJobByName', [def.row.job_name, now], client);
+        const [existing] = await store.sql.lockJobByName({ job_name: def.row.job_name, now }, client);
         const row = { ...def.row };
         if (row.schedule_kind === 'interval' && !def.anchorGiven) {
           row.schedule_time = existing && !scheduleChanged(existing, def) ? existing.schedule_time : dbNow;
@@ -28,7 +29,7 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
         if (!existing) {
           const nextRun = firstNextRun(def, dbNow);
           checkDefinition(row, nextRun, 0, dbNow);
-          const [inserted] = await store.run('insertJob', [JSON.stringify({ ...row, next_run: nextRun })], client);
+          const [inserted] = await store.sql.insertJob({ definition: JSON.stringify({ ...row, next_run: nextRun }) }, client);
           return toJob(inserted!);
         }
         // A broken job's cursor and count, or a stored cursor the ticker would refuse, may be what
@@ -36,7 +37,7 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
         const changed = scheduleChanged(existing, def) || existing.broken_at != null || !holds(() => checkDefinition(row, existing.next_run, existing.run_count, dbNow));
         const nextRun = changed ? firstNextRun(def, dbNow) : null;
         checkDefinition(row, changed ? nextRun : existing.next_run, changed ? 0 : existing.run_count, dbNow);
-        const [updated] = await store.run('updateJob', [JSON.stringify({ ...row, next_run: nextRun }), existing.job_id, changed], client);
+        const [updated] = await store.sql.updateJob({ definition: JSON.stringify({ ...row, next_run: nextRun }), job_id: existing.job_id, schedule_changed: changed }, client);
         return toJob(updated!);
       });
     } catch (error) {
@@ -51,8 +52,9 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
  * Refuse a definition the ticker would quarantine (the same checks, core/job-checks.ts): e.g. an
  * interval so long that its first occurrence is after the year 9999.
  */
-function checkDefinition(row: JobDefinition['row'], nextRun: unknown, runCount: unknown, now: Date): void {
-  checkDueJob({ ...toDueJob({ ...row, next_run: nextRun, run_count: runCount, planned: true, created_at: now }), command: String(row.command) });
+function checkDefinition(row: JobColumns, nextRun: Date | null, runCount: number, now: Date): void {
+  // Not stored yet, so no id (NaN, as before; the checks do not read it).
+  checkDueJob({ ...toDueJob({ ...row, job_id: Number.NaN, next_run: nextRun, run_count: runCount, planned: true, created_at: now }), command: row.command });
 }
 
 function holds(check: () => void): boolean {
@@ -72,17 +74,17 @@ function holds(check: () => void): boolean {
 export async function setEnabled(store: Store, name: string, enabled: boolean, now: Date | null, custom?: (after: Date) => Date | null): Promise<Job> {
   assertName(name, 'name');
   await inTransaction(store.pool, async (client) => {
-    const [row] = await store.run('lockJobByName', [name, now], client);
+    const [row] = await store.sql.lockJobByName({ job_name: name, now }, client);
     if (!row) throw new KairosNotFoundError(`No job named "${name}"`);
     let next: Date | null = null;
     if (enabled) {
       const job: DueJob = { ...toDueJob(row), planned: false, nextRun: null };
       checkDueJob(job);
-      const plan = planJob(job, row.db_now as Date, custom);
+      const plan = planJob(job, row.db_now, custom);
       checkPlan(job, plan);
       next = plan.nextRun;
     }
-    await store.run('setJobEnabled', [name, enabled, next], client);
+    await store.sql.setJobEnabled({ job_name: name, enabled, next_run: next }, client);
   });
   return (await getJob(store, name))!;
 }
@@ -92,8 +94,8 @@ export async function triggerJob(store: Store, name: string, payload: unknown, n
   assertName(name, 'name');
   const text = payload === undefined ? null : serializePayload(payload);
   try {
-    const [row] = await store.run('triggerJob', [name, text, now]);
-    return Number(row!.run_id);
+    const [row] = await store.sql.triggerJob({ job_name: name, payload: text, now });
+    return row!.run_id;
   } catch (error) {
     if ((error as { code?: string }).code === 'P0002') throw new KairosNotFoundError(`No job named "${name}"`, { cause: error });
     throw error;
@@ -103,18 +105,18 @@ export async function triggerJob(store: Store, name: string, payload: unknown, n
 /** Delete a job with its queued runs, occurrences and history. Returns false if there was none. */
 export async function deleteJob(store: Store, name: string): Promise<boolean> {
   assertName(name, 'name');
-  return (await store.run('deleteJob', [name])).length > 0;
+  return (await store.sql.deleteJob({ job_name: name })).length > 0;
 }
 
 /** One job by name, or null. */
 export async function getJob(store: Store, name: string): Promise<(Job & { running: number; pending: number }) | null> {
   assertName(name, 'name');
-  const [row] = await store.run('getJob', [name]);
-  return row ? { ...toJob(row), running: Number(row.running), pending: Number(row.pending) } : null;
+  const [row] = await store.sql.getJob({ job_name: name });
+  return row ? { ...toJob(row), running: row.running, pending: row.pending } : null;
 }
 
 /** A filter value as sent to the database: a string gets the checks of every identifying string. */
-function filterText<V>(value: V, field: string): V | null {
+function filterText<V>(value: V, field: string): NonNullable<V> | null {
   if (typeof value === 'string') assertText(value, field);
   return value ?? null;
 }
@@ -133,14 +135,14 @@ export interface JobFilter {
 /** Jobs, soonest next run first. */
 export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Job[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
-  return (await store.run('listJobs', [filter.enabled ?? null, filterText(filter.task, 'task'), filterText(filter.search, 'search'), limit, filterText(filter.label, 'label'), filterText(filter.type, 'type')])).map(toJob);
+  return (await store.sql.listJobs({ enabled: filter.enabled ?? null, task: filterText(filter.task, 'task'), search: filterText(filter.search, 'search'), limit, label: filterText(filter.label, 'label'), job_type: filterText(filter.type, 'type') })).map(toJob);
 }
 
 /** A run by id: live (pending/running) or, once finished, its last recorded attempt. */
 export async function getRun(store: Store, id: number): Promise<{ live: Run | null; last: RunLog | null }> {
   assertInteger(id, 'runId', 1, Number.MAX_SAFE_INTEGER);
-  const [live] = await store.run('getRun', [id]);
-  const [last] = await store.run('lastLogOfRun', [id]);
+  const [live] = await store.sql.getRun({ run_id: id });
+  const [last] = await store.sql.lastLogOfRun({ run_id: id });
   return { live: live ? toRun(live) : null, last: last ? toRunLog(last) : null };
 }
 
@@ -156,7 +158,7 @@ export interface RunFilter {
 /** Live runs (pending and running), soonest first. */
 export async function listRuns(store: Store, filter: RunFilter = {}): Promise<Run[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
-  return (await store.run('listRuns', [filterText(filter.status, 'status'), filterText(filter.task, 'task'), filterText(filter.queue, 'queue'), filterText(filter.job, 'job'), limit])).map(toRun);
+  return (await store.sql.listRuns({ status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), queue: filterText(filter.queue, 'queue'), job_name: filterText(filter.job, 'job'), max_rows: limit })).map(toRun);
 }
 
 /** Filters of history. */
@@ -171,7 +173,7 @@ export interface HistoryFilter {
 /** Recorded attempts, newest first. */
 export async function history(store: Store, filter: HistoryFilter = {}): Promise<RunLog[]> {
   const limit = assertInteger(filter.limit ?? 100, 'limit', 1, 100_000);
-  return (await store.run('listLogs', [filterText(filter.job, 'job'), filter.runId ?? null, filterText(filter.status, 'status'), filterText(filter.task, 'task'), limit])).map(toRunLog);
+  return (await store.sql.listLogs({ job_name: filterText(filter.job, 'job'), run_id: filter.runId ?? null, status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), max_rows: limit })).map(toRunLog);
 }
 
 /** Registered nodes, newest first. */
@@ -198,14 +200,14 @@ export async function backfillJob(store: Store, name: string, from: Date, to: Da
   let created = 0;
   for (let i = 0; i < times.length; i += 1000) {
     const batch = times.slice(i, i + 1000).map((t) => ({ job_id: job.id, scheduled_at: t, outcome: 'run' }));
-    const rows = await store.run('applyPlans', ['[]', JSON.stringify(batch), [], options.nodeId, options.now]);
+    const rows = await store.sql.applyPlans({ cursors: '[]', occurrences: JSON.stringify(batch), replace_job_ids: [], node_id: options.nodeId, now: options.now });
     created += rows.length;
     options.onProgress?.(Math.min(i + 1000, times.length), times.length);
   }
   return created;
 }
 
-async function rawJob(store: Store, name: string): Promise<Row> {
-  const [row] = await store.run('getJob', [name]);
+async function rawJob(store: Store, name: string): Promise<GetJobRow> {
+  const [row] = await store.sql.getJob({ job_name: name });
   return row!;
 }

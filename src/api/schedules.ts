@@ -11,7 +11,7 @@ import { assertDate, assertInteger, assertName, assertOneOf, assertText, seriali
 import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
-import type { Row } from '../store/rows.js';
+import type { JobRow } from '../store/rows.js';
 import { assertExceptions, type CalendarException } from '../core/calendar.js';
 
 /** Options of `schedule()`. Give one of `cron`, `every`, `at` or `nextRun`; none makes a manual job. */
@@ -69,9 +69,45 @@ export interface ScheduleOptions<N extends string = string, P = unknown> {
   nodeTags?: string[];
 }
 
+/**
+ * A job's columns as a definition gives them: the keys of the JSON that insertJob and updateJob
+ * take as @definition (named after the columns of `jobs`; interval_ms is schedule_interval in ms).
+ */
+export interface JobColumns {
+  job_name: string;
+  job_type: string;
+  command: string;
+  description: string | null;
+  schedule_kind: 'cron' | 'interval' | 'once' | 'custom' | 'manual';
+  cron: string | null;
+  timezone: string;
+  interval_ms: number | null;
+  schedule_time: Date | null;
+  end_time: Date | null;
+  max_runs: number | null;
+  catch_up: CatchUpPolicy;
+  max_lateness_ms: number;
+  misfire_grace_ms: number | null;
+  overlap: OverlapPolicy;
+  payload: unknown;
+  queue: string;
+  priority: number;
+  max_retries: number;
+  backoff_ms: number;
+  backoff_max_ms: number;
+  timeout_ms: number | null;
+  lock_key: string | null;
+  max_attempts: number | null;
+  enabled: boolean;
+  labels: string[];
+  exceptions: CalendarException[];
+  node_name: string | null;
+  node_tags: string[];
+}
+
 /** A checked schedule definition: the job row's columns plus what's needed to plan it. */
 export interface JobDefinition {
-  row: Record<string, unknown> & { job_name: string; schedule_kind: string };
+  row: JobColumns;
   /** Compiled schedule (null for manual and custom jobs). */
   schedule: Pick<Schedule, 'next'> | null;
   custom: ((after: Date) => Date | null) | null;
@@ -106,7 +142,7 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
     : kind === 'once' ? compileSchedule({ kind: 'once', at: at! })
     : null;
   const payloadText = serializePayload(options.payload === undefined ? {} : definition?.validate ? definition.validate(options.payload) : options.payload);
-  const row = {
+  const row: JobColumns = {
     job_name: assertName(options.name, 'name'),
     job_type: 'task',
     command: assertName(options.task, 'task'),
@@ -141,12 +177,13 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
 }
 
 /** Whether a stored job's timing differs from a new definition (then next_run starts afresh). */
-export function scheduleChanged(existing: Row, def: JobDefinition): boolean {
+export function scheduleChanged(existing: Pick<JobRow, 'schedule_kind' | 'cron' | 'timezone' | 'interval_ms' | 'end_time' | 'max_runs' | 'schedule_time'>, def: JobDefinition): boolean {
   const r = def.row;
+  // Not only Dates: a malformed row's ±infinity is read as a number (see rows.ts).
   const time = (v: unknown): number | null => (v instanceof Date ? v.getTime() : v == null ? null : new Date(String(v)).getTime());
   if (existing.schedule_kind !== r.schedule_kind || existing.cron !== r.cron || existing.timezone !== r.timezone) return true;
-  if ((existing.interval_ms == null ? null : Number(existing.interval_ms)) !== r.interval_ms) return true;
-  if (time(existing.end_time) !== time(r.end_time) || (existing.max_runs ?? null) !== r.max_runs) return true;
+  if (existing.interval_ms !== r.interval_ms) return true;
+  if (time(existing.end_time) !== time(r.end_time) || existing.max_runs !== r.max_runs) return true;
   // An interval declared without startAt keeps the anchor it got when first created.
   if (r.schedule_kind === 'interval' && !def.anchorGiven) return false;
   return time(existing.schedule_time) !== time(r.schedule_time);
@@ -159,9 +196,9 @@ export function firstNextRun(def: JobDefinition, now: Date): Date | null {
   if (def.runImmediately) return now;
   const notBefore = def.startAt && def.startAt > now ? def.startAt : now;
   let first: Date | null;
-  if (r.schedule_kind === 'once') first = r.schedule_time as Date;
+  if (r.schedule_kind === 'once') first = r.schedule_time;
   else if (r.schedule_kind === 'custom') first = def.custom!(new Date(notBefore.getTime() - 1));
-  else if (r.schedule_kind === 'interval' && !def.anchorGiven) first = new Date(now.getTime() + Number(r.interval_ms));
+  else if (r.schedule_kind === 'interval' && !def.anchorGiven) first = new Date(now.getTime() + r.interval_ms!);
   else first = def.schedule!.next(new Date(notBefore.getTime() - 1));
   if (first && r.end_time instanceof Date && first > r.end_time) return null;
   return first;

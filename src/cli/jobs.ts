@@ -57,14 +57,14 @@ async function add(name: string, o: AddOptions): Promise<void> {
   if (kinds.length !== 1) throw new KairosValidationError('command', 'Expected exactly one of --sql, --shell or --task');
   const payload = o.payload === undefined ? null : JSON.parse(o.payload);
   await withClient(o, async (kairos) => {
-    const [row] = await internals(kairos).store.run('defineJob', [
-      name, o.sql ?? o.shell ?? o.task, kinds[0], o.cron ?? null,
-      o.every === undefined ? null : parseDuration(o.every, 'every', { minMs: 1000 }),
-      o.at === undefined ? null : assertDate(o.at, 'at'), o.tz ?? null, o.database ?? null,
-      o.timeout === undefined ? null : parseDuration(o.timeout, 'timeout'), o.retries ?? null, o.overlap ?? null,
-      o.catchUp ?? null, o.disabled ? false : null, payload === null ? null : JSON.stringify(payload), o.disableAfter ?? null,
-    ]);
-    const job = await kairos.getJob(String(row!.job_name));
+    const [row] = await internals(kairos).store.sql.defineJob({
+      job_name: name, command: o.sql ?? o.shell ?? o.task ?? null, job_type: kinds[0]!, cron: o.cron ?? null,
+      every_ms: o.every === undefined ? null : parseDuration(o.every, 'every', { minMs: 1000 }),
+      at: o.at === undefined ? null : assertDate(o.at, 'at'), timezone: o.tz ?? null, database_name: o.database ?? null,
+      timeout_ms: o.timeout === undefined ? null : parseDuration(o.timeout, 'timeout'), retries: o.retries ?? null, overlap: o.overlap ?? null,
+      catch_up: o.catchUp ?? null, enabled: o.disabled ? false : null, payload: payload === null ? null : JSON.stringify(payload), max_attempts: o.disableAfter ?? null,
+    });
+    const job = await kairos.getJob(row!.job_name);
     if (o.json) printObject(job as unknown as Record<string, unknown>, true);
     else console.log(`job ${job!.name} saved: ${describeSchedule(job!)}, next run ${job!.nextRun?.toISOString() ?? '—'}`);
   });

@@ -32,7 +32,7 @@ async function follow(o: Common & { job?: string }): Promise<void> {
     process.once('SIGINT', () => (stop = true));
     process.once('SIGTERM', () => (stop = true));
     while (!stop) {
-      const rows = (await internals(k).store.run('logsAfter', [last, o.job ?? null])).map(toRunLog);
+      const rows = (await internals(k).store.sql.logsAfter({ after_log_id: last, job_name: o.job ?? null })).map(toRunLog);
       for (const l of rows) {
         last = l.id;
         console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.message ? `  ${l.message}` : ''}`);
@@ -73,9 +73,9 @@ export function registerRuns(program: Command, common: (cmd: Command) => Command
     .action(async (o: Common & { olderThan: string; status?: string[] }) =>
       withClient(o, async (k) => {
         const cutoff = new Date(Date.now() - parseDuration(o.olderThan, 'older-than', { minMs: 0 }));
-        const result = await internals(k).store.pool.query(internals(k).store.queries.get('purgeHistory'), [cutoff, o.status ?? null]);
-        if (o.json) printObject({ deleted: result.rowCount }, true);
-        else console.log(`${result.rowCount} record(s) deleted`);
+        const deleted = await internals(k).store.sql.purgeHistory({ finished_before: cutoff, statuses: o.status ?? null });
+        if (o.json) printObject({ deleted }, true);
+        else console.log(`${deleted} record(s) deleted`);
       }));
   const schedule = program.command('schedule').description('schedule tools');
   schedule

@@ -125,7 +125,7 @@ export function checkPlan(job: DueJob, plan: JobPlan): void {
  * starts: the job may have been changed since the run was queued.
  * @throws {KairosValidationError} Naming the job and the column, e.g. a NULL command.
  */
-export function checkRunJob(row: Record<string, unknown>, run: { run_id: number; job_type: string }): void {
+export function checkRunJob(row: Record<'job_name' | 'job_type' | 'command' | 'owner' | 'options', unknown>, run: { run_id: number; job_type: string }): void {
   const name = String(row.job_name);
   const refuse = (column: string, detail: string): never => {
     throw new KairosValidationError(column, `job "${name}" cannot run: ${detail}`);

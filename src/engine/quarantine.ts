@@ -61,8 +61,8 @@ export class Quarantine {
   async write(jobs: BrokenJob[], db: Queryable): Promise<JobBrokenEvent[]> {
     const marked: JobBrokenEvent[] = [];
     for (const job of jobs) {
-      const [row] = await this.ctx.store.run('quarantineJob', [job.jobId, job.reason, this.ctx.clock.now()], db);
-      if (row) marked.push({ job: String(row.job_name), jobId: job.jobId, reason: job.reason });
+      const [row] = await this.ctx.store.sql.quarantineJob({ job_id: job.jobId, reason: job.reason, now: this.ctx.clock.now() }, db);
+      if (row) marked.push({ job: row.job_name, jobId: job.jobId, reason: job.reason });
     }
     return marked;
   }

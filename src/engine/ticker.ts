@@ -15,7 +15,8 @@ import type { EngineContext } from './context.js';
 import { planJob, type JobPlan } from '../core/planner.js';
 import { checkDueJob, checkPlan } from '../core/job-checks.js';
 import { inTransaction } from '../store/db.js';
-import { toDueJob, type Row } from '../store/rows.js';
+import { toDueJob } from '../store/rows.js';
+import type { ApplyPlansParams, ApplyPlansRow, JobsToPlanRow } from '../store/queries.js';
 import { runNames, statusChange, type StatusChange } from '../core/types.js';
 import { Quarantine, isRowError, reasonOf, type BrokenJob, type JobBrokenEvent } from './quarantine.js';
 import type pg from 'pg';
@@ -24,7 +25,7 @@ const BATCH = 100;
 
 /** What a batch wrote: runs to announce, jobs to report as broken. */
 interface Written {
-  runs: Row[];
+  runs: ApplyPlansRow[];
   marked: JobBrokenEvent[];
 }
 
@@ -87,12 +88,14 @@ export class Ticker extends LoopService {
     const now = this.ctx.clock.now();
     const ahead = this.ctx.options.scheduleAheadMs;
     const done = await inTransaction(this.ctx.store.pool, async (client) => {
-      const params = [now, [...this.ctx.customSchedules.keys()], only === null ? BATCH : 1, ahead, only, this.quarantine.skippedIds()];
-      const locked = await this.ctx.store.run('lockDueJobs', params, client);
+      const locked = await this.ctx.store.sql.lockDueJobs({
+        now, custom_schedules: [...this.ctx.customSchedules.keys()], limit: only === null ? BATCH : 1, ahead_ms: ahead,
+        only_job_id: only, skipped_job_ids: this.quarantine.skippedIds(),
+      }, client);
       if (locked.length === 0) return { count: 0, runs: [], marked: [] };
-      const ids = locked.map((row) => Number(row.job_id));
+      const ids = locked.map((row) => row.job_id);
       onLocked?.(ids);
-      const dbNow = locked[0]!.db_now as Date;
+      const dbNow = locked[0]!.db_now;
       const work = (): Promise<Written> => this.planAndWrite(ids, dbNow, new Date(dbNow.getTime() + ahead), now, client);
       return { count: ids.length, ...(only === null ? await work() : await this.isolated(only, work, client)) };
     });
@@ -103,7 +106,7 @@ export class Ticker extends LoopService {
 
   /** Read, check and plan the locked jobs; write the plans, and quarantine the rows that failed. */
   private async planAndWrite(ids: number[], dbNow: Date, horizon: Date, now: Date | null, client: pg.PoolClient): Promise<Written> {
-    const rows = await this.ctx.store.run('jobsToPlan', [ids], client);
+    const rows = await this.ctx.store.sql.jobsToPlan({ job_ids: ids }, client);
     const plans: JobPlan[] = [];
     const broken: BrokenJob[] = [];
     for (const row of rows) {
@@ -111,7 +114,7 @@ export class Ticker extends LoopService {
       if ('reason' in planned) broken.push(planned);
       else plans.push(planned);
     }
-    const runs = plans.length > 0 ? await this.ctx.store.run('applyPlans', applyPlanParams(plans, this.ctx.nodeId, now), client) : [];
+    const runs = plans.length > 0 ? await this.ctx.store.sql.applyPlans(applyPlanParams(plans, this.ctx.nodeId, now), client) : [];
     return { runs, marked: await this.quarantine.write(broken, client) };
   }
 
@@ -139,8 +142,8 @@ export class Ticker extends LoopService {
   }
 
   /** Check and plan one row: its plan, or why it is broken. */
-  private plan(row: Row, dbNow: Date, horizon: Date): JobPlan | BrokenJob {
-    const broken = (reason: string): BrokenJob => ({ jobId: Number(row.job_id), name: String(row.job_name), reason });
+  private plan(row: JobsToPlanRow, dbNow: Date, horizon: Date): JobPlan | BrokenJob {
+    const broken = (reason: string): BrokenJob => ({ jobId: row.job_id, name: row.job_name, reason });
     try {
       const job = toDueJob(row);
       checkDueJob(job);
@@ -163,21 +166,19 @@ export class Ticker extends LoopService {
     }
   }
 
-  private announce(runs: Row[]): void {
+  private announce(runs: ApplyPlansRow[]): void {
     const changes: StatusChange[] = runs.map((r) => statusChange(runNames(r), '', 'pending'));
     this.ctx.publish(changes);
     const due = new Map<string, Date>();
     for (const run of runs) {
-      const queue = String(run.queue);
-      const at = run.run_at as Date;
-      if (!(due.get(queue)! <= at)) due.set(queue, at);
+      if (!(due.get(run.queue)! <= run.run_at)) due.set(run.queue, run.run_at);
     }
     this.onRunsCreated(due);
   }
 
   private async untilNextDue(): Promise<number | undefined> {
     const sentAt = Date.now();
-    const [row] = await this.ctx.store.run<{ next_run: Date | null; unplanned: boolean; db_time: Date }>('nextJobDue', [this.ctx.options.scheduleAheadMs]);
+    const [row] = await this.ctx.store.sql.nextJobDue({ ahead_ms: this.ctx.options.scheduleAheadMs });
     if (!row) return undefined;
     const receivedAt = Date.now();
     this.ctx.offset.sample(row.db_time.getTime(), sentAt, receivedAt);
@@ -188,9 +189,9 @@ export class Ticker extends LoopService {
   }
 }
 
-function applyPlanParams(plans: JobPlan[], nodeId: string, now: Date | null): unknown[] {
+function applyPlanParams(plans: JobPlan[], nodeId: string, now: Date | null): ApplyPlansParams {
   const cursors = plans.map((p) => ({ job_id: p.jobId, next_run: p.nextRun, fired: p.fired }));
   const occurrences = plans.flatMap((p) => p.occurrences.map((o) => ({ job_id: p.jobId, scheduled_at: o.scheduledAt, outcome: o.outcome })));
   const replace = plans.filter((p) => p.replace).map((p) => p.jobId);
-  return [JSON.stringify(cursors), JSON.stringify(occurrences), replace, nodeId, now];
+  return { cursors: JSON.stringify(cursors), occurrences: JSON.stringify(occurrences), replace_job_ids: replace, node_id: nodeId, now };
 }

@@ -556,6 +556,12 @@ export interface HandedRunRow {
   due_in_ms: number;
 }
 
+/** The parameters of {@link Queries.lockJobByName}. */
+export interface LockJobByNameParams {
+  job_name: string | null;
+  now: Date | string | null;
+}
+
 /** A row of {@link Queries.lockJobByName}. */
 export interface LockJobByNameRow {
   job_id: number;
@@ -603,7 +609,12 @@ export interface LockJobByNameRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  db_now: Date | null;
+  db_now: Date;
+}
+
+/** The parameters of {@link Queries.insertJob}. */
+export interface InsertJobParams {
+  definition: string | null;
 }
 
 /** A row of {@link Queries.insertJob}. */
@@ -655,6 +666,13 @@ export interface InsertJobRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.updateJob}. */
+export interface UpdateJobParams {
+  definition: string | null;
+  job_id: number | null;
+  schedule_changed: boolean | null;
+}
+
 /** A row of {@link Queries.updateJob}. */
 export interface UpdateJobRow {
   job_id: number;
@@ -704,6 +722,11 @@ export interface UpdateJobRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.getJob}. */
+export interface GetJobParams {
+  job_name: string | null;
+}
+
 /** A row of {@link Queries.getJob}. */
 export interface GetJobRow {
   job_id: number;
@@ -751,8 +774,18 @@ export interface GetJobRow {
   broken_at: Date | null;
   broken_reason: string | null;
   interval_ms: number | null;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
+}
+
+/** The parameters of {@link Queries.listJobs}. */
+export interface ListJobsParams {
+  enabled: boolean | null;
+  task: string | null;
+  search: string | null;
+  label: string | null;
+  job_type: string | null;
+  limit: number | null;
 }
 
 /** A row of {@link Queries.listJobs}. */
@@ -804,6 +837,13 @@ export interface ListJobsRow {
   interval_ms: number | null;
 }
 
+/** The parameters of {@link Queries.setJobEnabled}. */
+export interface SetJobEnabledParams {
+  job_name: string | null;
+  enabled: boolean | null;
+  next_run: Date | string | null;
+}
+
 /** A row of {@link Queries.setJobEnabled}. */
 export interface SetJobEnabledRow {
   job_id: number;
@@ -812,20 +852,47 @@ export interface SetJobEnabledRow {
   next_run: Date | null;
 }
 
+/** The parameters of {@link Queries.deleteJob}. */
+export interface DeleteJobParams {
+  job_name: string | null;
+}
+
 /** A row of {@link Queries.deleteJob}. */
 export interface DeleteJobRow {
   job_id: number;
 }
 
+/** The parameters of {@link Queries.triggerJob}. */
+export interface TriggerJobParams {
+  job_name: string | null;
+  payload: string | null;
+  now: Date | string | null;
+}
+
 /** A row of {@link Queries.triggerJob}. */
 export interface TriggerJobRow {
-  run_id: number | null;
+  run_id: number;
+}
+
+/** The parameters of {@link Queries.lockDueJobs}. */
+export interface LockDueJobsParams {
+  limit: number | null;
+  now: Date | string | null;
+  custom_schedules: string[] | null;
+  ahead_ms: number | null;
+  only_job_id: number | null;
+  skipped_job_ids: number[] | null;
 }
 
 /** A row of {@link Queries.lockDueJobs}. */
 export interface LockDueJobsRow {
   job_id: number;
-  db_now: Date | null;
+  db_now: Date;
+}
+
+/** The parameters of {@link Queries.jobsToPlan}. */
+export interface JobsToPlanParams {
+  job_ids: number[] | null;
 }
 
 /** A row of {@link Queries.jobsToPlan}. */
@@ -850,8 +917,15 @@ export interface JobsToPlanRow {
   misfire_grace_ms: number | null;
   overlap: string;
   exceptions: unknown;
-  running: number | null;
-  pending: number | null;
+  running: number;
+  pending: number;
+}
+
+/** The parameters of {@link Queries.quarantineJob}. */
+export interface QuarantineJobParams {
+  job_id: number | null;
+  reason: string | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.quarantineJob}. */
@@ -859,6 +933,15 @@ export interface QuarantineJobRow {
   job_id: number;
   job_name: string;
   owner: string;
+}
+
+/** The parameters of {@link Queries.applyPlans}. */
+export interface ApplyPlansParams {
+  cursors: string | null;
+  occurrences: string | null;
+  node_id: string | null;
+  replace_job_ids: number[] | null;
+  now: Date | string | null;
 }
 
 /** A row of {@link Queries.applyPlans}. */
@@ -870,16 +953,27 @@ export interface ApplyPlansRow {
   scheduled_at: Date | null;
   queue: string;
   run_at: Date;
-  moved: number | null;
-  stopped: number | null;
-  replaced: number | null;
+  moved: number;
+  stopped: number;
+  replaced: number;
+}
+
+/** The parameters of {@link Queries.nextJobDue}. */
+export interface NextJobDueParams {
+  ahead_ms: number | null;
 }
 
 /** A row of {@link Queries.nextJobDue}. */
 export interface NextJobDueRow {
   next_run: Date | null;
-  unplanned: boolean | null;
-  db_time: Date | null;
+  unplanned: boolean;
+  db_time: Date;
+}
+
+/** The parameters of {@link Queries.jobForRun}. */
+export interface JobForRunParams {
+  job_id: number | null;
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.jobForRun}. */
@@ -893,9 +987,15 @@ export interface JobForRunRow {
   options: unknown;
   timeout_ms: number | null;
   shell_role: string | null;
-  current_database: string | null;
+  current_database: string;
   run_owner: string | null;
   run_type: string | null;
+}
+
+/** The parameters of {@link Queries.stepsOfJob}. */
+export interface StepsOfJobParams {
+  job_id: number | null;
+  run_id: number | null;
 }
 
 /** A row of {@link Queries.stepsOfJob}. */
@@ -911,7 +1011,31 @@ export interface StepsOfJobRow {
   resumable: boolean;
   timeout_ms: number | null;
   options: unknown;
-  succeeded_before: boolean | null;
+  succeeded_before: boolean;
+}
+
+/** The parameters of {@link Queries.insertStepLog}. */
+export interface InsertStepLogParams {
+  duration_ms: number | null;
+  output: string | null;
+  run_id: number | null;
+  attempt: number | null;
+  job_id: number | null;
+  step_id: number | null;
+  position: number | null;
+  name: string | null;
+  status: string | null;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+  message: string | null;
+  owner: string | null;
+  node_id: string | null;
+}
+
+/** The parameters of {@link Queries.isRoleMember}. */
+export interface IsRoleMemberParams {
+  member: string | null;
+  role: string | null;
 }
 
 /** A row of {@link Queries.isRoleMember}. */
@@ -919,10 +1043,29 @@ export interface IsRoleMemberRow {
   member: boolean | null;
 }
 
+/** The parameters of {@link Queries.defineJob}. */
+export interface DefineJobParams {
+  every_ms: number | null;
+  timeout_ms: number | null;
+  payload: string | null;
+  retries: string | null;
+  max_attempts: string | null;
+  job_name: string | null;
+  command: string | null;
+  job_type: string | null;
+  cron: string[] | null;
+  at: Date | string | null;
+  timezone: string | null;
+  database_name: string | null;
+  overlap: string | null;
+  catch_up: string | null;
+  enabled: boolean | null;
+}
+
 /** A row of {@link Queries.defineJob}. */
 export interface DefineJobRow {
   job_id: number | null;
-  job_name: string | null;
+  job_name: string;
   job_type: string | null;
   command: string | null;
   schedule_interval: Interval | null;
@@ -969,6 +1112,18 @@ export interface DefineJobRow {
   job_description: string | null;
   job_timeout: Interval | null;
   parallel: boolean | null;
+}
+
+/** The parameters of {@link Queries.purgeHistory}. */
+export interface PurgeHistoryParams {
+  finished_before: Date | string | null;
+  statuses: string[] | null;
+}
+
+/** The parameters of {@link Queries.logsAfter}. */
+export interface LogsAfterParams {
+  after_log_id: number | null;
+  job_name: string | null;
 }
 
 /** A row of {@link Queries.logsAfter}. */
@@ -1207,18 +1362,21 @@ export interface AlertNotifyRow {
   pg_notify: unknown;
 }
 
-/** The parameters of {@link Queries.insertRuns}. */
-export interface InsertRunsParams {
+/** The parameters of {@link Queries.insertRunBatch}. */
+export interface InsertRunBatchParams {
+  conflict: string | null;
   items: string | null;
   defaults: string | null;
   now: Date | string | null;
 }
 
-/** A row of {@link Queries.insertRuns}. */
-export interface InsertRunsRow {
-  run_id: number;
+/** A row of {@link Queries.insertRunBatch}. */
+export interface InsertRunBatchRow {
+  ord: number;
+  run_id: number | null;
   key: string | null;
-  run_at_ms: number;
+  inserted: boolean;
+  run_at_ms: number | null;
 }
 
 /** The parameters of {@link Queries.insertRun}. */
@@ -1268,35 +1426,6 @@ export interface InsertRunHandoffRow {
   run_at_ms: number;
   handed_to: string | null;
   notified: unknown;
-}
-
-/** The parameters of {@link Queries.insertRunsIgnore}. */
-export interface InsertRunsIgnoreParams {
-  items: string | null;
-  defaults: string | null;
-  now: Date | string | null;
-}
-
-/** A row of {@link Queries.insertRunsIgnore}. */
-export interface InsertRunsIgnoreRow {
-  ord: number;
-  run_id: number;
-  inserted: boolean;
-  run_at_ms: number;
-}
-
-/** The parameters of {@link Queries.replaceRun}. */
-export interface ReplaceRunParams {
-  items: string | null;
-  defaults: string | null;
-  now: Date | string | null;
-}
-
-/** A row of {@link Queries.replaceRun}. */
-export interface ReplaceRunRow {
-  run_id: number;
-  key: string | null;
-  run_at_ms: number;
 }
 
 /** The parameters of {@link Queries.claimRuns}. */
@@ -2041,209 +2170,235 @@ export class Queries {
   }
 
   /**
-   * lockJobByName
+   * Job @job_name, locked for a redefinition or an enable/disable, with the clock (@now; null = the
+   * database's).
+   * Not null: db_now
    *
    * (`lockJobByName` in sql/queries/jobs.sql)
    */
-  async lockJobByName(values: [string | null, Date | string | null], db?: Queryable): Promise<LockJobByNameRow[]> {
-    return (await this.execute('lockJobByName', values, db)).rows as LockJobByNameRow[];
+  async lockJobByName(params: LockJobByNameParams, db?: Queryable): Promise<LockJobByNameRow[]> {
+    return (await this.execute('lockJobByName', [params.job_name, params.now], db)).rows as LockJobByNameRow[];
   }
 
   /**
-   * $1 is the definition as JSON (keys named after the columns).
+   * @definition is the definition as JSON (keys named after the columns).
    *
    * (`insertJob` in sql/queries/jobs.sql)
    */
-  async insertJob(values: [string | null], db?: Queryable): Promise<InsertJobRow[]> {
-    return (await this.execute('insertJob', values, db)).rows as InsertJobRow[];
+  async insertJob(params: InsertJobParams, db?: Queryable): Promise<InsertJobRow[]> {
+    return (await this.execute('insertJob', [params.definition], db)).rows as InsertJobRow[];
   }
 
   /**
-   * Replace a definition (by job_id $2). When the schedule changed ($3), next_run and the run count
+   * Replace a definition (@definition, as insertJob's) of job @job_id. When the schedule changed
+   * (@schedule_changed), next_run and the run count
    * start afresh; otherwise the stored next_run is kept so that replicas re-declaring the same
    * schedule at start-up never move it.
    *
    * (`updateJob` in sql/queries/jobs.sql)
    */
-  async updateJob(values: [string | null, number | null, boolean | null], db?: Queryable): Promise<UpdateJobRow[]> {
-    return (await this.execute('updateJob', values, db)).rows as UpdateJobRow[];
+  async updateJob(params: UpdateJobParams, db?: Queryable): Promise<UpdateJobRow[]> {
+    return (await this.execute('updateJob', [params.definition, params.job_id, params.schedule_changed], db)).rows as UpdateJobRow[];
   }
 
   /**
-   * getJob
+   * Job @job_name with the number of its runs running and pending.
+   * Not null: running, pending
    *
    * (`getJob` in sql/queries/jobs.sql)
    */
-  async getJob(values: [string | null], db?: Queryable): Promise<GetJobRow[]> {
-    return (await this.execute('getJob', values, db)).rows as GetJobRow[];
+  async getJob(params: GetJobParams, db?: Queryable): Promise<GetJobRow[]> {
+    return (await this.execute('getJob', [params.job_name], db)).rows as GetJobRow[];
   }
 
   /**
-   * $1 enabled filter, $2 task (command of task jobs), $3 name search (substring), $4 limit,
-   * $5 label (pgAgent's job class), $6 job type.
+   * Filters (null: any): @enabled, @task (command of task jobs), @search (substring of the name),
+   * @label (pgAgent's job class), @job_type; at most @limit jobs.
    *
    * (`listJobs` in sql/queries/jobs.sql)
    */
-  async listJobs(values: [boolean | null, string | null, string | null, number | null, string | null, string | null], db?: Queryable): Promise<ListJobsRow[]> {
-    return (await this.execute('listJobs', values, db)).rows as ListJobsRow[];
+  async listJobs(params: ListJobsParams, db?: Queryable): Promise<ListJobsRow[]> {
+    return (await this.execute('listJobs', [params.enabled, params.task, params.search, params.label, params.job_type, params.limit], db)).rows as ListJobsRow[];
   }
 
   /**
-   * Enabling resets the consecutive-failure count (a job disabled after failures starts clean) and
-   * recomputes next_run from now ($3), so a job paused for a week does not replay its backlog.
+   * Enable or disable job @job_name (@enabled). Enabling resets the consecutive-failure count (a job
+   * disabled after failures starts clean) and sets next_run to @next_run, planned from now, so a job
+   * paused for a week does not replay its backlog.
    *
    * (`setJobEnabled` in sql/queries/jobs.sql)
    */
-  async setJobEnabled(values: [string | null, boolean | null, Date | string | null], db?: Queryable): Promise<SetJobEnabledRow[]> {
-    return (await this.execute('setJobEnabled', values, db)).rows as SetJobEnabledRow[];
+  async setJobEnabled(params: SetJobEnabledParams, db?: Queryable): Promise<SetJobEnabledRow[]> {
+    return (await this.execute('setJobEnabled', [params.job_name, params.enabled, params.next_run], db)).rows as SetJobEnabledRow[];
   }
 
   /**
-   * Deleting a job removes its queued runs, occurrences and logs (ON DELETE CASCADE); runs already
+   * Deleting job @job_name removes its queued runs, occurrences and logs (ON DELETE CASCADE); runs already
    * executing finish on their nodes but their completion then records nothing.
    *
    * (`deleteJob` in sql/queries/jobs.sql)
    */
-  async deleteJob(values: [string | null], db?: Queryable): Promise<DeleteJobRow[]> {
-    return (await this.execute('deleteJob', values, db)).rows as DeleteJobRow[];
+  async deleteJob(params: DeleteJobParams, db?: Queryable): Promise<DeleteJobRow[]> {
+    return (await this.execute('deleteJob', [params.job_name], db)).rows as DeleteJobRow[];
   }
 
   /**
-   * Run a job now, outside its schedule (the SQL API's trigger_job: one implementation for both).
+   * Run job @job_name now, outside its schedule (the SQL API's trigger_job: one implementation for
+   * both), with @payload (JSON; null = the job's) and due at @now (the clock; null = the database's).
+   * trigger_job raises P0002 when there is no such job, so a row always holds the new run's id.
+   * Not null: run_id
    *
    * (`triggerJob` in sql/queries/jobs.sql)
    */
-  async triggerJob(values: [string | null, string | null, Date | string | null], db?: Queryable): Promise<TriggerJobRow[]> {
-    return (await this.execute('triggerJob', values, db)).rows as TriggerJobRow[];
+  async triggerJob(params: TriggerJobParams, db?: Queryable): Promise<TriggerJobRow[]> {
+    return (await this.execute('triggerJob', [params.job_name, params.payload, params.now], db)).rows as TriggerJobRow[];
   }
 
   /**
    * The ticker's batch: enabled jobs whose next occurrence is due (or that no node has planned yet),
-   * locked so that exactly one node materialises each. $2 lists the custom schedules this node can
-   * compute (a next-run function lives in code, so only nodes that have it may plan its job).
-   * $4 (ms) is the schedule-ahead window: a job due within it is planned early when its overlap
+   * locked so that exactly one node materialises each, at most @limit, by the clock @now (null = the
+   * database's). @custom_schedules lists the custom schedules (job names) this node can compute (a
+   * next-run function lives in code, so only nodes that have it may plan its job).
+   * @ahead_ms is the schedule-ahead window: a job due within it is planned early when its overlap
    * policy allows it or it has no active run (the planner then decides on a free job). "No active
    * run" is a LIMIT 1 probe of runs_job, not NOT EXISTS: under an OR the planner may turn NOT EXISTS
    * into a hash of every run's job_id, a scan of the whole queue on each ticker pass.
    * Ids only: nothing here computes on a row's values, so no malformed row can fail the lock; the
    * values are read next (jobsToPlan), where the ticker can isolate a row. Broken (quarantined) jobs
    * are left out; a cursor outside the years 1-9999 counts as due, so that its row is quarantined.
-   * $5: only this job (the ticker's one-at-a-time fallback); $6: jobs this node skips (their
-   * quarantine could not be written).
+   * @only_job_id: only this job (the ticker's one-at-a-time fallback); @skipped_job_ids: jobs this
+   * node skips (their quarantine could not be written).
+   * Not null: db_now
    *
    * (`lockDueJobs` in sql/queries/jobs.sql)
    */
-  async lockDueJobs(values: [Date | string | null, string[] | null, number | null, number | null, number | null, number[] | null], db?: Queryable): Promise<LockDueJobsRow[]> {
-    return (await this.execute('lockDueJobs', values, db)).rows as LockDueJobsRow[];
+  async lockDueJobs(params: LockDueJobsParams, db?: Queryable): Promise<LockDueJobsRow[]> {
+    return (await this.execute('lockDueJobs', [params.limit, params.now, params.custom_schedules, params.ahead_ms, params.only_job_id, params.skipped_job_ids], db)).rows as LockDueJobsRow[];
   }
 
   /**
-   * What the planner needs of the jobs lockDueJobs locked ($1), with their active runs.
+   * What the planner needs of the jobs lockDueJobs locked (@job_ids), with their active runs.
+   * Not null: running, pending
    *
    * (`jobsToPlan` in sql/queries/jobs.sql)
    */
-  async jobsToPlan(values: [number[] | null], db?: Queryable): Promise<JobsToPlanRow[]> {
-    return (await this.execute('jobsToPlan', values, db)).rows as JobsToPlanRow[];
+  async jobsToPlan(params: JobsToPlanParams, db?: Queryable): Promise<JobsToPlanRow[]> {
+    return (await this.execute('jobsToPlan', [params.job_ids], db)).rows as JobsToPlanRow[];
   }
 
   /**
-   * Mark job $1 broken with reason $2 (migration 0016): the ticker skips it until it is redefined.
+   * Mark job @job_id broken with @reason (migration 0016), at @now (null = the database clock): the ticker skips it until it is redefined.
    * A cursor outside the years 1-9999 is cleared (the reason names it), so that no reader of the
    * row meets a time it cannot hold.
    *
    * (`quarantineJob` in sql/queries/jobs.sql)
    */
-  async quarantineJob(values: [number | null, string | null, Date | string | null], db?: Queryable): Promise<QuarantineJobRow[]> {
-    return (await this.execute('quarantineJob', values, db)).rows as QuarantineJobRow[];
+  async quarantineJob(params: QuarantineJobParams, db?: Queryable): Promise<QuarantineJobRow[]> {
+    return (await this.execute('quarantineJob', [params.job_id, params.reason, params.now], db)).rows as QuarantineJobRow[];
   }
 
   /**
-   * Write the ticker's decisions in one statement: the new cursor of each job ($1), the occurrences
-   * ($2; the primary key makes each exactly-once: a conflicting one inserts nothing and so creates
-   * no run), the runs of the occurrences that fire, and for 'replace' the pending runs dropped and
-   * running ones told to stop ($3 job ids).
+   * Write the ticker's decisions in one statement: the new cursor of each job (@cursors, JSON
+   * [{job_id, next_run, fired}]), the occurrences (@occurrences, JSON [{job_id, scheduled_at,
+   * outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
+   * conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
+   * and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
+   * @now is the clock (null = the database's).
+   * Not null: moved, stopped, replaced
    *
    * (`applyPlans` in sql/queries/jobs.sql)
    */
-  async applyPlans(values: [string | null, string | null, number[] | null, string | null, Date | string | null], db?: Queryable): Promise<ApplyPlansRow[]> {
-    return (await this.execute('applyPlans', values, db)).rows as ApplyPlansRow[];
+  async applyPlans(params: ApplyPlansParams, db?: Queryable): Promise<ApplyPlansRow[]> {
+    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.now], db)).rows as ApplyPlansRow[];
   }
 
   /**
-   * When must the ticker wake next? The earliest next_run of an enabled job (or $1 ms before it, for
-   * a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
+   * When must the ticker wake next? The earliest next_run of an enabled job (or @ahead_ms before it,
+   * for a job lockDueJobs would plan ahead), whether any job waits to be planned, and the database
    * clock (to convert a due time into a local timer). Broken jobs are left out; a cursor outside
    * the years 1-9999 (a malformed row, which lockDueJobs takes as due) asks for a pass now instead
    * of being a time: -infinity minus the window would not even compute.
+   * Not null: unplanned, db_time
    *
    * (`nextJobDue` in sql/queries/jobs.sql)
    */
-  async nextJobDue(values: [number | null], db?: Queryable): Promise<NextJobDueRow[]> {
-    return (await this.execute('nextJobDue', values, db)).rows as NextJobDueRow[];
+  async nextJobDue(params: NextJobDueParams, db?: Queryable): Promise<NextJobDueRow[]> {
+    return (await this.execute('nextJobDue', [params.ahead_ms], db)).rows as NextJobDueRow[];
   }
 
   /**
-   * What an in-database job's executor needs, read when its attempt starts: job $1 of run $2, with
-   * the run's owner and kind, which must be the job's (the executor refuses a run that is not).
+   * What an in-database job's executor needs, read when its attempt starts: job @job_id of run
+   * @run_id, with the run's owner and kind, which must be the job's (the executor refuses a run that
+   * is not); both null when the run is gone. Read through a CASE: PostgreSQL describes an
+   * outer-joined column as the table's (NOT NULL), and the row type would say so.
+   * Not null: current_database
    *
    * (`jobForRun` in sql/queries/jobs.sql)
    */
-  async jobForRun(values: [number | null, number | null], db?: Queryable): Promise<JobForRunRow[]> {
-    return (await this.execute('jobForRun', values, db)).rows as JobForRunRow[];
+  async jobForRun(params: JobForRunParams, db?: Queryable): Promise<JobForRunRow[]> {
+    return (await this.execute('jobForRun', [params.job_id, params.run_id], db)).rows as JobForRunRow[];
   }
 
   /**
-   * stepsOfJob
+   * The steps of job @job_id in order, each with whether it succeeded in an earlier attempt of run
+   * @run_id.
+   * Not null: succeeded_before
    *
    * (`stepsOfJob` in sql/queries/jobs.sql)
    */
-  async stepsOfJob(values: [number | null, number | null], db?: Queryable): Promise<StepsOfJobRow[]> {
-    return (await this.execute('stepsOfJob', values, db)).rows as StepsOfJobRow[];
+  async stepsOfJob(params: StepsOfJobParams, db?: Queryable): Promise<StepsOfJobRow[]> {
+    return (await this.execute('stepsOfJob', [params.job_id, params.run_id], db)).rows as StepsOfJobRow[];
   }
 
   /**
-   * insertStepLog
+   * The log of one step of an attempt; @duration_ms in milliseconds, @output as JSON text.
    *
    * (`insertStepLog` in sql/queries/jobs.sql)
    */
-  async insertStepLog(values: [number | null, number | null, number | null, number | null, number | null, string | null, string | null, Date | string | null, Date | string | null, number | null, string | null, string | null, string | null, string | null], db?: Queryable): Promise<number> {
-    return (await this.execute('insertStepLog', values, db)).rowCount ?? 0;
+  async insertStepLog(params: InsertStepLogParams, db?: Queryable): Promise<number> {
+    return (await this.execute('insertStepLog', [params.duration_ms, params.output, params.run_id, params.attempt, params.job_id, params.step_id, params.position, params.name, params.status, params.started_at, params.finished_at, params.message, params.owner, params.node_id], db)).rowCount ?? 0;
   }
 
   /**
-   * isRoleMember
+   * Whether role @member is a member of role @role (null when either is null).
    *
    * (`isRoleMember` in sql/queries/jobs.sql)
    */
-  async isRoleMember(values: [string | null, string | null], db?: Queryable): Promise<IsRoleMemberRow[]> {
-    return (await this.execute('isRoleMember', values, db)).rows as IsRoleMemberRow[];
+  async isRoleMember(params: IsRoleMemberParams, db?: Queryable): Promise<IsRoleMemberRow[]> {
+    return (await this.execute('isRoleMember', [params.member, params.role], db)).rows as IsRoleMemberRow[];
   }
 
   /**
-   * The CLI's `jobs add`: through the SQL API, so the same rules and errors apply.
+   * The CLI's `jobs add`: through the SQL API, so the same rules and errors apply. Null arguments
+   * take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload as JSON text,
+   * @retries and @max_attempts as the command line gave them (PostgreSQL's cast refuses a non-number).
+   * define_job returns the job it saved (or raises), so its name is never null.
+   * Not null: job_name
    *
    * (`defineJob` in sql/queries/jobs.sql)
    */
-  async defineJob(values: [string | null, string | null, string | null, string[] | null, number | null, Date | string | null, string | null, string | null, number | null, number | null, string | null, string | null, boolean | null, string | null, number | null], db?: Queryable): Promise<DefineJobRow[]> {
-    return (await this.execute('defineJob', values, db)).rows as DefineJobRow[];
+  async defineJob(params: DefineJobParams, db?: Queryable): Promise<DefineJobRow[]> {
+    return (await this.execute('defineJob', [params.every_ms, params.timeout_ms, params.payload, params.retries, params.max_attempts, params.job_name, params.command, params.job_type, params.cron, params.at, params.timezone, params.database_name, params.overlap, params.catch_up, params.enabled], db)).rows as DefineJobRow[];
   }
 
   /**
-   * Delete attempt records finished before $1 (optionally only of the statuses $2).
+   * Delete attempt records finished before @finished_before (optionally only of the statuses @statuses).
    *
    * (`purgeHistory` in sql/queries/jobs.sql)
    */
-  async purgeHistory(values: [Date | string | null, string[] | null], db?: Queryable): Promise<number> {
-    return (await this.execute('purgeHistory', values, db)).rowCount ?? 0;
+  async purgeHistory(params: PurgeHistoryParams, db?: Queryable): Promise<number> {
+    return (await this.execute('purgeHistory', [params.finished_before, params.statuses], db)).rowCount ?? 0;
   }
 
   /**
-   * History records newer than log id $1, oldest first (for `kairos logs --follow`).
+   * History records newer than log id @after_log_id (of job @job_name, when given), oldest first
+   * (for `kairos logs --follow`). job_name is null once the job is deleted: a LEFT JOIN, whose
+   * column PostgreSQL describes as the table's (NOT NULL), so it is read through a CASE.
    *
    * (`logsAfter` in sql/queries/jobs.sql)
    */
-  async logsAfter(values: [number | null, string | null], db?: Queryable): Promise<LogsAfterRow[]> {
-    return (await this.execute('logsAfter', values, db)).rows as LogsAfterRow[];
+  async logsAfter(params: LogsAfterParams, db?: Queryable): Promise<LogsAfterRow[]> {
+    return (await this.execute('logsAfter', [params.after_log_id, params.job_name], db)).rows as LogsAfterRow[];
   }
 
   /**
@@ -2444,22 +2599,27 @@ export class Queries {
   }
 
   /**
-   * Batch insert of ad-hoc runs from a JSON array (see runs_from_json). With conflict 'raise' a
-   * duplicate key fails the whole statement (unique violation), so a batch is all or nothing.
-   * The insert statements return run_at as epoch milliseconds: a number is parsed much faster than
-   * a timestamp's text, a thousand times per batch.
-   * Not null: run_at_ms
+   * Insert a batch of ad-hoc runs (a JSON array, see runs_from_json) with conflict policy @conflict
+   * ('raise', 'ignore' or 'replace'), through insert_runs (migration 0019), which holds the
+   * policies for this statement and for the SQL API's enqueue(). One row per item, in order: with
+   * 'raise' a duplicate key fails the whole statement (unique violation), so a batch is all or
+   * nothing; with 'ignore' a taken key returns the existing run (inserted false); with 'replace' a
+   * pending run with the key takes the new payload, time and all options, and a running one is not
+   * replaced (run_id null). Due times come back as epoch milliseconds: a number is parsed much
+   * faster than a timestamp's text, a thousand times per batch.
+   * Not null: ord, inserted
    *
-   * (`insertRuns` in sql/queries/runs.sql)
+   * (`insertRunBatch` in sql/queries/runs.sql)
    */
-  async insertRuns(params: InsertRunsParams, db?: Queryable): Promise<InsertRunsRow[]> {
-    return (await this.execute('insertRuns', [params.items, params.defaults, params.now], db)).rows as InsertRunsRow[];
+  async insertRunBatch(params: InsertRunBatchParams, db?: Queryable): Promise<InsertRunBatchRow[]> {
+    return (await this.execute('insertRunBatch', [params.conflict, params.items, params.defaults, params.now], db)).rows as InsertRunBatchRow[];
   }
 
   /**
    * One ad-hoc run (conflict 'raise'), from plain parameters: for the single enqueue call, without
    * the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
    * due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
+   * (test/engine/enqueue.test.ts holds run_at and expires_at equal to insertRunBatch's.)
    * Not null: run_at_ms
    *
    * (`insertRun` in sql/queries/runs.sql)
@@ -2482,27 +2642,6 @@ export class Queries {
    */
   async insertRunHandoff(params: InsertRunHandoffParams, db?: Queryable): Promise<InsertRunHandoffRow[]> {
     return (await this.execute('insertRunHandoff', [params.grace_ms, params.queue, params.task, params.priority, params.payload, params.key, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key], db)).rows as InsertRunHandoffRow[];
-  }
-
-  /**
-   * Same, but a duplicate (task, key) keeps the existing run and returns its id.
-   * Not null: ord, run_id, inserted, run_at_ms
-   *
-   * (`insertRunsIgnore` in sql/queries/runs.sql)
-   */
-  async insertRunsIgnore(params: InsertRunsIgnoreParams, db?: Queryable): Promise<InsertRunsIgnoreRow[]> {
-    return (await this.execute('insertRunsIgnore', [params.items, params.defaults, params.now], db)).rows as InsertRunsIgnoreRow[];
-  }
-
-  /**
-   * conflict 'replace': a pending run with the same (task, key) takes the new payload, time and
-   * options; a running one cannot be replaced (returns no row, the caller raises).
-   * Not null: run_at_ms
-   *
-   * (`replaceRun` in sql/queries/runs.sql)
-   */
-  async replaceRun(params: ReplaceRunParams, db?: Queryable): Promise<ReplaceRunRow[]> {
-    return (await this.execute('replaceRun', [params.items, params.defaults, params.now], db)).rows as ReplaceRunRow[];
   }
 
   /**

@@ -87,7 +87,7 @@ export interface NewRun {
  * switch a prepared statement to a generic plan, which for the ticker's and the dashboard's
  * time-window queries could mean a scan of every job.
  */
-const PREPARED = new Set(['insertRun', 'insertRunHandoff', 'insertRuns', 'claimRuns', 'completeRuns', 'failRuns']);
+const PREPARED = new Set(['insertRun', 'insertRunHandoff', 'insertRunBatch', 'claimRuns', 'completeRuns', 'failRuns']);
 
 /** Statement names of a schema: short (PostgreSQL truncates names to 63 bytes) and unique per process. */
 const schemaTags = new Map<string, string>();
@@ -166,6 +166,10 @@ export class Store {
   /**
    * Insert ad-hoc runs with the given conflict policy. `handoff`: a single run due now, outside the
    * caller's transaction and by the database clock, may go to an idle node (insertRunHandoff).
+   * A single run with conflict 'raise' takes insertRun (no JSON to parse); everything else is one
+   * insertRunBatch, the conflict policies' one owner (insert_runs, migration 0019), shared with the
+   * SQL API's enqueue(). One row per run, in order; with 'ignore' or 'replace' a run neither
+   * inserted, found nor replaced has run_id null.
    */
   async insertRuns(runs: NewRun[], conflict: 'raise' | 'ignore' | 'replace', now: Date | null, db?: Queryable, handoff = false): Promise<InsertedRun[]> {
     if (runs.length === 1 && conflict === 'raise') {
@@ -174,9 +178,7 @@ export class Store {
       return this.sql.insertRun({ ...r, payload, now }, db);
     }
     const [items, defaults] = runsJson(runs);
-    const params = { items, defaults, now };
-    if (conflict === 'ignore') return this.sql.insertRunsIgnore(params, db);
-    return conflict === 'replace' ? this.sql.replaceRun(params, db) : this.sql.insertRuns(params, db);
+    return this.sql.insertRunBatch({ items, defaults, now, conflict }, db);
   }
 
   /** Claim up to `limit` runs for `nodeId` that are due, or due within `aheadMs`. */
@@ -203,8 +205,8 @@ export class Store {
   }
 }
 
-/** What an insert of runs returns, whichever statement ran (`inserted` only with conflict 'ignore'). */
-export type InsertedRun = { run_id: number; run_at_ms: number; key?: string | null; inserted?: boolean; handed_to?: string | null; notified?: unknown };
+/** What an insert of runs returns, whichever statement ran (`inserted` only from insertRunBatch). */
+export type InsertedRun = { run_id: number | null; run_at_ms: number | null; key?: string | null; inserted?: boolean; handed_to?: string | null; notified?: unknown };
 
 /**
  * A batch as the completion statements take it: a JSON object keyed by run id (looked up per row,

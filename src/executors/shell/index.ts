@@ -29,10 +29,14 @@ export interface ShellOptions {
   cwd?: string;
 }
 
-/** Refuse unless this node allows shell jobs and `owner` is a member of the shell role. */
-export async function assertShellAllowed(ctx: ExecutorContext, owner: string, shellRole: string): Promise<void> {
+/**
+ * Refuse unless this node allows shell jobs and `owner` is a member of the shell role (null: the
+ * setting is missing, and nobody is a member).
+ */
+export async function assertShellAllowed(ctx: ExecutorContext, owner: string, shellRole: string | null): Promise<void> {
   if (!ctx.options.allowShell) throw new KairosError('shell jobs are disabled on this node (start the agent with --allow-shell)', { code: 'KAIROS_SHELL_DISABLED' });
-  const [row] = await ctx.store.run<{ member: boolean }>('isRoleMember', [owner, shellRole]).catch(() => [{ member: false }]);
+  // A role that does not exist raises; pg_has_role of a null role is null: both refuse.
+  const [row] = await ctx.store.sql.isRoleMember({ member: owner, role: shellRole }).catch(() => [{ member: false }]);
   if (!row?.member) throw new KairosError(`shell jobs need their owner to be a member of role ${shellRole}; ${owner} is not`, { code: 'KAIROS_SHELL_ROLE' });
 }
 
@@ -65,7 +69,8 @@ export class ShellExecutor implements JobExecutor {
 
   async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
     const job = await loadJob(this.ctx, run);
-    await assertShellAllowed(this.ctx, String(job.owner), String(job.shell_role));
-    return runShellJob(String(job.command), (job.options ?? {}) as ShellOptions, run.timeout_ms, context.signal);
+    await assertShellAllowed(this.ctx, job.owner, job.shell_role);
+    // jsonb of unknown shape (checkRunJob made sure it is an object, when set).
+    return runShellJob(job.command, (job.options ?? {}) as ShellOptions, run.timeout_ms, context.signal);
   }
 }

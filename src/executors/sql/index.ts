@@ -13,7 +13,7 @@ import { KairosNotFoundError, KairosPermissionError } from '../../core/errors.js
 import { checkRunJob } from '../../core/job-checks.js';
 import { runSql, needsAutocommit, type SqlOutput } from './run.js';
 import type { Connections } from './connections.js';
-import type { Row } from '../../store/rows.js';
+import type { JobForRunRow } from '../../store/queries.js';
 
 /** Runs SQL jobs as their owner role. */
 export class SqlExecutor implements JobExecutor {
@@ -24,17 +24,18 @@ export class SqlExecutor implements JobExecutor {
 
   async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
     const job = await loadJob(this.ctx, run);
+    // jsonb of unknown shape (checkRunJob made sure it is an object, when set).
     const options = (job.options ?? {}) as { transaction?: boolean; connection?: string };
     const local = !options.connection && (!job.database_name || job.database_name === job.current_database);
-    const pool = this.connections.poolFor(local ? null : String(job.database_name), options.connection ?? null);
+    const pool = this.connections.poolFor(local ? null : job.database_name, options.connection ?? null);
     const transaction = options.transaction ?? 'auto';
-    const exactlyOnce = local && transaction !== false && !needsAutocommit(String(job.command));
+    const exactlyOnce = local && transaction !== false && !needsAutocommit(job.command);
     const started = performance.now();
     const { output, committed } = await runSql({
       pool,
       queries: this.ctx.store.sql,
-      sql: String(job.command),
-      role: String(job.owner),
+      sql: job.command,
+      role: job.owner,
       timeoutMs: run.timeout_ms,
       signal: context.signal,
       transaction,
@@ -56,12 +57,12 @@ export class SqlExecutor implements JobExecutor {
  * so a run that its job's owner did not own (a row written around the API) is refused: the role
  * comes from the job, the authority from the run, and the two must agree.
  */
-export async function loadJob(ctx: ExecutorContext, run: ClaimedRun): Promise<Row> {
+export async function loadJob(ctx: ExecutorContext, run: ClaimedRun): Promise<JobForRunRow> {
   if (run.job_id === null) throw new KairosNotFoundError(`Run ${run.run_id} of kind ${run.job_type} has no job`);
-  const [job] = await ctx.store.run('jobForRun', [run.job_id, run.run_id]);
+  const [job] = await ctx.store.sql.jobForRun({ job_id: run.job_id, run_id: run.run_id });
   if (!job) throw new KairosNotFoundError(`Job ${run.job_id} of run ${run.run_id} no longer exists`);
   if (job.run_owner !== null && (job.run_owner !== job.owner || job.run_type !== job.job_type)) {
-    throw new KairosPermissionError(`Run ${run.run_id} is owned by ${JSON.stringify(job.run_owner)} (a ${String(job.run_type)} run), not by the job's owner ${JSON.stringify(job.owner)} (a ${String(job.job_type)} job); it is not run`);
+    throw new KairosPermissionError(`Run ${run.run_id} is owned by ${JSON.stringify(job.run_owner)} (a ${job.run_type} run), not by the job's owner ${JSON.stringify(job.owner)} (a ${job.job_type} job); it is not run`);
   }
   // The row may have been changed since the run was queued (plain SQL): fail the run clearly.
   checkRunJob(job, run);

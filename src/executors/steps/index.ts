@@ -9,7 +9,7 @@ import type { ExecutorContext, JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
 import type { Connections } from '../sql/connections.js';
-import type { Row } from '../../store/rows.js';
+import type { JobForRunRow, StepsOfJobRow } from '../../store/queries.js';
 import { KairosError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';
 import { runSql } from '../sql/run.js';
@@ -26,56 +26,58 @@ export class StepsExecutor implements JobExecutor {
 
   async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
     const job = await loadJob(this.ctx, run);
-    const steps = await this.ctx.store.run('stepsOfJob', [job.job_id, run.run_id]);
-    if (steps.length === 0) throw new KairosError(`job ${String(job.job_name)} has no steps`);
+    const steps = await this.ctx.store.sql.stepsOfJob({ job_id: job.job_id, run_id: run.run_id });
+    if (steps.length === 0) throw new KairosError(`job ${job.job_name} has no steps`);
     const summary: Array<{ step: string; status: StepStatus }> = [];
     for (const step of steps) {
       if (context.signal.aborted) throw context.signal.reason as Error;
       const started = new Date();
       if (run.attempt > 1 && step.resumable && step.succeeded_before) {
         await this.log(run, job, step, 'skipped', started, 'succeeded in an earlier attempt', null);
-        summary.push({ step: String(step.name), status: 'skipped' });
+        summary.push({ step: step.name, status: 'skipped' });
         continue;
       }
       try {
         const output = await this.runStep(step, job, run, context);
         await this.log(run, job, step, 'succeeded', started, null, output);
-        summary.push({ step: String(step.name), status: 'succeeded' });
+        summary.push({ step: step.name, status: 'succeeded' });
       } catch (error) {
         if (context.signal.aborted) throw context.signal.reason as Error;
         const message = error instanceof Error ? error.message : String(error);
         const output = (error as { output?: unknown }).output ?? null;
         if (step.on_error === 'fail') {
           await this.log(run, job, step, 'failed', started, message, output);
-          throw new KairosError(`step ${String(step.position)} (${String(step.name)}) failed: ${message}`);
+          throw new KairosError(`step ${step.position} (${step.name}) failed: ${message}`);
         }
         const status: StepStatus = step.on_error === 'success' ? 'succeeded' : 'ignored';
         await this.log(run, job, step, status, started, `${step.on_error === 'success' ? 'failed, counted as success' : 'failed, ignored'}: ${message}`, output);
-        summary.push({ step: String(step.name), status });
+        summary.push({ step: step.name, status });
       }
     }
     return { steps: summary };
   }
 
-  private async runStep(step: Row, job: Row, run: ClaimedRun, context: TaskContext): Promise<unknown> {
-    const timeoutMs = (step.timeout_ms as number | null) ?? run.timeout_ms;
+  private async runStep(step: StepsOfJobRow, job: JobForRunRow, run: ClaimedRun, context: TaskContext): Promise<unknown> {
+    const timeoutMs = step.timeout_ms ?? run.timeout_ms;
+    // jsonb of unknown shape (the table's check makes it an object).
     const options = (step.options ?? {}) as ShellOptions & { connection?: string; transaction?: boolean };
     if (step.kind === 'shell') {
-      await assertShellAllowed(this.ctx, String(job.owner), String(job.shell_role));
-      return runShellJob(String(step.command), options, timeoutMs, context.signal);
+      await assertShellAllowed(this.ctx, job.owner, job.shell_role);
+      return runShellJob(step.command, options, timeoutMs, context.signal);
     }
-    const database = (step.database_name as string | null) ?? (job.database_name as string | null);
+    const database = step.database_name ?? job.database_name;
     const local = !database || database === job.current_database;
     const pool = this.connections.poolFor(local ? null : database, options.connection ?? null);
-    const { output } = await runSql({ pool, queries: this.ctx.store.sql, sql: String(step.command), role: String(job.owner), timeoutMs, signal: context.signal, transaction: options.transaction ?? 'auto' });
+    const { output } = await runSql({ pool, queries: this.ctx.store.sql, sql: step.command, role: job.owner, timeoutMs, signal: context.signal, transaction: options.transaction ?? 'auto' });
     return output;
   }
 
-  private async log(run: ClaimedRun, job: Row, step: Row, status: StepStatus, started: Date, message: string | null, output: unknown): Promise<void> {
+  private async log(run: ClaimedRun, job: JobForRunRow, step: StepsOfJobRow, status: StepStatus, started: Date, message: string | null, output: unknown): Promise<void> {
     const finished = new Date();
-    await this.ctx.store.run('insertStepLog', [
-      run.run_id, run.attempt, job.job_id, step.step_id, step.position, step.name, status, started, finished,
-      finished.getTime() - started.getTime(), message, output === null || output === undefined ? null : JSON.stringify(output), job.owner, this.ctx.nodeId,
-    ]);
+    await this.ctx.store.sql.insertStepLog({
+      run_id: run.run_id, attempt: run.attempt, job_id: job.job_id, step_id: step.step_id, position: step.position, name: step.name,
+      status, started_at: started, finished_at: finished, duration_ms: finished.getTime() - started.getTime(), message,
+      output: output === null || output === undefined ? null : JSON.stringify(output), owner: job.owner, node_id: this.ctx.nodeId,
+    });
   }
 }
