@@ -5,7 +5,8 @@
 import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
 import { toJob, toRun, toRunLog, toNode, toDueJob } from '../store/rows.js';
-import type { Job, Run, RunLog, NodeInfo, LogStatus, RunStatus } from '../core/types.js';
+import type { Job, Run, RunLog, NodeInfo } from '../core/types.js';
+import type { HistoryFilter, JobFilter, RunFilter } from './types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
 import { assertInteger, assertName, assertText, serializePayload } from '../core/validate.js';
@@ -121,17 +122,6 @@ function filterText<V>(value: V, field: string): NonNullable<V> | null {
   return value ?? null;
 }
 
-/** Filters of listJobs. */
-export interface JobFilter {
-  enabled?: boolean;
-  task?: string;
-  search?: string;
-  /** Only jobs carrying this label (pgAgent's job class). */
-  label?: string;
-  type?: 'task' | 'sql' | 'shell' | 'steps';
-  limit?: number;
-}
-
 /** Jobs, soonest next run first. */
 export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Job[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
@@ -146,28 +136,10 @@ export async function getRun(store: Store, id: number): Promise<{ live: Run | nu
   return { live: live ? toRun(live) : null, last: last ? toRunLog(last) : null };
 }
 
-/** Filters of listRuns. */
-export interface RunFilter {
-  status?: RunStatus;
-  task?: string;
-  queue?: string;
-  job?: string;
-  limit?: number;
-}
-
 /** Live runs (pending and running), soonest first. */
 export async function listRuns(store: Store, filter: RunFilter = {}): Promise<Run[]> {
   const limit = assertInteger(filter.limit ?? 1000, 'limit', 1, 100_000);
   return (await store.sql.listRuns({ status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), queue: filterText(filter.queue, 'queue'), job_name: filterText(filter.job, 'job'), max_rows: limit })).map(toRun);
-}
-
-/** Filters of history. */
-export interface HistoryFilter {
-  job?: string;
-  runId?: number;
-  status?: LogStatus;
-  task?: string;
-  limit?: number;
 }
 
 /** Recorded attempts, newest first. */

@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { resolveOptions, taskDefinitions, type KairosOptions, type ResolvedOptions } from './options.js';
 import { toDefinition, type PayloadOf, type TaskDefinition, type TaskHandler, type TaskMap, type TaskOptions } from './tasks.js';
-import { buildRun, insertRuns, type EnqueueItem, type EnqueueOptions, type EnqueueResult } from './enqueue.js';
-import { buildJob, type ScheduleOptions } from './schedules.js';
+import { buildRun, insertRuns } from './enqueue.js';
+import type { EnqueueItem, EnqueueOptions, EnqueueResult, HistoryFilter, JobFilter, RunFilter, ScheduleOptions } from './types.js';
+import { buildJob } from './schedules.js';
 import * as jobs from './jobs.js';
 import { Store } from '../store/store.js';
 import { createPool, guardCheckedOutClients, inTransaction } from '../store/db.js';
@@ -20,7 +21,7 @@ import { defaultLogger } from './logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
 import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
 import { assertInteger, assertName } from '../core/validate.js';
-import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChange } from '../core/types.js';
+import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChange, type Run, type RunLog, type NodeInfo } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../store/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
@@ -292,12 +293,12 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     return jobs.backfillJob(this.store, name, from, to, { nodeId: this.nodeId, now: this.clock.now(), custom: this.ctx.customSchedules.get(name), onProgress });
   }
 
-  getJob(name: string): ReturnType<typeof jobs.getJob> { return jobs.getJob(this.store, name); }
-  listJobs(filter?: jobs.JobFilter): ReturnType<typeof jobs.listJobs> { return jobs.listJobs(this.store, filter); }
-  getRun(id: number): ReturnType<typeof jobs.getRun> { return jobs.getRun(this.store, id); }
-  listRuns(filter?: jobs.RunFilter): ReturnType<typeof jobs.listRuns> { return jobs.listRuns(this.store, filter); }
-  history(filter?: jobs.HistoryFilter): ReturnType<typeof jobs.history> { return jobs.history(this.store, filter); }
-  nodes(): ReturnType<typeof jobs.listNodes> { return jobs.listNodes(this.store); }
+  getJob(name: string): Promise<(Job & { running: number; pending: number }) | null> { return jobs.getJob(this.store, name); }
+  listJobs(filter?: JobFilter): Promise<Job[]> { return jobs.listJobs(this.store, filter); }
+  getRun(id: number): Promise<{ live: Run | null; last: RunLog | null }> { return jobs.getRun(this.store, id); }
+  listRuns(filter?: RunFilter): Promise<Run[]> { return jobs.listRuns(this.store, filter); }
+  history(filter?: HistoryFilter): Promise<RunLog[]> { return jobs.history(this.store, filter); }
+  nodes(): Promise<NodeInfo[]> { return jobs.listNodes(this.store); }
 
   private async register(): Promise<void> {
     const sentAt = Date.now();

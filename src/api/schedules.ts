@@ -11,63 +11,9 @@ import { assertDate, assertInteger, assertName, assertOneOf, assertText, seriali
 import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
+import type { ScheduleOptions } from './types.js';
 import type { JobRow } from '../store/rows.js';
 import { assertExceptions, type CalendarException } from '../core/calendar.js';
-
-/** Options of `schedule()`. Give one of `cron`, `every`, `at` or `nextRun`; none makes a manual job. */
-export interface ScheduleOptions<N extends string = string, P = unknown> {
-  /** Unique name of the schedule: schedule() upserts by it. */
-  name: string;
-  /** The task that runs. */
-  task: N;
-  /** Payload of every run. @default {} */
-  payload?: P;
-  /** Cron expression (5 or 6 fields, names, L, W, #, @daily…). */
-  cron?: string;
-  /** IANA time zone of `cron`. @default 'UTC' */
-  timezone?: string;
-  /** Fixed interval (ms or '15m'), on a grid anchored at `startAt`; never drifts with run time. */
-  every?: number | string;
-  /** Anchor of `every`; for cron, no occurrence before it. @default now (intervals) */
-  startAt?: Date | string;
-  /** One-time schedule at this timestamp. */
-  at?: Date | string;
-  /** Custom next-run function: the first occurrence strictly after `after`, or null when done. */
-  nextRun?: (after: Date) => Date | null;
-  /** No occurrence after this time. */
-  endAt?: Date | string;
-  /** Stop after this many runs. */
-  maxRuns?: number;
-  /** Occurrences missed while no node ran: 'skip', 'latest' (one run) or 'all'. @default 'latest' */
-  catchUp?: CatchUpPolicy;
-  /** With catchUp 'all': occurrences later than this are dropped. @default '1d' */
-  maxLateness?: number | string;
-  /** A run not started this long after its occurrence expires; also the lateness 'skip' tolerates. @default none ('skip' tolerates 1m) */
-  misfireGrace?: number | string;
-  /** When an occurrence fires while the previous run is active. @default 'skip' */
-  overlap?: OverlapPolicy;
-  /** Fire the first occurrence now, then follow the schedule. @default false */
-  runImmediately?: boolean;
-  /** Disable the job after this many consecutive failed attempts. @default never */
-  disableAfterFailures?: number;
-  /** @default true */
-  enabled?: boolean;
-  queue?: string;
-  priority?: number;
-  /** Retries of a failed run (before the next occurrence). @default 0 */
-  retries?: number;
-  backoff?: number | string;
-  maxBackoff?: number | string;
-  timeout?: number | string;
-  description?: string;
-  labels?: string[];
-  /** Dates and/or times (in `timezone`) on which the schedule does not fire: [{ date: '2025-12-25' }, { time: '02:00' }]. */
-  exceptions?: CalendarException[];
-  /** Only the node with this name runs it (pgAgent's host agent). */
-  nodeName?: string;
-  /** Only nodes with all these tags run it. */
-  nodeTags?: string[];
-}
 
 /**
  * A job's columns as a definition gives them: the keys of the JSON that insertJob and updateJob
