@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { Store } from '../../src/store/store.js';
+import type { Queryable } from '../../src/store/db.js';
 
 /** A statement as the driver would send it. */
 export interface Statement {
@@ -26,14 +27,22 @@ export async function captureStatement(schema: string, call: (store: Store) => P
   return captured;
 }
 
-/** Remember the last parameters of every named query `store` runs (wraps `store.run`). */
+/** How a Store runs a named query: its (private) execute, which store.sql, store.on() and store.run all call. */
+export type Execute = (name: string, values: unknown[], db?: Queryable) => Promise<{ rows: unknown[]; rowCount: number | null }>;
+
+/** Replace `store`'s execute by `wrap(original)`, to observe every named query it runs (bench only). */
+export function wrapExecute(store: Store, wrap: (original: Execute) => Execute): void {
+  const target = store as unknown as { execute: Execute };
+  target.execute = wrap(target.execute.bind(store));
+}
+
+/** Remember the last parameters (in parameter order) of every named query `store` runs. */
 export function recordStatements(store: Store): Map<string, unknown[]> {
   const seen = new Map<string, unknown[]>();
-  const original = store.run.bind(store);
-  store.run = (name, values, db) => {
+  wrapExecute(store, (original) => (name, values, db) => {
     seen.set(name, values);
     return original(name, values, db);
-  };
+  });
   return seen;
 }
 

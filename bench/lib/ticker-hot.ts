@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Kairos } from '../../src/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { internals } from '../../src/api/internals.js';
+import { wrapExecute } from './capture.js';
 import { nowMs, summary } from './stats.js';
 
 const DUE = 100;
@@ -22,17 +23,15 @@ export async function tickerBreakdown(url: string): Promise<string> {
     await client.query(`INSERT INTO kairos.jobs (job_name, command, schedule_kind, cron, next_run, planned)
                         SELECT 'c' || g, 'tick', 'cron', '* * * * * *', now(), true FROM generate_series(1, ${DUE}) g`);
     const spent = new Map<string, number[]>();
-    const store = internals(kairos).store;
-    const original = store.run.bind(store);
     let current = new Map<string, number>();
-    store.run = async (name, values, db) => {
+    wrapExecute(internals(kairos).store, (original) => async (name, values, db) => {
       const t = nowMs();
       try {
         return await original(name, values, db);
       } finally {
         current.set(name, (current.get(name) ?? 0) + nowMs() - t);
       }
-    };
+    });
     const walls: number[] = [];
     const cpus: number[] = [];
     for (let i = 0; i < PASSES; i++) {

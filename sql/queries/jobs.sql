@@ -227,14 +227,11 @@ SELECT least(
 -- name: jobForRun
 -- What an in-database job's executor needs, read when its attempt starts: job @job_id of run
 -- @run_id, with the run's owner and kind, which must be the job's (the executor refuses a run that
--- is not); both null when the run is gone. Read through a CASE: PostgreSQL describes an
--- outer-joined column as the table's (NOT NULL), and the row type would say so.
+-- is not); both null when the run is gone.
 -- Not null: current_database
 SELECT j.job_id, j.job_name, j.job_type, j.command, j.database_name, j.owner, j.options, j.timeout_ms,
        (SELECT value FROM {{schema}}.settings WHERE key = 'role_shell') AS shell_role,
-       current_database() AS current_database,
-       CASE WHEN r.run_id IS NOT NULL THEN r.owner END AS run_owner,
-       CASE WHEN r.run_id IS NOT NULL THEN r.job_type END AS run_type
+       current_database() AS current_database, r.owner AS run_owner, r.job_type AS run_type
   FROM {{schema}}.jobs j LEFT JOIN {{schema}}.runs r ON r.run_id = @run_id WHERE j.job_id = @job_id;
 
 -- name: stepsOfJob
@@ -275,8 +272,6 @@ DELETE FROM {{schema}}.job_logs WHERE finished_at < @finished_before AND (@statu
 
 -- name: logsAfter
 -- History records newer than log id @after_log_id (of job @job_name, when given), oldest first
--- (for `kairos logs --follow`). job_name is null once the job is deleted: a LEFT JOIN, whose
--- column PostgreSQL describes as the table's (NOT NULL), so it is read through a CASE.
-SELECT l.*, CASE WHEN j.job_id IS NOT NULL THEN j.job_name END AS job_name
-  FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+-- (for `kairos logs --follow`); job_name is null once the job is deleted.
+SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE l.log_id > @after_log_id AND (@job_name::text IS NULL OR j.job_name = @job_name) ORDER BY l.log_id LIMIT 500;

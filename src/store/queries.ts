@@ -2329,8 +2329,7 @@ export class Queries {
   /**
    * What an in-database job's executor needs, read when its attempt starts: job @job_id of run
    * @run_id, with the run's owner and kind, which must be the job's (the executor refuses a run that
-   * is not); both null when the run is gone. Read through a CASE: PostgreSQL describes an
-   * outer-joined column as the table's (NOT NULL), and the row type would say so.
+   * is not); both null when the run is gone.
    * Not null: current_database
    *
    * (`jobForRun` in sql/queries/jobs.sql)
@@ -2392,8 +2391,7 @@ export class Queries {
 
   /**
    * History records newer than log id @after_log_id (of job @job_name, when given), oldest first
-   * (for `kairos logs --follow`). job_name is null once the job is deleted: a LEFT JOIN, whose
-   * column PostgreSQL describes as the table's (NOT NULL), so it is read through a CASE.
+   * (for `kairos logs --follow`); job_name is null once the job is deleted.
    *
    * (`logsAfter` in sql/queries/jobs.sql)
    */
