@@ -183,7 +183,7 @@ export class Ticker extends LoopService {
     const receivedAt = Date.now();
     this.ctx.offset.sample(row.db_time.getTime(), sentAt, receivedAt);
     if (row.unplanned) return 0;
-    if (!(row.next_run instanceof Date) || Number.isNaN(row.next_run.getTime())) return undefined;
+    if (row.next_run === null || Number.isNaN(row.next_run.getTime())) return undefined;
     // +1 ms: waking a hair early would find nothing due and cost another round trip.
     return Math.max(0, row.next_run.getTime() - row.db_time.getTime() - (receivedAt - sentAt) / 2 + 1);
   }
