@@ -2263,9 +2263,9 @@ BEGIN
   RETURN result;
 END $function$;
 
--- FUNCTION {{schema}}.insert_runs(jsonb,jsonb,timestamp with time zone,text) RETURNS TABLE(ord bigint, run_id bigint, key text, inserted boolean, run_at_ms numeric)
+-- FUNCTION {{schema}}.insert_runs(jsonb,jsonb,timestamp with time zone,text) RETURNS TABLE(run_id bigint, key text, inserted boolean, run_at_ms numeric)
 CREATE OR REPLACE FUNCTION {{schema}}.insert_runs(items jsonb, defaults jsonb, at timestamp with time zone, conflict text)
- RETURNS TABLE(ord bigint, run_id bigint, key text, inserted boolean, run_at_ms numeric)
+ RETURNS TABLE(run_id bigint, key text, inserted boolean, run_at_ms numeric)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
@@ -2275,17 +2275,14 @@ DECLARE
   guarded boolean;
 BEGIN
   IF conflict = 'raise' THEN
-    -- Run ids are drawn in the items' order (ORDER BY ord), RETURNING gives them in that order.
+    -- Rows are inserted in the items' order (ORDER BY ord), and RETURNING gives them in that order.
     RETURN QUERY
-    WITH ins AS (
-      INSERT INTO {{schema}}.runs AS r
-        (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-      SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
-             x.backoff_max_ms, x.timeout_ms, x.lock_key
-        FROM {{schema}}.runs_from_json(insert_runs.items, insert_runs.defaults, insert_runs.at) x ORDER BY x.ord
-      RETURNING r.run_id, r.key, r.run_at
-    )
-    SELECT row_number() OVER (), i.run_id, i.key, true, floor(extract(epoch FROM i.run_at) * 1000) FROM ins i;
+    INSERT INTO {{schema}}.runs AS r
+      (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
+    SELECT x.task, x.queue, x.priority, x.payload, x.key, x.run_at, x.expires_at, x.max_retries, x.backoff_ms,
+           x.backoff_max_ms, x.timeout_ms, x.lock_key
+      FROM {{schema}}.runs_from_json(insert_runs.items, insert_runs.defaults, insert_runs.at) x ORDER BY x.ord
+    RETURNING r.run_id, r.key, true, floor(extract(epoch FROM r.run_at) * 1000);
   ELSIF conflict = 'ignore' THEN
     -- Keyed items are matched to what was inserted by (task, key) (the first of a key repeated in
     -- the batch is the one inserted); unkeyed ones never conflict, so all were inserted, in order:
@@ -2306,7 +2303,7 @@ BEGIN
     ), unkeyed AS (
       SELECT i.run_id, i.run_at, row_number() OVER (ORDER BY i.run_id) AS nth FROM ins i WHERE i.key IS NULL
     )
-    SELECT x.ord, coalesce(k.run_id, u.run_id, e.run_id), x.key, (k.run_id IS NOT NULL AND x.first) OR u.run_id IS NOT NULL,
+    SELECT coalesce(k.run_id, u.run_id, e.run_id), x.key, (k.run_id IS NOT NULL AND x.first) OR u.run_id IS NOT NULL,
            floor(extract(epoch FROM coalesce(k.run_at, u.run_at, e.run_at)) * 1000)
       FROM input x
       LEFT JOIN ins k ON x.key IS NOT NULL AND k.task = x.task AND k.key = x.key
@@ -2337,7 +2334,7 @@ BEGIN
     ), unkeyed AS (
       SELECT i.run_id, i.run_at, row_number() OVER (ORDER BY i.run_id) AS nth FROM up i WHERE i.key IS NULL
     )
-    SELECT x.ord, coalesce(k.run_id, u.run_id), x.key, coalesce(k.run_id, u.run_id) IS NOT NULL,
+    SELECT coalesce(k.run_id, u.run_id), x.key, coalesce(k.run_id, u.run_id) IS NOT NULL,
            floor(extract(epoch FROM coalesce(k.run_at, u.run_at)) * 1000)
       FROM input x
       LEFT JOIN up k ON x.key IS NOT NULL AND k.task = x.task AND k.key = x.key

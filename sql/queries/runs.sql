@@ -10,7 +10,7 @@
 -- pending run with the key takes the new payload, time and all options, and a running one is not
 -- replaced (run_id null). Due times come back as epoch milliseconds: a number is parsed much
 -- faster than a timestamp's text, a thousand times per batch.
--- Not null: ord, inserted
+-- Not null: inserted
 SELECT * FROM {{schema}}.insert_runs(@items::jsonb, @defaults::jsonb, @now::timestamptz, @conflict);
 
 -- name: insertRun

@@ -1372,7 +1372,6 @@ export interface InsertRunBatchParams {
 
 /** A row of {@link Queries.insertRunBatch}. */
 export interface InsertRunBatchRow {
-  ord: number;
   run_id: number | null;
   key: string | null;
   inserted: boolean;
@@ -2605,7 +2604,7 @@ export class Queries {
    * pending run with the key takes the new payload, time and all options, and a running one is not
    * replaced (run_id null). Due times come back as epoch milliseconds: a number is parsed much
    * faster than a timestamp's text, a thousand times per batch.
-   * Not null: ord, inserted
+   * Not null: inserted
    *
    * (`insertRunBatch` in sql/queries/runs.sql)
    */
