@@ -269,10 +269,10 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   /** Cancel a run: a pending one at once, a running one on whichever node runs it. */
   async cancel(runId: number, reason?: string): Promise<'cancelled' | 'cancelling'> {
     assertInteger(runId, 'runId', 1, Number.MAX_SAFE_INTEGER);
-    const [row] = await this.store.run('cancelRun', [runId, this.clock.now(), reason ?? null]);
+    const [row] = await this.store.sql.cancelRun({ run_id: runId, now: this.clock.now(), reason: reason ?? null });
     if (!row) throw new KairosNotFoundError(`No pending or running run ${runId}`);
     if (row.previous === 'pending') {
-      this.publish([statusChange({ ...runNames(row), run_id: runId }, 'pending', 'cancelled')]);
+      this.publish([statusChange({ run_id: runId, task: row.task, key: row.key }, 'pending', 'cancelled')]);
       return 'cancelled';
     }
     this.cancelLocal(runId, reason);

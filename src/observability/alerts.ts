@@ -252,11 +252,11 @@ function baseAlert(kairos: AnyKairos, event: AlertEvent, job: string, message: s
 
 /** A failed or expired run, described from its last history row (when it is still there). */
 async function runEndAlert(kairos: AnyKairos, event: AlertEvent, change: StatusChange): Promise<Alert> {
-  const [log] = await internals(kairos).store.run('lastLogOfRun', [change.runId]);
+  const [log] = await internals(kairos).store.sql.lastLogOfRun({ run_id: change.runId });
   if (!log) return { ...baseAlert(kairos, event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
   return {
-    ...baseAlert(kairos, event, String(log.job_name ?? log.task), String(log.message ?? `run ${change.runId} ${change.next}`)),
-    task: String(log.task), runId: change.runId, attempt: Number(log.attempt), queue: String(log.queue),
+    ...baseAlert(kairos, event, log.job_name ?? log.task, log.message ?? `run ${change.runId} ${change.next}`),
+    task: log.task, runId: change.runId, attempt: log.attempt, queue: log.queue,
     scheduledAt: iso(log.scheduled_at), startedAt: iso(log.run_time),
   };
 }
