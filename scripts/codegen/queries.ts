@@ -123,13 +123,10 @@ export async function generateQueries(client: pg.ClientBase, schema: string): Pr
       declarations.push(`/** The parameters of {@link Queries.${source.name}}. */\nexport interface ${type}Params {\n${fields.join('\n')}\n}\n`);
       args.push(`params: ${type}Params`);
     }
-    // A query still written with $n takes its values as a typed tuple (test/store/queries.test.ts
-    // lists them: every query is to name its parameters).
-    let values = `[${source.params.map((p) => `params.${p}`).join(', ')}]`;
-    if (source.params.length === 0 && description.params.length > 0) {
-      args.push(`values: [${description.params.map((oid) => `${tsType(oid, types, 'in')} | null`).join(', ')}]`);
-      values = 'values';
+    if (source.params.length !== description.params.length) {
+      throw new Error(`Query ${source.name} (${where}) takes ${description.params.length} parameters but names ${source.params.length}: write them as @name`);
     }
+    const values = `[${source.params.map((p) => `params.${p}`).join(', ')}]`;
     args.push('db?: Queryable');
     const doc = docLines(`${source.doc || source.name}\n\n(\`${source.name}\` in ${where})`, '  ');
     if (description.columns === null) {

@@ -1,6 +1,7 @@
 /**
- * The engine's and the API's SQL access goes through a Store: one method per named query (the
- * files in sql/queries/), parameters in, plain rows out. SQL text outside those files is kept to
+ * The engine's and the API's SQL access goes through a Store: `store.sql` has one typed method per
+ * named query (the files in sql/queries/, generated into store/queries.ts by `npm run
+ * gen:queries`), named parameters in, typed rows out. SQL text outside those files is kept to
  * what cannot be a named query: migrations and the schema dump (store/migrate.ts,
  * store/schema-dump.ts), transaction and prepared-statement control (store/db.ts, the ticker's
  * per-job savepoints), the notifier's LISTEN, the SQL-job runner that runs a user's command as
@@ -9,7 +10,6 @@
 import type pg from 'pg';
 import { KAIROS_TYPES, forgetPrepared, type Queryable } from './db.js';
 import { QuerySet, channelName } from './sql.js';
-import type { Row } from './rows.js';
 import { Queries, type CompleteRunsRow, type FailRunsRow, type ReleaseRunsRow } from './queries.js';
 
 /** A run as claimed by a node: everything the executor needs. */
@@ -124,14 +124,6 @@ export class Store {
    */
   on(db: Queryable): Queries {
     return new Queries((name, values) => this.execute(name, values, db));
-  }
-
-  /**
-   * Run a named query on `db` (the pool by default). Untyped: code outside the store uses the
-   * generated, typed {@link Store.sql} instead.
-   */
-  async run<R extends Row = Row>(name: string, values: unknown[], db: Queryable = this.pool): Promise<R[]> {
-    return (await this.execute(name, values, db)).rows as R[];
   }
 
   /** Execute a named query, prepared when it is one of the hot statements and runs on the pool. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fixture } from '../helpers.js';
 import { generateQueries } from '../../scripts/codegen/queries.js';
-import { bindNamedParameters } from '../../src/store/sql.js';
+import { bindNamedParameters, querySources } from '../../src/store/sql.js';
 import { KairosValidationError } from '../../src/core/errors.js';
 
 const db = await fixture();
@@ -37,6 +37,12 @@ test('a column whose nullability changed changes the generated types', async () 
     await client.query('ROLLBACK');
     client.release();
   }
+});
+
+test('every named query names its parameters (@name, not $n)', () => {
+  const positional = [...querySources().values()].filter((q) => q.params.length === 0 && /\$\d/.test(q.text)).map((q) => `${q.name} (${q.file})`);
+  assert.deepEqual(positional, []);
+  assert.ok(querySources().size > 90);
 });
 
 test('named parameters: numbered by first use, repeated names share a number', () => {
