@@ -77,28 +77,55 @@ export async function runTask<P>(task: TaskHandler<P> | TaskDefinition<P>, paylo
   });
 }
 
-/** Wait (at most `timeoutMs`) for a status change matching `predicate`. */
+/**
+ * Wait (at most `timeoutMs`) for a status change matching `predicate`. It sees only changes made
+ * from the moment it is called (a change is a moment, not a state the database keeps): call it
+ * before the action whose change it waits for, and await it after. For "this run has finished",
+ * which the history keeps, use waitForRun, which also finds a run that finished before the call.
+ */
 export function waitForStatus(kairos: AnyKairos, predicate: (change: StatusChange) => boolean, timeoutMs = 10_000): Promise<StatusChange> {
-  return new Promise((resolve, reject) => {
+  return subscribe(kairos, predicate, timeoutMs, `No matching status change within ${timeoutMs} ms`).promise;
+}
+
+/** A wait for a matching change, listening from now on; `settle` ends it early (listener removed). */
+function subscribe(kairos: AnyKairos, predicate: (change: StatusChange) => boolean, timeoutMs: number, timeoutMessage: string) {
+  let settle!: (outcome: { change: StatusChange } | { error: unknown }) => void;
+  const promise = new Promise<StatusChange>((resolve, reject) => {
     const listener = (change: StatusChange): void => {
-      if (!predicate(change)) return;
+      if (predicate(change)) settle({ change });
+    };
+    const timer = setTimeout(() => settle({ error: new KairosTimeoutError(timeoutMessage) }), timeoutMs);
+    settle = (outcome) => {
       clearTimeout(timer);
       kairos.off('status', listener);
-      resolve(change);
+      if ('change' in outcome) resolve(outcome.change);
+      else reject(outcome.error);
     };
-    const timer = setTimeout(() => {
-      kairos.off('status', listener);
-      reject(new KairosTimeoutError(`No matching status change within ${timeoutMs} ms`));
-    }, timeoutMs);
     kairos.on('status', listener);
   });
+  return { promise, settle };
 }
 
 const FINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
-/** Wait for run `runId` to reach a final state (completed, failed, cancelled, expired). */
+/**
+ * Wait (at most `timeoutMs`) for run `runId` to reach a final state (completed, failed, cancelled,
+ * expired); resolves with the change that got it there. A run that finished before the call is
+ * found in the history (its last entry, once the run has left the queue), so `await
+ * kairos.enqueue(…)` then `await waitForRun(kairos, id)` never misses a quick run. The wait listens
+ * first and looks second, so a run that finishes between the two is caught by one or the other.
+ * A run finished on another node is found in the history; one finishing later on another node
+ * is seen only with `clusterEvents: true` on this instance.
+ */
 export function waitForRun(kairos: AnyKairos, runId: number, timeoutMs = 10_000): Promise<StatusChange> {
-  return waitForStatus(kairos, (c) => c.runId === runId && FINAL.has(c.next), timeoutMs);
+  const wait = subscribe(kairos, (c) => c.runId === runId && FINAL.has(c.next), timeoutMs, `Run ${runId} did not reach a final state within ${timeoutMs} ms`);
+  kairos.getRun(runId).then(({ live, last }) => {
+    // Still in the queue (pending, running, or waiting for a retry): the listener hears the end.
+    if (live || !last || !FINAL.has(last.status)) return;
+    const previous = last.startedAt === null ? 'pending' : 'running';
+    wait.settle({ change: { runId, job: last.jobName ?? last.task, task: last.task, key: last.key, previous, next: last.status as StatusChange['next'] } });
+  }, (error: unknown) => wait.settle({ error }));
+  return wait.promise;
 }
 
 /**
