@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 19
+-- Schema version: 25
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -70,7 +70,8 @@ CREATE TABLE {{schema}}.handoffs (
     stale_ms bigint NOT NULL,
     run_id bigint,
     armed_at timestamp with time zone NOT NULL DEFAULT now(),
-    token uuid
+    token uuid,
+    listener_lock bigint
 );
 
 CREATE TABLE {{schema}}.job_logs (
@@ -522,6 +523,8 @@ CREATE TRIGGER jobs_unbreak BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW WHEN (
 
 CREATE TRIGGER jobs_unplan_ahead BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW WHEN ((((((((((((((((((((((((((((old.enabled IS DISTINCT FROM new.enabled) OR (old.job_type IS DISTINCT FROM new.job_type)) OR (old.command IS DISTINCT FROM new.command)) OR (old.schedule_kind IS DISTINCT FROM new.schedule_kind)) OR (old.cron IS DISTINCT FROM new.cron)) OR (old.timezone IS DISTINCT FROM new.timezone)) OR (old.schedule_interval IS DISTINCT FROM new.schedule_interval)) OR (old.schedule_time IS DISTINCT FROM new.schedule_time)) OR (old.end_time IS DISTINCT FROM new.end_time)) OR (old.max_runs IS DISTINCT FROM new.max_runs)) OR (old.overlap IS DISTINCT FROM new.overlap)) OR (old.payload IS DISTINCT FROM new.payload)) OR (old.queue IS DISTINCT FROM new.queue)) OR (old.priority IS DISTINCT FROM new.priority)) OR (old.max_retries IS DISTINCT FROM new.max_retries)) OR (old.backoff_ms IS DISTINCT FROM new.backoff_ms)) OR (old.backoff_max_ms IS DISTINCT FROM new.backoff_max_ms)) OR (old.timeout_ms IS DISTINCT FROM new.timeout_ms)) OR (old.lock_key IS DISTINCT FROM new.lock_key)) OR (old.owner IS DISTINCT FROM new.owner)) OR (old.database_name IS DISTINCT FROM new.database_name)) OR (old.node_name IS DISTINCT FROM new.node_name)) OR (old.node_tags IS DISTINCT FROM new.node_tags)) OR (old.exceptions IS DISTINCT FROM new.exceptions)) OR (old.options IS DISTINCT FROM new.options)) OR (old.misfire_grace_ms IS DISTINCT FROM new.misfire_grace_ms)) OR (old.planned AND (NOT new.planned)))) EXECUTE FUNCTION {{schema}}.unplan_ahead();
 
+CREATE TRIGGER jobs_z_disabled_no_next_run BEFORE INSERT OR UPDATE OF enabled, next_run ON {{schema}}.jobs FOR EACH ROW WHEN (((NOT new.enabled) AND (new.next_run IS NOT NULL))) EXECUTE FUNCTION {{schema}}.clear_disabled_next_run();
+
 CREATE TRIGGER runs_notify AFTER INSERT ON {{schema}}.runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.notify_new_runs();
 
 -- ==== Views
@@ -763,9 +766,8 @@ CREATE OR REPLACE FUNCTION {{schema}}.add_or_update_job_unchecked(p_name text, p
 AS $function$
 DECLARE
   kind text;
-  anchor timestamptz;
   next_at timestamptz;
-  inserted boolean;
+  existed boolean;
 BEGIN
   PERFORM {{schema}}.api_check_name(p_name, 'job name');
   PERFORM {{schema}}.api_check_command(p_type, p_cmd, current_user);
@@ -775,25 +777,21 @@ BEGIN
   IF p_interval IS NOT NULL THEN
     PERFORM {{schema}}.api_check_interval(p_interval, 'interval');
     kind := 'interval';
-    anchor := coalesce(p_time, now());
-    next_at := {{schema}}.interval_next(anchor, p_interval, now() - interval '1 microsecond');
+    next_at := {{schema}}.interval_next(coalesce(p_time, now()), p_interval, now() - interval '1 microsecond');
   ELSIF p_time IS NOT NULL THEN
     kind := 'once';
-    anchor := p_time;
     next_at := p_time;
   ELSE
     PERFORM {{schema}}.api_fail('give an interval (a recurring job), a start time (a one-time job), or both');
   END IF;
-  INSERT INTO {{schema}}.jobs AS j (job_name, job_type, command, schedule_kind, schedule_interval, schedule_time,
-                                    max_attempts, max_retries, next_run, planned)
-  VALUES (p_name, p_type, p_cmd, kind, p_interval, anchor, p_max_attempts, p_max_attempts - 1, next_at, true)
-  ON CONFLICT ON CONSTRAINT jobs_job_name_key DO UPDATE
-     SET job_type = excluded.job_type, command = excluded.command, schedule_kind = excluded.schedule_kind,
-         cron = NULL, schedule_interval = excluded.schedule_interval, schedule_time = excluded.schedule_time,
-         max_attempts = excluded.max_attempts, max_retries = excluded.max_retries, next_run = excluded.next_run,
-         planned = true, run_count = 0, updated_at = now()
-  RETURNING (xmax = 0) INTO inserted;
-  RETURN CASE WHEN inserted THEN 'created' ELSE 'updated' END;
+  -- Only for the answer: store_job decides, under its lock, whether to insert.
+  existed := EXISTS (SELECT 1 FROM {{schema}}.jobs j WHERE j.job_name = p_name);
+  PERFORM {{schema}}.store_job(jsonb_build_object(
+      'job_name', p_name, 'job_type', p_type, 'command', p_cmd, 'schedule_kind', kind, 'cron', NULL,
+      'schedule_interval', p_interval, 'schedule_time', p_time, 'max_attempts', p_max_attempts,
+      'max_retries', p_max_attempts - 1),
+    next_at, now());
+  RETURN CASE WHEN existed THEN 'updated' ELSE 'created' END;
 END $function$;
 
 -- FUNCTION {{schema}}.alter_job(bigint,text,text,text,text,boolean) RETURNS void
@@ -1142,6 +1140,17 @@ BEGIN
             greatest(0, extract(epoch FROM r.run_at - coalesce(p_now, now())) * 1000)::double precision;
 END
 $function$;
+
+-- FUNCTION {{schema}}.clear_disabled_next_run() RETURNS trigger
+CREATE OR REPLACE FUNCTION {{schema}}.clear_disabled_next_run()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  NEW.next_run := NULL;
+  RETURN NEW;
+END $function$;
 
 -- FUNCTION {{schema}}.cron_after_in_range(text,text,timestamp with time zone) RETURNS void
 CREATE OR REPLACE FUNCTION {{schema}}.cron_after_in_range(expression text, timezone text, after timestamp with time zone)
@@ -1558,7 +1567,16 @@ DECLARE
   high integer;
   normalized text[] := '{}';
 BEGIN
+  -- `?` (Quartz's "no specific value") alone in a day field is `*`; cron_parse_line refuses it in both.
+  IF raw = '?' AND field IN (4, 6) THEN
+    RETURN '*';
+  END IF;
   FOREACH item IN ARRAY string_to_array(raw, ',') LOOP
+    IF item = '?' THEN
+      RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = CASE WHEN field IN (4, 6)
+        THEN format('invalid cron expression %s: the %s field has "?" in the list "%s"; ? must stand alone', label, field_name, raw)
+        ELSE format('invalid cron expression %s: the %s field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)', label, field_name) END;
+    END IF;
     IF field = 4 AND item IN ('L', 'LW') THEN
       normalized := normalized || item;
       CONTINUE;
@@ -1671,23 +1689,22 @@ BEGIN
   FOR i IN 1..6 LOOP
     f := f || {{schema}}.cron_parse_field(upper(fields[i] COLLATE "C"), i, label);
   END LOOP;
+  -- Quartz and EventBridge refuse this too; both `*` would be every day, so say so.
+  IF fields[4] = '?' AND fields[6] = '?' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+      MESSAGE = format('invalid cron expression %s: both day fields are "?"; "?" belongs in one of them (write * in both to fire every day)', label);
+  END IF;
 
   spec.seconds := {{schema}}.cron_expand(string_to_array(f[1], ','), 0, 59);
   spec.minutes := {{schema}}.cron_expand(string_to_array(f[2], ','), 0, 59);
   spec.hours := {{schema}}.cron_expand(string_to_array(f[3], ','), 0, 23);
   spec.months := {{schema}}.cron_expand(string_to_array(f[5], ','), 1, 12);
 
-  -- Day of month, read as croner reads it: LW only on its own, L items taken out of a list.
+  -- Day of month: L and LW items (alone or in a list) taken out of the list, as flags.
   dom_items := string_to_array(f[4], ',');
-  spec.last_weekday := f[4] = 'LW';
-  spec.last_day := NOT spec.last_weekday AND 'L' = ANY (dom_items);
-  IF spec.last_weekday THEN
-    dom_items := '{}';
-  ELSIF 'LW' = ANY (dom_items) THEN
-    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-      MESSAGE = format('invalid cron expression %s: the day-of-month field has "LW" in the list "%s"; LW must stand alone', label, f[4]);
-  END IF;
-  dom_items := array_remove(dom_items, 'L');
+  spec.last_weekday := 'LW' = ANY (dom_items);
+  spec.last_day := 'L' = ANY (dom_items);
+  dom_items := array_remove(array_remove(dom_items, 'LW'), 'L');
   spec.nearest := ARRAY(SELECT left(x, -1)::integer FROM unnest(dom_items) AS x WHERE x LIKE '%W');
   spec.days := {{schema}}.cron_expand(ARRAY(SELECT x FROM unnest(dom_items) AS x WHERE x NOT LIKE '%W'), 1, 31);
 
@@ -1708,7 +1725,8 @@ BEGIN
   END IF;
 
   -- Vixie: both day fields restricted means either may match, unless one of them starts with *.
-  -- croner also requires both when the day-of-month field is exactly * once L items are removed.
+  -- croner also requires both when the day-of-month field is exactly * once L items are removed
+  -- (`L,*`); so does Kairos once LW items are removed too (`LW,*`), in SQL and TypeScript.
   spec.days_and := dom_items = ARRAY['*']
     OR (f[4] <> '*' AND f[6] <> '*' AND (f[4] LIKE '*%' OR f[6] LIKE '*%'));
   spec.fixed_time := f[1] !~ '[*/]' AND f[2] !~ '[*/]' AND f[3] !~ '[*/]';
@@ -1936,8 +1954,7 @@ DECLARE
   kinds integer := (cron IS NOT NULL)::integer + (every IS NOT NULL)::integer + (at IS NOT NULL)::integer;
   kind text := CASE WHEN cron IS NOT NULL THEN 'cron' WHEN every IS NOT NULL THEN 'interval' WHEN at IS NOT NULL THEN 'once' ELSE 'manual' END;
   next_at timestamptz;
-  anchor timestamptz;
-  id integer;
+  stored {{schema}}.jobs;
   result {{schema}}.member_job;
 BEGIN
   PERFORM {{schema}}.api_check_name(job_name, 'job name');
@@ -1960,41 +1977,32 @@ BEGIN
   IF jsonb_typeof(exceptions) <> 'array' THEN PERFORM {{schema}}.api_fail('exceptions must be a JSON array of {"date": "YYYY-MM-DD", "time": "HH:MM"}'); END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone) THEN PERFORM {{schema}}.api_fail(format('unknown time zone %L', timezone)); END IF;
   PERFORM {{schema}}.api_check_name(queue, 'queue');
+  -- The first next_run of a new or changed schedule (store_job keeps the stored one otherwise).
   IF kind = 'cron' THEN
     next_at := {{schema}}.api_cron_first(cron, timezone);
     IF start_at > now() THEN next_at := {{schema}}.api_cron_first_after(cron, timezone, start_at); END IF;
   ELSIF kind = 'interval' THEN
     PERFORM {{schema}}.api_check_interval(every, 'every');
-    anchor := coalesce(start_at, now());
-    next_at := {{schema}}.interval_next(anchor, every, now() - interval '1 microsecond');
+    -- Without start_at, store_job anchors the interval at now() (the `at` below) and keeps it.
+    next_at := {{schema}}.interval_next(coalesce(start_at, now()), every, now() - interval '1 microsecond');
   ELSIF kind = 'once' THEN
-    anchor := at;
     next_at := at;
   END IF;
   IF end_at IS NOT NULL AND next_at > end_at THEN next_at := NULL; END IF;
-  INSERT INTO {{schema}}.jobs AS j (job_name, job_type, command, schedule_kind, cron, schedule_interval, schedule_time,
-         timezone, end_time, max_runs, catch_up, max_lateness_ms, misfire_grace_ms, overlap, database_name, owner,
-         timeout_ms, max_retries, max_attempts, exceptions, node_name, node_tags, labels, description, options,
-         payload, queue, priority, enabled, next_run, planned)
-  VALUES (job_name, job_type, command, kind, array_to_string(cron, E'\n'), every, anchor, timezone, end_at, max_runs,
-          catch_up, (extract(epoch FROM max_lateness) * 1000)::bigint, (extract(epoch FROM misfire_grace) * 1000)::bigint,
-          overlap, database, run_as, (extract(epoch FROM timeout) * 1000)::integer, retries, max_attempts, exceptions,
-          node_name, coalesce(node_tags, '{}'), coalesce(labels, '{}'), description, coalesce(options, '{}'),
-          coalesce(payload, '{}'), queue, coalesce(priority, 5), coalesce(enabled, true), next_at, true)
-  ON CONFLICT ON CONSTRAINT jobs_job_name_key DO UPDATE
-     SET job_type = excluded.job_type, command = excluded.command, schedule_kind = excluded.schedule_kind,
-         cron = excluded.cron, schedule_interval = excluded.schedule_interval, schedule_time = excluded.schedule_time,
-         timezone = excluded.timezone, end_time = excluded.end_time, max_runs = excluded.max_runs,
-         catch_up = excluded.catch_up, max_lateness_ms = excluded.max_lateness_ms,
-         misfire_grace_ms = excluded.misfire_grace_ms, overlap = excluded.overlap,
-         database_name = excluded.database_name, owner = excluded.owner, timeout_ms = excluded.timeout_ms,
-         max_retries = excluded.max_retries, max_attempts = excluded.max_attempts, exceptions = excluded.exceptions,
-         node_name = excluded.node_name, node_tags = excluded.node_tags, labels = excluded.labels,
-         description = excluded.description, options = excluded.options, payload = excluded.payload,
-         queue = excluded.queue, priority = excluded.priority, enabled = excluded.enabled,
-         next_run = excluded.next_run, planned = true, run_count = 0, updated_at = now()
-  RETURNING j.job_id INTO id;
-  SELECT * INTO result FROM {{schema}}.member_job m WHERE m.job_id = id;
+  stored := {{schema}}.store_job(jsonb_build_object(
+      'job_name', job_name, 'job_type', job_type, 'command', command, 'schedule_kind', kind,
+      'cron', array_to_string(cron, E'\n'), 'schedule_interval', every,
+      'schedule_time', CASE kind WHEN 'interval' THEN start_at WHEN 'once' THEN at END,
+      'timezone', timezone, 'end_time', end_at, 'max_runs', max_runs, 'catch_up', catch_up,
+      'max_lateness_ms', (extract(epoch FROM max_lateness) * 1000)::bigint,
+      'misfire_grace_ms', (extract(epoch FROM misfire_grace) * 1000)::bigint, 'overlap', overlap,
+      'database_name', database, 'owner', run_as, 'timeout_ms', (extract(epoch FROM timeout) * 1000)::integer,
+      'max_retries', retries, 'max_attempts', max_attempts, 'exceptions', exceptions, 'node_name', node_name,
+      'node_tags', coalesce(node_tags, '{}'), 'labels', coalesce(labels, '{}'), 'description', description,
+      'options', coalesce(options, '{}'), 'payload', coalesce(payload, '{}'), 'queue', queue,
+      'priority', coalesce(priority, 5), 'enabled', coalesce(enabled, true)),
+    next_at, now());
+  SELECT * INTO result FROM {{schema}}.member_job m WHERE m.job_id = stored.job_id;
   RETURN result;
 END $function$;
 
@@ -2514,25 +2522,22 @@ CREATE OR REPLACE FUNCTION {{schema}}.schedule_in_database(job_name text, schedu
 AS $function$
 DECLARE
   job {{schema}}.jobs;
-  existing integer;
+  stored {{schema}}.jobs;
 BEGIN
   PERFORM {{schema}}.api_check_name(job_name, 'job name');
   PERFORM {{schema}}.api_check_sql(command);
   PERFORM {{schema}}.api_check_owner(coalesce(username, current_user));
-  SELECT j.job_id INTO existing FROM {{schema}}.jobs j WHERE j.job_name = schedule_in_database.job_name FOR UPDATE;
   job := jsonb_populate_record(NULL::{{schema}}.jobs, jsonb_build_object('job_name', job_name, 'job_type', 'sql', 'command', command, 'timezone', 'UTC'));
   job := {{schema}}.api_apply_schedule(job, schedule);
-  INSERT INTO {{schema}}.jobs AS j (job_name, job_type, command, schedule_kind, cron, schedule_interval, schedule_time,
-                                    next_run, planned, database_name, owner, enabled, max_attempts)
-  VALUES (job.job_name, 'sql', command, job.schedule_kind, job.cron, job.schedule_interval, job.schedule_time,
-          job.next_run, true, database, coalesce(username, current_user), coalesce(active, true), NULL)
-  ON CONFLICT ON CONSTRAINT jobs_job_name_key DO UPDATE
-     SET command = excluded.command, schedule_kind = excluded.schedule_kind, cron = excluded.cron,
-         schedule_interval = excluded.schedule_interval, schedule_time = excluded.schedule_time,
-         next_run = excluded.next_run, planned = true, run_count = 0, database_name = excluded.database_name,
-         owner = excluded.owner, enabled = excluded.enabled, updated_at = now()
-  RETURNING j.job_id INTO existing;
-  RETURN existing;
+  -- pg_cron's 'N seconds' has no anchor of its own: store_job anchors it at the whole second
+  -- api_apply_schedule planned from, and keeps it while the schedule is unchanged.
+  stored := {{schema}}.store_job(jsonb_build_object(
+      'job_name', job_name, 'job_type', 'sql', 'command', command, 'schedule_kind', job.schedule_kind,
+      'cron', job.cron, 'schedule_interval', job.schedule_interval, 'schedule_time', NULL,
+      'database_name', database, 'owner', coalesce(username, current_user), 'enabled', coalesce(active, true),
+      'if_new', jsonb_build_object('max_attempts', NULL)),
+    job.next_run, job.schedule_time);
+  RETURN stored.job_id;
 END $function$;
 
 -- FUNCTION {{schema}}.set_steps(text,jsonb) RETURNS integer
@@ -2580,6 +2585,105 @@ BEGIN
   RETURN pos;
 END $function$;
 
+-- FUNCTION {{schema}}.store_job(jsonb,timestamp with time zone,timestamp with time zone) RETURNS {{schema}}.jobs
+CREATE OR REPLACE FUNCTION {{schema}}.store_job(definition jsonb, first_next_run timestamp with time zone, at timestamp with time zone)
+ RETURNS {{schema}}.jobs
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  definable text[] := ARRAY['job_type', 'command', 'description', 'schedule_kind', 'cron', 'timezone',
+    'schedule_interval', 'schedule_time', 'end_time', 'max_runs', 'catch_up', 'max_lateness_ms', 'misfire_grace_ms',
+    'overlap', 'payload', 'queue', 'priority', 'max_retries', 'backoff_ms', 'backoff_max_ms', 'timeout_ms',
+    'lock_key', 'max_attempts', 'enabled', 'labels', 'exceptions', 'node_name', 'node_tags', 'owner',
+    'database_name', 'options'];
+  s text := {{lit_schema}};
+  jname text := definition->>'job_name';
+  clock timestamptz := coalesce(at, now());
+  given jsonb;    -- the columns written on update
+  created jsonb;  -- the columns written on insert: given and if_new
+  bad text;
+  old_job {{schema}}.jobs;
+  new_job {{schema}}.jobs;
+  stored {{schema}}.jobs;
+  id integer;
+  inserted boolean;
+  floating boolean;
+  fresh boolean;
+  cols text;
+  vals text;
+BEGIN
+  IF jsonb_typeof(definition) IS DISTINCT FROM 'object' OR jname IS NULL THEN
+    RAISE EXCEPTION 'store_job: the definition must be a JSON object with a job_name' USING ERRCODE = '22023';
+  END IF;
+  IF definition ? 'if_new' AND jsonb_typeof(definition->'if_new') <> 'object' THEN
+    RAISE EXCEPTION 'store_job: if_new must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  given := definition - 'job_name' - 'if_new';
+  created := given || coalesce(definition->'if_new', '{}');
+  SELECT k INTO bad FROM jsonb_object_keys(created) k WHERE NOT k = ANY (definable) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'store_job: % is not a column a definition writes', bad USING ERRCODE = '22023';
+  END IF;
+
+  SELECT * INTO old_job FROM {{schema}}.jobs j WHERE j.job_name = jname FOR UPDATE;
+  IF NOT FOUND THEN
+    new_job := jsonb_populate_record(NULL::{{schema}}.jobs, created);
+    IF new_job.schedule_kind = 'interval' AND coalesce(jsonb_typeof(created->'schedule_time'), 'null') = 'null' THEN
+      created := created || jsonb_build_object('schedule_time', clock);
+      new_job.schedule_time := clock;
+    END IF;
+    -- jsonb_populate_record makes a JSON null SQL NULL; a jsonb column takes the JSON value.
+    new_job.payload := created->'payload';
+    new_job.options := created->'options';
+    new_job.exceptions := created->'exceptions';
+    new_job.job_name := jname;
+    SELECT string_agg(format(', %I', k), '' ORDER BY k), string_agg(format(', x.%I', k), '' ORDER BY k)
+      INTO cols, vals FROM jsonb_object_keys(created) k;
+    -- A concurrent first definition of the name: its row, once committed, is locked by the
+    -- no-op DO UPDATE and updated below. Another role's row (invisible to a tenant) makes the
+    -- DO UPDATE raise 42501, the row-level security of 0014.
+    EXECUTE format('INSERT INTO %I.jobs AS j (job_name%s, next_run, planned) SELECT x.job_name%s, $2, true '
+                   'FROM (SELECT ($1).*) x ON CONFLICT ON CONSTRAINT jobs_job_name_key DO UPDATE SET job_name = excluded.job_name '
+                   'RETURNING j.job_id, j.xmax = 0', s, coalesce(cols, ''), coalesce(vals, ''))
+      INTO id, inserted USING new_job, first_next_run;
+    IF inserted THEN
+      SELECT * INTO stored FROM {{schema}}.jobs j WHERE j.job_id = id;
+      RETURN stored;
+    END IF;
+    SELECT * INTO old_job FROM {{schema}}.jobs j WHERE j.job_id = id FOR UPDATE;
+  END IF;
+
+  new_job := jsonb_populate_record(old_job, given);
+  floating := new_job.schedule_kind = 'interval' AND coalesce(jsonb_typeof(given->'schedule_time'), 'null') = 'null';
+  fresh := old_job.broken_at IS NOT NULL
+    -- Enabled by this definition: planned from now, as enabling does (toggle_job, enable()).
+    OR (new_job.enabled AND NOT old_job.enabled)
+    OR new_job.schedule_kind IS DISTINCT FROM old_job.schedule_kind OR new_job.cron IS DISTINCT FROM old_job.cron
+    OR new_job.timezone IS DISTINCT FROM old_job.timezone
+    OR new_job.schedule_interval IS DISTINCT FROM old_job.schedule_interval
+    OR new_job.end_time IS DISTINCT FROM old_job.end_time OR new_job.max_runs IS DISTINCT FROM old_job.max_runs
+    OR (NOT floating AND new_job.schedule_time IS DISTINCT FROM old_job.schedule_time)
+    -- A stored cursor the ticker would refuse (src/core/job-checks.ts) may be what is wrong.
+    OR NOT (old_job.next_run IS NULL OR (old_job.next_run >= '0001-01-01 00:00:00+00' AND old_job.next_run < '10000-01-01 00:00:00+00'))
+    OR old_job.run_count NOT BETWEEN 0 AND 2146483647
+    OR (floating AND NOT (old_job.schedule_time IS NULL
+                          OR (old_job.schedule_time >= '0001-01-01 00:00:00+00' AND old_job.schedule_time < '10000-01-01 00:00:00+00')));
+  IF floating THEN
+    given := CASE WHEN fresh THEN given || jsonb_build_object('schedule_time', clock) ELSE given - 'schedule_time' END;
+    new_job.schedule_time := CASE WHEN fresh THEN clock ELSE old_job.schedule_time END;
+  END IF;
+  IF given ? 'payload' THEN new_job.payload := given->'payload'; END IF;
+  IF given ? 'options' THEN new_job.options := given->'options'; END IF;
+  IF given ? 'exceptions' THEN new_job.exceptions := given->'exceptions'; END IF;
+  SELECT string_agg(format('%I = x.%I, ', k, k), '' ORDER BY k) INTO cols FROM jsonb_object_keys(given) k;
+  EXECUTE format('UPDATE %I.jobs AS j SET %s planned = true, updated_at = now(), '
+                 'next_run = CASE WHEN $3 THEN $2 ELSE j.next_run END, run_count = CASE WHEN $3 THEN 0 ELSE j.run_count END '
+                 'FROM (SELECT ($1).*) x WHERE j.job_id = x.job_id RETURNING j.*', s, coalesce(cols, ''))
+    INTO stored USING new_job, first_next_run, fresh;
+  RETURN stored;
+END $function$;
+
 -- FUNCTION {{schema}}.toggle_job(text,boolean) RETURNS void
 CREATE OR REPLACE FUNCTION {{schema}}.toggle_job(p_name text, p_enabled boolean)
  RETURNS void
@@ -2592,8 +2696,9 @@ BEGIN
      SET enabled = p_enabled, updated_at = now(),
          current_attempts = CASE WHEN p_enabled THEN 0 ELSE j.current_attempts END,
          next_run = CASE
-           WHEN NOT p_enabled THEN j.next_run
-           WHEN j.schedule_kind = 'interval' THEN {{schema}}.interval_next(j.schedule_time, j.schedule_interval, now() - interval '1 microsecond')
+           WHEN NOT p_enabled THEN NULL
+           WHEN j.schedule_kind = 'interval'
+             THEN {{schema}}.interval_next(coalesce(j.schedule_time, j.created_at), j.schedule_interval, now() - interval '1 microsecond')
            WHEN j.schedule_kind = 'once' THEN CASE WHEN j.run_count > 0 THEN NULL ELSE j.schedule_time END
            ELSE NULL END,
          planned = CASE WHEN p_enabled THEN j.schedule_kind IN ('interval', 'once', 'manual') ELSE j.planned END
@@ -2786,6 +2891,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.cancel_run(bigint,text) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.cancel_run_details(bigint,timestamp with time zone,text) TO job_scheduler;
 
+GRANT EXECUTE ON FUNCTION {{schema}}.clear_disabled_next_run() TO PUBLIC;
+
 GRANT EXECUTE ON FUNCTION {{schema}}.cron_after_in_range(text,text,timestamp with time zone) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.cron_day_next({{schema}}.cron_spec,text,bigint,bigint) TO job_scheduler;
@@ -2873,6 +2980,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.schedule(text,text,text) TO job_scheduler;
 GRANT EXECUTE ON FUNCTION {{schema}}.schedule_in_database(text,text,text,text,text,boolean) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.set_steps(text,jsonb) TO job_scheduler;
+
+GRANT EXECUTE ON FUNCTION {{schema}}.store_job(jsonb,timestamp with time zone,timestamp with time zone) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.toggle_job(text,boolean) TO job_scheduler;
 
@@ -2986,7 +3095,7 @@ COMMENT ON FUNCTION {{schema}}.cron_next_unchecked(pg_catalog.text,pg_catalog.te
 
 COMMENT ON FUNCTION {{schema}}.cron_parse(pg_catalog.text) IS 'Parse and validate a cron expression of one or more newline-separated lines into cron_specs. Raises 22023.';
 
-COMMENT ON FUNCTION {{schema}}.cron_parse_field(pg_catalog.text,integer,pg_catalog.text) IS 'Validate one upper-cased cron field (1 = second … 6 = day-of-week) and return it normalized (numbers, a-b/n). Raises 22023 naming the field and the value.';
+COMMENT ON FUNCTION {{schema}}.cron_parse_field(pg_catalog.text,integer,pg_catalog.text) IS 'Validate one upper-cased cron field (1 = second … 6 = day-of-week) and return it normalized (numbers, a-b/n, `?` in a day field as *). Raises 22023 naming the field and the value.';
 
 COMMENT ON FUNCTION {{schema}}.cron_parse_line(pg_catalog.text,pg_catalog.text) IS 'Parse and validate one trimmed cron line (5 or 6 fields or an @alias); `label` names it in messages. Raises 22023.';
 
@@ -3001,5 +3110,7 @@ COMMENT ON FUNCTION {{schema}}.cron_validate(pg_catalog.text,pg_catalog.text) IS
 COMMENT ON FUNCTION {{schema}}.cron_zone(pg_catalog.text) IS 'Validate an IANA time zone name as Kairos does (offsets such as +02:00 refused) and return the name to give AT TIME ZONE. Raises 22023.';
 
 COMMENT ON FUNCTION {{schema}}.remove_alert(integer) IS 'Remove an alert rule by id. Raises P0002 for an unknown id.';
+
+COMMENT ON FUNCTION {{schema}}.store_job(pg_catalog.jsonb,timestamp with time zone,timestamp with time zone) IS 'Insert or update a job definition by name (migration 0020): an unchanged schedule keeps next_run and run_count; a new or changed one takes first_next_run.';
 
 COMMENT ON TYPE {{schema}}.cron_spec IS 'One parsed cron line (internal to the cron_* functions): allowed values per field and the day rules.';
