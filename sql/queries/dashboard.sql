@@ -88,7 +88,10 @@ SELECT * FROM {{schema}}.job_steps WHERE job_id = @job_id ORDER BY position;
 -- name: dashJobHistory
 -- A job's last @limit attempts, newest first, with the steps each one ran (a JSON array).
 -- Not null: steps
-SELECT l.*, extract(epoch FROM l.duration) * 1000 AS duration_ms,
+SELECT l.*,
+       -- float8: extract() is numeric since PostgreSQL 14, which node-pg reads as a string unless
+       -- told otherwise, and the History table showed "—" for every duration (issue #14).
+       extract(epoch FROM l.duration)::float8 * 1000 AS duration_ms,
        (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'message', s.message,
                                                    'ms', extract(epoch FROM s.duration) * 1000) ORDER BY s.position), '[]')
           FROM {{schema}}.step_logs s WHERE s.run_id = l.run_id AND s.attempt = l.attempt) AS steps
