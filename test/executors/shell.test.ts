@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,6 +224,46 @@ describe('runShell', () => {
     assert.deepEqual([result.exitCode, result.timedOut, result.stdout], [0, false, 'started\n']);
     assert.ok(result.durationMs < 1000, `took ${result.durationMs} ms`);
     assertNoSurvivor(result.pid);
+  });
+
+  test('leftovers that ignore SIGTERM get SIGKILL after the grace period, and the exit status is kept', async () => {
+    const result = await runShell({ command: `sh -c 'trap "" TERM; sleep 30 & echo started'`, killGraceMs: 200 });
+    assert.deepEqual([result.exitCode, result.signal, result.timedOut, result.stdout], [0, null, false, 'started\n']);
+    assert.ok(result.durationMs < 5000, `took ${result.durationMs} ms`);
+    assertNoSurvivor(result.pid);
+  });
+
+  test('pipes held by a process outside the group are waited for only briefly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kairos-shell-'));
+    const pidFile = join(dir, 'escaped');
+    try {
+      // setsid moves the sleep to a session of its own, where the group's signals do not reach,
+      // while it keeps the command's stdout open. The command exits only once it has moved (it
+      // wrote its pid), or else the leftover stop could kill it first.
+      const escape = `setsid sh -c "echo \\$\\$ > \\"\\$0\\"; exec sleep 30" "$0" &`;
+      const result = await runShell({ command: `sh -c '${escape} until [ -s "$0" ]; do sleep 0.01; done; echo started' ${q(pidFile)}` });
+      assert.deepEqual([result.exitCode, result.timedOut, result.stdout], [0, false, 'started\n']);
+      assert.ok(result.durationMs < 10_000, `took ${result.durationMs} ms`);
+      assertNoSurvivor(result.pid);
+      const escaped = Number(readFileSync(pidFile, 'utf8'));
+      assert.doesNotThrow(() => process.kill(escaped, 0), 'the escaped process still holds the pipes when the result comes');
+    } finally {
+      const escaped = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+      try {
+        if (escaped > 0) process.kill(escaped, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the abort listener is removed once the command has ended, however it ended', async () => {
+    const controller = new AbortController();
+    await runShell({ command: 'true', signal: controller.signal });
+    await runShell({ command: 'sleep 30', signal: controller.signal, timeoutMs: 50, killGraceMs: 1000 });
+    await runShell({ command: `sh -c 'sleep 30 & exit 3'`, signal: controller.signal, killGraceMs: 1000 });
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
   test('an abort stops the command like a timeout and keeps the reason', async () => {

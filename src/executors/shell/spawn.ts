@@ -7,11 +7,13 @@
  * anything runs. Everything that happens at run time resolves, including a command that cannot
  * start (not found, not executable, bad `cwd`): `exitCode` and `signal` are then both null,
  * `spawnError` holds the errno code and `stderr` says what went wrong.
+ *
+ * This file checks the input and keeps the output; the process group, its signals and timers are
+ * in `process.ts`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { planCommand, type ShellCommand, type SpawnPlan } from './argv.js';
+import { planCommand, type ShellCommand } from './argv.js';
+import { NOT_STARTED, runProcess, type Outcome } from './process.js';
 
 export { splitArgv, type ShellCommand } from './argv.js';
 
@@ -45,15 +47,6 @@ export interface ShellResult {
   spawnError: string | null;
 }
 
-/** The parts of a result known before the output is decoded. */
-type Outcome = Omit<ShellResult, 'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'truncated' | 'durationMs'>;
-const NOT_STARTED: Outcome = { exitCode: null, signal: null, timedOut: false, aborted: false, abortReason: undefined, pid: null, spawnError: null };
-
-/** Once nothing is left to signal, how long the pipes may stay open (held by a process that left the group). */
-const DRAIN_MS = 1000;
-const FIRST_POLL_MS = 10;
-const MAX_POLL_MS = 250;
-
 /**
  * Run a command and resolve once it and every process left in its group have ended and its output
  * is read. The command leads its own process group (`detached`): a timeout or an abort sends
@@ -78,160 +71,7 @@ export async function runShell(cmd: ShellCommand): Promise<ShellResult> {
     stderr.push(Buffer.from(`kairos: cannot run in ${options.cwd}: ${cwdError.message} (${cwdError.code})\n`));
     return result({ ...NOT_STARTED, spawnError: cwdError.code }, stdout, stderr, started);
   }
-  return execute(options, stdout, stderr, started);
-}
-
-function execute(o: SpawnPlan, stdout: Tail, stderr: Tail, started: number): Promise<ShellResult> {
-  return new Promise((resolve) => {
-    const state: Outcome = { ...NOT_STARTED };
-    let child: ChildProcess;
-    try {
-      child = spawn(o.file, o.args, {
-        cwd: o.cwd, env: o.env, detached: true, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-    } catch (error) {
-      resolve(startFailure(o.file, error, state, stdout, stderr, started));
-      return;
-    }
-    const pid = child.pid;
-    let exited = false;
-    let closed = false;
-    let terminating = false;
-    let groupDone = false;
-    let settled = false;
-    let timeoutTimer: NodeJS.Timeout | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    let pollTimer: NodeJS.Timeout | undefined;
-    let drainTimer: NodeJS.Timeout | undefined;
-
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      [timeoutTimer, killTimer, pollTimer, drainTimer].forEach(clearTimeout);
-      o.signal?.removeEventListener('abort', onAbort);
-      child.stdin?.destroy();
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolve(result(state, stdout, stderr, started));
-    };
-    // Done when the command has exited, its group holds nothing alive, and its pipes are closed;
-    // pipes still open then belong to a process outside the group, which is not waited for long.
-    const maybeFinish = (): void => {
-      if (settled || !exited || !groupDone) return;
-      if (closed) finish();
-      else drainTimer ??= setTimeout(finish, DRAIN_MS);
-    };
-    const groupEnded = (): void => {
-      groupDone = true;
-      clearTimeout(killTimer);
-      clearTimeout(pollTimer);
-      maybeFinish();
-    };
-    // Polls until the group is empty, so the result does not wait the whole grace period for
-    // processes that obeyed SIGTERM at once.
-    const poll = (delay: number): void => {
-      pollTimer = setTimeout(() => {
-        if (processGroupAlive(pid as number)) poll(Math.min(delay * 2, MAX_POLL_MS));
-        else groupEnded();
-      }, delay);
-    };
-    const terminate = (): void => {
-      if (terminating || groupDone) return;
-      terminating = true;
-      if (!signalGroup(pid as number, 'SIGTERM')) return groupEnded();
-      poll(FIRST_POLL_MS);
-      killTimer = setTimeout(() => {
-        signalGroup(pid as number, 'SIGKILL');
-        // SIGKILL cannot be refused, but dying takes a moment (longer in uninterruptible I/O):
-        // poll again from the start, and stop waiting after DRAIN_MS.
-        clearTimeout(pollTimer);
-        poll(FIRST_POLL_MS);
-        killTimer = setTimeout(groupEnded, DRAIN_MS);
-      }, o.killGraceMs);
-    };
-    const stop = (why: 'timeout' | 'abort'): void => {
-      if (terminating || exited) return;
-      if (why === 'timeout') state.timedOut = true;
-      else Object.assign(state, { aborted: true, abortReason: o.signal?.reason });
-      terminate();
-    };
-    const onAbort = (): void => stop('abort');
-
-    child.on('error', (error) => {
-      // After a successful start, errors come from signalling, which signalGroup does itself.
-      if (pid === undefined && !settled) {
-        settled = true;
-        resolve(startFailure(o.file, error, state, stdout, stderr, started));
-      }
-    });
-    if (pid === undefined) return;
-    state.pid = pid;
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    if (o.stdin !== undefined && child.stdin) {
-      // A command that exits without reading its input makes the write fail with EPIPE: not an error of the job.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(o.stdin);
-    }
-    child.on('exit', (code, signal) => {
-      exited = true;
-      Object.assign(state, { exitCode: code, signal });
-      clearTimeout(timeoutTimer);
-      o.signal?.removeEventListener('abort', onAbort);
-      if (terminating) maybeFinish();
-      else if (processGroupAlive(pid)) terminate(); // leftovers, e.g. `sleep 60 &`
-      else groupEnded();
-    });
-    child.on('close', () => {
-      closed = true;
-      maybeFinish();
-    });
-    if (o.timeoutMs !== undefined) timeoutTimer = setTimeout(() => stop('timeout'), o.timeoutMs);
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/**
- * True while a process group has a member that is not a zombie. `kill(-pgid, 0)` alone also
- * succeeds for zombies, and killed orphans stay zombies forever where PID 1 does not reap them
- * (containers without an init, e.g. `node` itself as PID 1); on Linux, /proc tells them apart.
- */
-export function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // it ended while we looked
-    }
-    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
-    const [state, , pgrp] = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-  }
-  return false;
-}
-
-/** Signal a whole process group; false when the group no longer exists. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return result(await runProcess(options, stdout, stderr), stdout, stderr, started);
 }
 
 /**
@@ -289,13 +129,6 @@ function result(state: Outcome, stdout: Tail, stderr: Tail, started: number): Sh
     truncated: stdout.truncated || stderr.truncated,
     durationMs: Math.round(performance.now() - started),
   };
-}
-
-function startFailure(file: string, error: unknown, state: Outcome, stdout: Tail, stderr: Tail, started: number): ShellResult {
-  const code = (error as NodeJS.ErrnoException).code ?? 'ESPAWN';
-  const reason = code === 'ENOENT' ? 'command not found' : code === 'EACCES' ? 'permission denied (is it executable?)' : (error as Error).message;
-  stderr.push(Buffer.from(`kairos: cannot start ${file}: ${reason} (${code})\n`));
-  return result({ ...state, spawnError: code }, stdout, stderr, started);
 }
 
 async function checkDirectory(path: string): Promise<{ code: string; message: string } | null> {
