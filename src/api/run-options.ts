@@ -8,6 +8,7 @@ import type { TaskDefinition } from './tasks.js';
 
 /** The options of a call that shape how a run is retried and bounded. */
 export interface RunOptionsGiven {
+  /** The retry limit: how many more attempts a failed run gets. */
   retries?: number;
   backoff?: number | string;
   maxBackoff?: number | string;

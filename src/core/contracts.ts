@@ -12,7 +12,7 @@ export interface TaskContext {
   runId: number;
   /** 1 for the first attempt, 2 for the first retry… Also the run's fencing token. */
   attempt: number;
-  /** How many retries the run has in all. */
+  /** The retry limit: how many more attempts a failed run gets, in all (a limit, not the retries left: attempt - 1 of them are used). */
   retries: number;
   /** The task name. */
   task: string;
@@ -41,7 +41,7 @@ export type TaskHandler<P = unknown> = (payload: P, context: TaskContext) => unk
 
 /** Per-task defaults; enqueue options override them. */
 export interface TaskOptions<P = unknown> {
-  /** Retries after a failed attempt. @default 3 */
+  /** The retry limit: how many more attempts a failed run gets. @default 3 */
   retries?: number;
   /** First retry delay (ms or a duration string); doubles each retry, with jitter. @default '1s' */
   backoff?: number | string;

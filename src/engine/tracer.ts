@@ -24,7 +24,7 @@ export interface AttemptInfo {
   priority: number;
   /** 1 for the first attempt. */
   attempt: number;
-  /** Retries allowed after the first attempt. */
+  /** The retry limit: how many more attempts a failed run gets, in all (a limit, not the retries left). */
   retries: number;
   key: string | null;
   /** The occurrence this run is for (scheduled runs), else null. */

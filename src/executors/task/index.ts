@@ -1,5 +1,5 @@
 /**
- * The task executor: calls the JavaScript handler registered under the run's task name.
+ * The task job executor: calls the JavaScript handler registered under the run's task name.
  */
 import type { JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
