@@ -1,57 +1,22 @@
 -- Named queries on job definitions and their occurrences.
 
 -- name: lockJobByName
--- Job @job_name, locked for a redefinition or an enable/disable, with the clock (@now; null = the
--- database's).
+-- Job @job_name, locked for an enable/disable, with the clock (@now; null = the database's).
 -- Not null: db_now
 SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, coalesce(@now::timestamptz, now()) AS db_now
   FROM {{schema}}.jobs j WHERE j.job_name = @job_name FOR UPDATE;
 
--- name: insertJob
--- @definition is the definition as JSON (keys named after the columns).
-INSERT INTO {{schema}}.jobs AS j
-  (job_name, job_type, command, description, schedule_kind, cron, timezone, schedule_interval, schedule_time,
-   end_time, max_runs, catch_up, max_lateness_ms, misfire_grace_ms, overlap, payload, queue, priority, max_retries,
-   backoff_ms, backoff_max_ms, timeout_ms, lock_key, max_attempts, enabled, next_run, planned, labels,
-   exceptions, node_name, node_tags)
-SELECT x.job_name, x.job_type, x.command, x.description, x.schedule_kind, x.cron, x.timezone,
-       x.interval_ms * interval '1 millisecond', x.schedule_time, x.end_time, x.max_runs, x.catch_up,
-       x.max_lateness_ms, x.misfire_grace_ms, x.overlap, coalesce(x.payload, 'null'::jsonb), x.queue, x.priority, x.max_retries,
-       x.backoff_ms, x.backoff_max_ms, x.timeout_ms, x.lock_key, x.max_attempts, x.enabled, x.next_run, true,
-       x.labels, x.exceptions, x.node_name, x.node_tags
-  FROM jsonb_to_record(@definition::jsonb) AS x(job_name text, job_type text, command text, description text,
-       schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
-       end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
-       overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text, max_attempts int, enabled boolean, next_run timestamptz, labels text[],
-       exceptions jsonb, node_name text, node_tags text[])
-RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
-
--- name: updateJob
--- Replace a definition (@definition, as insertJob's) of job @job_id. When the schedule changed
--- (@schedule_changed), next_run and the run count
--- start afresh; otherwise the stored next_run is kept so that replicas re-declaring the same
--- schedule at start-up never move it.
-UPDATE {{schema}}.jobs AS j
-   SET job_type = x.job_type, command = x.command, description = x.description, schedule_kind = x.schedule_kind,
-       cron = x.cron, timezone = x.timezone, schedule_interval = x.interval_ms * interval '1 millisecond',
-       schedule_time = x.schedule_time, end_time = x.end_time, max_runs = x.max_runs, catch_up = x.catch_up,
-       max_lateness_ms = x.max_lateness_ms, misfire_grace_ms = x.misfire_grace_ms, overlap = x.overlap,
-       payload = coalesce(x.payload, 'null'::jsonb), queue = x.queue, priority = x.priority, max_retries = x.max_retries,
-       backoff_ms = x.backoff_ms, backoff_max_ms = x.backoff_max_ms, timeout_ms = x.timeout_ms,
-       lock_key = x.lock_key, max_attempts = x.max_attempts, labels = x.labels, exceptions = x.exceptions,
-       node_name = x.node_name, node_tags = x.node_tags, updated_at = now(),
-       next_run = CASE WHEN @schedule_changed::boolean THEN x.next_run ELSE j.next_run END,
-       run_count = CASE WHEN @schedule_changed::boolean THEN 0 ELSE j.run_count END,
-       planned = true
-  FROM jsonb_to_record(@definition::jsonb) AS x(job_type text, command text, description text,
-       schedule_kind text, cron text, timezone text, interval_ms bigint, schedule_time timestamptz,
-       end_time timestamptz, max_runs int, catch_up text, max_lateness_ms bigint, misfire_grace_ms bigint,
-       overlap text, payload jsonb, queue text, priority int, max_retries int, backoff_ms int, backoff_max_ms int,
-       timeout_ms int, lock_key text, max_attempts int, next_run timestamptz, labels text[], exceptions jsonb,
-       node_name text, node_tags text[])
- WHERE j.job_id = @job_id
-RETURNING j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms;
+-- name: storeJob
+-- Insert or update a job definition by name: store_job (migration 0020), the one rule, which the
+-- SQL API's define_job follows too. @definition is the definition as JSON (keys named after the
+-- columns of jobs; "if_new" holds the columns written only when the job is created);
+-- @first_next_run is the first next_run of a new or changed schedule, computed by the caller;
+-- an unchanged schedule keeps its next_run and run_count (replicas re-declaring it at start-up
+-- never move it). @at is the clock (null = the database's): an interval without startAt is
+-- anchored at it when created or changed, and keeps that anchor.
+-- Not null: job_id, job_name, job_type, command, enabled, current_attempts, created_at, updated_at, schedule_kind, timezone, run_count, planned, catch_up, max_lateness_ms, overlap, payload, queue, priority, max_retries, backoff_ms, backoff_max_ms, owner, node_tags, labels, options, exceptions
+SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms
+  FROM {{schema}}.store_job(@definition::jsonb, @first_next_run::timestamptz, @at::timestamptz) j;
 
 -- name: getJob
 -- Job @job_name with the number of its runs running and pending.

@@ -10,43 +10,33 @@ import type { HistoryFilter, JobFilter, RunFilter } from './types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
 import { assertInteger, assertName, assertText, serializePayload } from '../core/validate.js';
-import { firstNextRun, scheduleChanged, type JobColumns, type JobDefinition } from './schedules.js';
+import { firstNextRun, type JobColumns, type JobDefinition } from './schedules.js';
 import type { GetJobRow } from '../store/queries.js';
 import { planJob, scheduleOf, type DueJob } from '../core/planner.js';
 import { checkDueJob, checkPlan } from '../core/job-checks.js';
 
-/** Insert or update a job by name; concurrent declarations of the same job are safe. */
+/**
+ * Insert or update a job by name; concurrent declarations of the same job are safe. The rule
+ * (when the schedule counts as changed, what an unchanged one keeps) is store_job's (migration
+ * 0020), which the SQL API's define_job follows too; this side computes the first next_run of a
+ * new or changed schedule with its own schedule code and checks the definition.
+ */
 export async function upsertJob(store: Store, def: JobDefinition, now: Date | null): Promise<Job> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await inTransaction(store.pool, async (client) => {
-        const [clock] = await store.sql.dbNow(client);
-        const dbNow = now ?? clock!.db_time;
-        const [existing] = await store.sql.lockJobByName({ job_name: def.row.job_name, now }, client);
-        const row = { ...def.row };
-        if (row.schedule_kind === 'interval' && !def.anchorGiven) {
-          row.schedule_time = existing && !scheduleChanged(existing, def) ? existing.schedule_time : dbNow;
-        }
-        if (!existing) {
-          const nextRun = firstNextRun(def, dbNow);
-          checkDefinition(row, nextRun, 0, dbNow);
-          const [inserted] = await store.sql.insertJob({ definition: JSON.stringify({ ...row, next_run: nextRun }) }, client);
-          return toJob(inserted!);
-        }
-        // A broken job's cursor and count, or a stored cursor the ticker would refuse, may be what
-        // is wrong with it: the redefinition starts both afresh.
-        const changed = scheduleChanged(existing, def) || existing.broken_at != null || !holds(() => checkDefinition(row, existing.next_run, existing.run_count, dbNow));
-        const nextRun = changed ? firstNextRun(def, dbNow) : null;
-        checkDefinition(row, changed ? nextRun : existing.next_run, changed ? 0 : existing.run_count, dbNow);
-        const [updated] = await store.sql.updateJob({ definition: JSON.stringify({ ...row, next_run: nextRun }), job_id: existing.job_id, schedule_changed: changed }, client);
-        return toJob(updated!);
-      });
-    } catch (error) {
-      // Two nodes inserting the same new name at once: the loser retries and takes the update path.
-      if ((error as { code?: string }).code === '23505' && attempt === 0) continue;
-      throw error;
-    }
-  }
+  return inTransaction(store.pool, async (client) => {
+    const [clock] = await store.sql.dbNow(client);
+    const dbNow = now ?? clock!.db_time;
+    const nextRun = firstNextRun(def, dbNow);
+    // Refused before anything is written: the definition as a new (or changed) job would hold it.
+    checkDefinition(def.row, nextRun, 0, dbNow);
+    const { enabled, interval_ms, ...columns } = def.row;
+    // `enabled` only for a new job: a redeclaration does not re-enable a job that was disabled.
+    const definition = { ...columns, schedule_interval: interval_ms === null ? null : `${interval_ms} milliseconds`, if_new: { enabled } };
+    const [stored] = await store.sql.storeJob({ definition: JSON.stringify(definition), first_next_run: nextRun, at: dbNow }, client);
+    // An unchanged schedule kept its cursor and count: they must pass the same checks (thrown
+    // here, the error rolls the definition back).
+    checkDueJob({ ...toDueJob(stored!), command: stored!.command });
+    return toJob(stored!);
+  });
 }
 
 /**
@@ -54,17 +44,9 @@ export async function upsertJob(store: Store, def: JobDefinition, now: Date | nu
  * interval so long that its first occurrence is after the year 9999.
  */
 function checkDefinition(row: JobColumns, nextRun: Date | null, runCount: number, now: Date): void {
-  // Not stored yet, so no id (NaN, as before; the checks do not read it).
+  // Not stored yet, so no id (NaN, as before; the checks do not read it); an interval without
+  // startAt is anchored at `now` (store_job's `at`), as created_at stands for.
   checkDueJob({ ...toDueJob({ ...row, job_id: Number.NaN, next_run: nextRun, run_count: runCount, planned: true, created_at: now }), command: row.command });
-}
-
-function holds(check: () => void): boolean {
-  try {
-    check();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

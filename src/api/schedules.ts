@@ -12,12 +12,11 @@ import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
 import type { ScheduleOptions } from './types.js';
-import type { JobRow } from '../store/rows.js';
 import { assertExceptions, type CalendarException } from '../core/calendar.js';
 
 /**
- * A job's columns as a definition gives them: the keys of the JSON that insertJob and updateJob
- * take as @definition (named after the columns of `jobs`; interval_ms is schedule_interval in ms).
+ * A job's columns as a definition gives them: named after the columns of `jobs` (interval_ms is
+ * schedule_interval in ms), the keys of the JSON that storeJob takes as @definition.
  */
 export interface JobColumns {
   job_name: string;
@@ -120,19 +119,6 @@ export function buildJob(options: ScheduleOptions, definition: TaskDefinition | 
     throw new KairosValidationError('endAt', `Expected \`endAt\` (${row.end_time.toISOString()}) to be after \`startAt\` (${startAt.toISOString()})`);
   }
   return { row, schedule, custom: kind === 'custom' ? options.nextRun! : null, startAt, runImmediately: Boolean(options.runImmediately), anchorGiven: startAt !== null };
-}
-
-/** Whether a stored job's timing differs from a new definition (then next_run starts afresh). */
-export function scheduleChanged(existing: Pick<JobRow, 'schedule_kind' | 'cron' | 'timezone' | 'interval_ms' | 'end_time' | 'max_runs' | 'schedule_time'>, def: JobDefinition): boolean {
-  const r = def.row;
-  // Not only Dates: a malformed row's ±infinity is read as a number (see rows.ts).
-  const time = (v: unknown): number | null => (v instanceof Date ? v.getTime() : v == null ? null : new Date(String(v)).getTime());
-  if (existing.schedule_kind !== r.schedule_kind || existing.cron !== r.cron || existing.timezone !== r.timezone) return true;
-  if (existing.interval_ms !== r.interval_ms) return true;
-  if (time(existing.end_time) !== time(r.end_time) || existing.max_runs !== r.max_runs) return true;
-  // An interval declared without startAt keeps the anchor it got when first created.
-  if (r.schedule_kind === 'interval' && !def.anchorGiven) return false;
-  return time(existing.schedule_time) !== time(r.schedule_time);
 }
 
 /** The first next_run of a new or changed schedule, at database time `now`. */

@@ -612,69 +612,15 @@ export interface LockJobByNameRow {
   db_now: Date;
 }
 
-/** The parameters of {@link Queries.insertJob}. */
-export interface InsertJobParams {
+/** The parameters of {@link Queries.storeJob}. */
+export interface StoreJobParams {
   definition: string | null;
+  first_next_run: Date | string | null;
+  at: Date | string | null;
 }
 
-/** A row of {@link Queries.insertJob}. */
-export interface InsertJobRow {
-  job_id: number;
-  job_name: string;
-  job_type: string;
-  command: string;
-  schedule_interval: Interval | null;
-  schedule_time: Date | null;
-  enabled: boolean;
-  last_run: Date | null;
-  next_run: Date | null;
-  last_status: boolean | null;
-  last_message: string | null;
-  max_attempts: number | null;
-  current_attempts: number;
-  created_at: Date;
-  updated_at: Date;
-  description: string | null;
-  schedule_kind: string;
-  cron: string | null;
-  timezone: string;
-  end_time: Date | null;
-  max_runs: number | null;
-  run_count: number;
-  planned: boolean;
-  catch_up: string;
-  max_lateness_ms: number;
-  misfire_grace_ms: number | null;
-  overlap: string;
-  payload: unknown;
-  queue: string;
-  priority: number;
-  max_retries: number;
-  backoff_ms: number;
-  backoff_max_ms: number;
-  timeout_ms: number | null;
-  lock_key: string | null;
-  owner: string;
-  database_name: string | null;
-  node_name: string | null;
-  node_tags: string[];
-  labels: string[];
-  options: unknown;
-  exceptions: unknown;
-  broken_at: Date | null;
-  broken_reason: string | null;
-  interval_ms: number | null;
-}
-
-/** The parameters of {@link Queries.updateJob}. */
-export interface UpdateJobParams {
-  definition: string | null;
-  job_id: number | null;
-  schedule_changed: boolean | null;
-}
-
-/** A row of {@link Queries.updateJob}. */
-export interface UpdateJobRow {
+/** A row of {@link Queries.storeJob}. */
+export interface StoreJobRow {
   job_id: number;
   job_name: string;
   job_type: string;
@@ -2169,8 +2115,7 @@ export class Queries {
   }
 
   /**
-   * Job @job_name, locked for a redefinition or an enable/disable, with the clock (@now; null = the
-   * database's).
+   * Job @job_name, locked for an enable/disable, with the clock (@now; null = the database's).
    * Not null: db_now
    *
    * (`lockJobByName` in sql/queries/jobs.sql)
@@ -2180,24 +2125,19 @@ export class Queries {
   }
 
   /**
-   * @definition is the definition as JSON (keys named after the columns).
+   * Insert or update a job definition by name: store_job (migration 0020), the one rule, which the
+   * SQL API's define_job follows too. @definition is the definition as JSON (keys named after the
+   * columns of jobs; "if_new" holds the columns written only when the job is created);
+   * @first_next_run is the first next_run of a new or changed schedule, computed by the caller;
+   * an unchanged schedule keeps its next_run and run_count (replicas re-declaring it at start-up
+   * never move it). @at is the clock (null = the database's): an interval without startAt is
+   * anchored at it when created or changed, and keeps that anchor.
+   * Not null: job_id, job_name, job_type, command, enabled, current_attempts, created_at, updated_at, schedule_kind, timezone, run_count, planned, catch_up, max_lateness_ms, overlap, payload, queue, priority, max_retries, backoff_ms, backoff_max_ms, owner, node_tags, labels, options, exceptions
    *
-   * (`insertJob` in sql/queries/jobs.sql)
+   * (`storeJob` in sql/queries/jobs.sql)
    */
-  async insertJob(params: InsertJobParams, db?: Queryable): Promise<InsertJobRow[]> {
-    return (await this.execute('insertJob', [params.definition], db)).rows as InsertJobRow[];
-  }
-
-  /**
-   * Replace a definition (@definition, as insertJob's) of job @job_id. When the schedule changed
-   * (@schedule_changed), next_run and the run count
-   * start afresh; otherwise the stored next_run is kept so that replicas re-declaring the same
-   * schedule at start-up never move it.
-   *
-   * (`updateJob` in sql/queries/jobs.sql)
-   */
-  async updateJob(params: UpdateJobParams, db?: Queryable): Promise<UpdateJobRow[]> {
-    return (await this.execute('updateJob', [params.definition, params.job_id, params.schedule_changed], db)).rows as UpdateJobRow[];
+  async storeJob(params: StoreJobParams, db?: Queryable): Promise<StoreJobRow[]> {
+    return (await this.execute('storeJob', [params.definition, params.first_next_run, params.at], db)).rows as StoreJobRow[];
   }
 
   /**
