@@ -4,7 +4,10 @@
  *
  * The calendar maths is croner's. Kairos adds, on top of it:
  * - its own validation, so every mistake names the field and the value (croner's messages are
- *   terse, count days from 0 and accept things Kairos does not, like `?`, `+` and 7 fields);
+ *   terse, count days from 0 and accept things Kairos does not, like `+`, 7 fields or `?` in any
+ *   field); croner never sees an expression Kairos refuses, and its messages never reach users;
+ * - `?` (Quartz's "no specific value") in one day field, as `*`;
+ * - `LW` in a list of the day-of-month field (croner takes it only alone): see {@link UnionEngine};
  * - `a/n` (from `a` to the field's end, every `n`), rewritten to `a-max/n` before croner sees it,
  *   because croner only accepts it in its `sloppyRanges` mode, which also allows a bare `/n`;
  * - Vixie's day rule: day-of-month and day-of-week combine with OR when both are restricted,
@@ -77,8 +80,9 @@ type Fail = (detail: string) => never;
 /**
  * Parse and validate a cron expression: 5 fields (minute hour day-of-month month day-of-week)
  * or 6 with leading seconds; names JAN-DEC and SUN-SAT; lists, ranges, steps, `a/n`; `L`, `LW`
- * and `nW` in day-of-month; `dL` and `d#n` in day-of-week; `@yearly`, `@annually`, `@monthly`,
- * `@weekly`, `@daily`, `@midnight`, `@hourly`.
+ * and `nW` in day-of-month; `dL` and `d#n` in day-of-week; `?` alone in one of the two day
+ * fields (the same as `*`); `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
+ * `@midnight`, `@hourly`. docs/schedules.md#the-dialect lists it all.
  *
  * @param expression - The cron expression.
  * @param timezone - IANA zone the expression is read in.
@@ -96,22 +100,22 @@ export function parseCron(expression: unknown, timezone = 'UTC', field = 'cron')
   if (typeof expression !== 'string') return fail('it must be a string');
   const zone = assertTimeZone(timezone);
   const text = expression.trim();
-  const fields = splitFields(text, fail).map((raw, i) => normalizeField(raw, FIELDS[i] as FieldSpec, fail));
-  // Croner refuses LW in a list too, but with a message of its own; this is the SQL API's.
-  const dayOfMonth = fields[3] ?? '*';
-  if (dayOfMonth !== 'LW' && dayOfMonth.split(',').includes('LW')) fail(`the day-of-month field has "LW" in the list "${dayOfMonth}"; LW must stand alone`);
+  const raw = splitFields(text, fail);
+  const fields = raw.map((part, i) => normalizeField(part, FIELDS[i] as FieldSpec, fail));
+  // Quartz and EventBridge refuse this too; both `*` would be every day, so say so.
+  if (raw[3] === '?' && raw[5] === '?') fail('both day fields are "?"; "?" belongs in one of them (write * in both to fire every day)');
   return compile(text, zone, fields, fail);
 }
 
 /** Build the croner engines for validated, normalized fields (seconds first). */
 function compile(text: string, zone: string, fields: string[], fail: Fail): CronSchedule {
-  const pattern = fields.join(' ');
+  const patterns = cronerPatterns(fields);
   const options = baseOptions(fields[3] ?? '*', fields[5] ?? '*');
   // Wall-clock times read as UTC. For UTC itself this is also the fast path: with a zone name,
   // croner formats every candidate through Intl, which is about ten times slower.
-  const wallClockEngine = () => createEngine(pattern, { ...options, utcOffset: 0 }, fail);
+  const wallClockEngine = () => createEngine(patterns, { ...options, utcOffset: 0 });
   const utc = isUtcZone(zone);
-  const engine = utc ? wallClockEngine() : createEngine(pattern, { ...options, timezone: zone }, fail);
+  const engine = utc ? wallClockEngine() : createEngine(patterns, { ...options, timezone: zone });
   if (engine.nextRun(NEVER_CHECK_FROM) === null) fail('no date ever matches its day and month fields, so it would never fire');
   const fixedTime = fields.slice(0, 3).every((part) => !part.includes('*') && !part.includes('/'));
   const gapRuns = fixedTime && !utc ? new MidnightGapRuns(zone, wallClockEngine) : null;
@@ -134,13 +138,35 @@ function expandAlias(alias: string, fail: Fail): string {
   return ALIASES.get(alias) ?? fail(`unknown alias; use one of ${[...ALIASES.keys()].join(', ')}`);
 }
 
-/** Validate one field and rewrite it for croner: names become numbers, `a/n` becomes `a-top/n`. */
+/**
+ * The croner patterns whose fire times together are the expression's: one, or two when the
+ * day-of-month field has LW in a list (croner takes LW only alone): LW alone, and the other
+ * items. Each pattern keeps the whole expression's day rule, see {@link baseOptions}.
+ */
+function cronerPatterns(fields: readonly string[]): string[] {
+  const dayOfMonth = fields[3] ?? '*';
+  const items = dayOfMonth.split(',');
+  if (dayOfMonth === 'LW' || !items.includes('LW')) return [fields.join(' ')];
+  const rest = items.filter((item) => item !== 'LW');
+  const withDays = (days: string) => [...fields.slice(0, 3), days, ...fields.slice(4)].join(' ');
+  return rest.length === 0 ? [withDays('LW')] : [withDays('LW'), withDays(rest.join(','))];
+}
+
+/** Validate one field and rewrite it for croner: names become numbers, `a/n` becomes `a-top/n`, `?` becomes `*`. */
 function normalizeField(raw: string, spec: FieldSpec, fail: Fail): string {
   // ASCII letters only, as in SQL: toUpperCase() would turn "ſun" into "SUN" and "frı" into "FRI".
-  return raw
-    .replace(/[a-z]+/g, (letters) => letters.toUpperCase())
+  const upper = raw.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
+  const dayField = spec.name === 'day-of-month' || spec.name === 'day-of-week';
+  if (upper === '?' && dayField) return '*';
+  return upper
     .split(',')
-    .map((item) => normalizeSpecial(item, spec, fail) ?? normalizeItem(item, spec, fail))
+    .map((item) => {
+      if (item === '?') {
+        if (!dayField) fail(`the ${spec.name} field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)`);
+        fail(`the ${spec.name} field has "?" in the list "${upper}"; ? must stand alone`);
+      }
+      return normalizeSpecial(item, spec, fail) ?? normalizeItem(item, spec, fail);
+    })
     .join(',');
 }
 
@@ -202,18 +228,62 @@ function checkStep(step: number, spec: FieldSpec, fail: Fail): number {
 function baseOptions(dayOfMonth: string, dayOfWeek: string): CronOptions {
   // Vixie checks only whether a day field *starts* with `*`: if either does, both must match.
   const restricted = dayOfMonth !== '*' && dayOfWeek !== '*';
-  const domAndDow = restricted && (dayOfMonth.startsWith('*') || dayOfWeek.startsWith('*'));
+  // Croner also makes both match when the day-of-month field is exactly `*` once its L items are
+  // out (`*,L`); with LW out too (`LW,*`), as the SQL functions do, so that the patterns of
+  // cronerPatterns() keep that rule.
+  const starOnceLOut = dayOfMonth.split(',').filter((item) => item !== 'L' && item !== 'LW').join(',') === '*';
+  const domAndDow = restricted && (dayOfMonth.startsWith('*') || dayOfWeek.startsWith('*') || starOnceLOut);
   // paused, and no callback given: croner never starts a timer for these instances.
   return { paused: true, mode: '6-part', fixedTimeRule: 'no-wildcard', domAndDow };
 }
 
-function createEngine(pattern: string, options: CronOptions, fail: Fail): Cron {
-  try {
-    return new Cron(pattern, options);
-  } catch (error) {
-    // Our own validation should catch everything first; this keeps any gap a validation error.
-    const reason = error instanceof Error ? error.message.replace(/^CronPattern:\s*/, '') : String(error);
-    return fail(`croner refused it (${reason})`);
+/** What Kairos asks of a croner engine; {@link UnionEngine} answers it for several. */
+interface Engine {
+  nextRun(after: Date): Date | null;
+  previousRuns(count: 1, before: Date): Date[];
+}
+
+function createEngine(patterns: readonly string[], options: CronOptions): Engine {
+  const engines = patterns.map((pattern) => {
+    try {
+      return new Cron(pattern, options);
+    } catch (error) {
+      // Kairos's own validation accepts only what croner accepts, and the SQL API has no croner:
+      // a refusal here is a bug in Kairos, not a mistake in the expression.
+      throw new Error(`Kairos could not compile the cron pattern "${pattern}" it accepted; please report this bug`, { cause: error });
+    }
+  });
+  return engines.length === 1 ? (engines[0] as Cron) : new UnionEngine(engines);
+}
+
+/**
+ * The fire times of several croner engines together: the union of the patterns' matches. Exact
+ * for DST too, because every Vixie rule croner applies (a skipped fixed time runs at the end of
+ * the gap, a repeated one runs once) looks at one wall-clock date and time at a time.
+ */
+class UnionEngine implements Engine {
+  readonly #engines: readonly Cron[];
+
+  constructor(engines: readonly Cron[]) {
+    this.#engines = engines;
+  }
+
+  nextRun(after: Date): Date | null {
+    let best: Date | null = null;
+    for (const engine of this.#engines) {
+      const found = engine.nextRun(after);
+      if (found !== null && (best === null || found.getTime() < best.getTime())) best = found;
+    }
+    return best;
+  }
+
+  previousRuns(count: 1, before: Date): Date[] {
+    let best: Date | undefined;
+    for (const engine of this.#engines) {
+      const found = engine.previousRuns(count, before)[0];
+      if (found !== undefined && (best === undefined || found.getTime() > best.getTime())) best = found;
+    }
+    return best === undefined ? [] : [best];
   }
 }
 
@@ -225,10 +295,10 @@ function createEngine(pattern: string, options: CronOptions, fail: Fail): Cron {
  */
 class MidnightGapRuns {
   readonly #timezone: string;
-  readonly #createWallClockEngine: () => Cron;
-  #wallClock: Cron | undefined;
+  readonly #createWallClockEngine: () => Engine;
+  #wallClock: Engine | undefined;
 
-  constructor(timezone: string, createWallClockEngine: () => Cron) {
+  constructor(timezone: string, createWallClockEngine: () => Engine) {
     this.#timezone = timezone;
     this.#createWallClockEngine = createWallClockEngine;
   }
@@ -268,10 +338,10 @@ class CronerSchedule implements CronSchedule {
   readonly expression: string;
   readonly timezone: string;
   readonly fixedTime: boolean;
-  readonly #engine: Cron;
+  readonly #engine: Engine;
   readonly #gapRuns: MidnightGapRuns | null;
 
-  constructor(expression: string, timezone: string, fixedTime: boolean, engine: Cron, gapRuns: MidnightGapRuns | null) {
+  constructor(expression: string, timezone: string, fixedTime: boolean, engine: Engine, gapRuns: MidnightGapRuns | null) {
     this.expression = expression;
     this.timezone = timezone;
     this.fixedTime = fixedTime;

@@ -1,5 +1,5 @@
 /**
- * Property test (issue #13): the ticker's cron (src/core/cron.ts) and the SQL API's cron
+ * Property test (issue #13; `?` and LW in a list since issue #14): the ticker's cron (src/core/cron.ts) and the SQL API's cron
  * (cron_validate / cron_preview, sql/migrations/0003_cron.sql and later) must agree on random
  * expressions of every syntax, in many time zones, from random start times that are often right
  * around a clock change: either both refuse an expression, with the same message, or both accept
@@ -125,7 +125,7 @@ function plainItem(r: Random, field: Field): string {
 
 function item(r: Random, field: Field, alone: boolean): string {
   if (field === DOM) {
-    if (alone && r.chance(0.06)) return 'LW';
+    if (r.chance(alone ? 0.06 : 0.1)) return 'LW'; // alone, or in a list: `LW,15`, `L,LW`, `*/5,LW`
     if (r.chance(0.1)) return 'L';
     if (r.chance(0.12)) return `${value(r, field)}W`;
   }
@@ -137,9 +137,11 @@ function item(r: Random, field: Field, alone: boolean): string {
   return plainItem(r, field);
 }
 
-/** A valid field: often `*` for the day and month fields, else a list of one to three items. */
+/** A valid field: often `*` (or `?` in a day field) for the day and month fields, else a list of one to three items. */
 function field(r: Random, spec: Field): string {
   const star = spec === SECOND ? 0.15 : spec === MINUTE_FIELD ? 0.1 : spec === HOUR_FIELD ? 0.25 : spec === DOW ? 0.55 : 0.6;
+  // `?` in both day fields is refused: that happens too (about 1 expression in 100).
+  if ((spec === DOM || spec === DOW) && r.chance(0.1)) return '?';
   if (r.chance(star)) return '*';
   const count = r.chance(0.7) ? 1 : r.int(2, 3);
   const items = Array.from({ length: count }, () => item(r, spec, count === 1));
@@ -169,7 +171,9 @@ function breakField(r: Random, fields: string[]): void {
     () => `${value(r, spec)},,${value(r, spec)}`,
     () => `${value(r, spec)},`,
     () => `${value(r, spec)}-${value(r, spec)}-${value(r, spec)}`,
-    () => (i === 3 ? r.pick(['LW,15', 'L,LW', '15W-20', 'L W', '1/5,LW']) : `${value(r, spec)}/2/2`),
+    () => (i === 3 ? r.pick(['15W-20', 'L W', 'LW-5', 'LW/2', 'LWW', '5LW']) : `${value(r, spec)}/2/2`),
+    // `?` elsewhere than alone in a day field (in any field, '?' alone above is valid only in a day field).
+    () => r.pick(['?,5', `${value(r, spec)},?`, '?/2', `1-?`, '??', '?L', '?#2', '*?']),
     // Characters the messages must quote alike: control characters, and one outside the BMP.
     () => `${value(r, spec)}${r.pick(['\u0001', '\u001f', '\u007f', '\u{1F600}', 'é', '"', '\\'])}`,
      // Letters whose Unicode upper case is ASCII: no name, in either implementation.
@@ -357,6 +361,12 @@ test(`random expressions, zones and start times: TypeScript and SQL agree (seed 
     return times.some((at) => list.some((change) => Math.abs(change - at) <= DAY));
   }).length;
   t.diagnostic(`${cases.length} probes (${refusals} refused, ${nearChange} near a clock change), ${STEPS} fire times each, in ${agree.length} zones: ${agree.join(', ')}`);
+  // Issue #14's syntax must be among the accepted probes, not only among the refused ones.
+  const accepted = cases.filter((c) => 'times' in c.expected && c.expected.times.length > 0).map((c) => c.expression.toUpperCase());
+  const question = accepted.filter((e) => e.includes('?')).length;
+  const lwInList = accepted.filter((e) => /(^|[\s,])LW,|,LW([\s,]|$)/.test(e)).length;
+  t.diagnostic(`accepted with ?: ${question}, with LW in a list: ${lwInList}`);
+  assert.ok(PROBES < 1000 || (question > 0 && lwInList > 0), `seed ${SEED}: the generator made no accepted ? (${question}) or LW in a list (${lwInList})`);
   // CRON_DUMP=<file> writes every mismatch there, not only the first 20.
   if (process.env.CRON_DUMP) writeFileSync(process.env.CRON_DUMP, mismatches.join('\n'));
   assert.deepEqual(mismatches.slice(0, 20), [], `seed ${SEED}: ${mismatches.length} of ${cases.length} probes differ (replay with CRON_SEED=${SEED})`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { parseCron } from '../../src/core/cron.js';
 import type { CronSchedule } from '../../src/core/cron.js';
-import { describeValue } from '../../src/core/errors.js';
+import { KairosValidationError, describeValue } from '../../src/core/errors.js';
 import { nextOccurrences } from '../../src/core/schedule.js';
 import { fixture } from '../helpers.js';
 import { HOUR, MINUTE, chain, comparer, iso, transitions } from './cron-compare.js';
@@ -40,6 +40,9 @@ const SYNTAX = [
   '30 2 * * *', '0 2,14 * * *', '30 2-3 * * *', '15,45 2 * * *', '30 1 * * *', '0,30 1-2 * * *', '0 * * * *', '*/15 * * * *',
   '30 23 * * *', '0 0,23 * * *', '*/20 0-3 * * *', '0 30 2 * * *', '* 30 2 * * *', '*/10 30 2 * * *', '0 0-23/2 * * *',
   ' 0  9 * *\tMON ', '\u00a00\u20039 * * *\u3000', '0 0 * * sun', '0 0 1 jan,JUL *', '45 59 1 * * *', '0 0 0 * * *', '0 30 0 * * *',
+  // Issue #14: `?` in a day field (Quartz, Spring, EventBridge), LW in a list.
+  '0 0 ? * MON', '0 12 15 * ?', '0 0 0 ? * *', '* * * * * ?', '0 0 ? * 5#3', '0 0 ? 2 FRIL', '0 0 L * ?', '0 0 LW,15 * *', '0 0 L,LW * *',
+  '0 0 LW,15 * FRI', '0 0 15W,LW * *', '0 0 */5,LW * MON', '0 0 LW,* * MON', '0 0 LW,*,L * SUN', '0 0 LW,LW 2 *', '5/20 0 1/10,LW JAN *', '0 0 lw,l * ?',
 ];
 
 // Expressions whose DST behaviour differs: fixed-time and interval-like, near the usual change hours.
@@ -244,6 +247,72 @@ describe('several cron lines', () => {
   });
 });
 
+describe('the day fields\' `?` and LW in a list (issue #14), the same in TypeScript and SQL', () => {
+  // Fire times worked out by hand from the calendar: 2025-01-15 is a Wednesday; 31 Aug 2025 is a
+  // Sunday (its last weekday is Friday the 29th); 30 Nov 2025 a Sunday (last weekday: the 28th).
+  const cases: Array<[string, string, string[]]> = [
+    // `?` leaves its field unrestricted: only the other day field decides.
+    ['0 0 ? * MON', '2025-01-15T10:17:00Z', ['2025-01-20T00:00:00.000Z', '2025-01-27T00:00:00.000Z', '2025-02-03T00:00:00.000Z']],
+    ['0 12 15 * ?', '2025-01-15T10:17:00Z', ['2025-01-15T12:00:00.000Z', '2025-02-15T12:00:00.000Z', '2025-03-15T12:00:00.000Z']],
+    ['0 0 0 ? * *', '2025-01-15T10:17:00Z', ['2025-01-16T00:00:00.000Z', '2025-01-17T00:00:00.000Z', '2025-01-18T00:00:00.000Z']],
+    ['0 0 ? * 5#3', '2025-01-15T10:17:00Z', ['2025-01-17T00:00:00.000Z', '2025-02-21T00:00:00.000Z', '2025-03-21T00:00:00.000Z']],
+    // LW in a list: the last weekday, or any other item.
+    ['0 0 LW,15 * *', '2025-08-01T00:00:00Z', ['2025-08-15T00:00:00.000Z', '2025-08-29T00:00:00.000Z', '2025-09-15T00:00:00.000Z', '2025-09-30T00:00:00.000Z']],
+    ['0 0 L,LW * *', '2025-08-01T00:00:00Z', ['2025-08-29T00:00:00.000Z', '2025-08-31T00:00:00.000Z', '2025-09-30T00:00:00.000Z', '2025-10-31T00:00:00.000Z']],
+    ['0 0 LW,15 11 *', '2025-01-01T00:00:00Z', ['2025-11-15T00:00:00.000Z', '2025-11-28T00:00:00.000Z', '2026-11-15T00:00:00.000Z']],
+    // Both day fields restricted: either matches (Vixie), LW in a list or not.
+    ['0 0 LW,15 * SUN', '2025-08-01T00:00:00Z', ['2025-08-03T00:00:00.000Z', '2025-08-10T00:00:00.000Z', '2025-08-15T00:00:00.000Z', '2025-08-17T00:00:00.000Z', '2025-08-24T00:00:00.000Z', '2025-08-29T00:00:00.000Z', '2025-08-31T00:00:00.000Z']],
+    // A day field starting with *: both must match. Last weekdays that are Fridays, and Fridays on days 1, 6, 11…
+    ['0 0 */5,LW * FRI', '2025-07-31T00:00:00Z', ['2025-08-01T00:00:00.000Z', '2025-08-29T00:00:00.000Z', '2025-09-26T00:00:00.000Z']],
+  ];
+  for (const [expression, from, expected] of cases) {
+    test(`${expression} after ${from}`, async () => {
+      const typescript = nextOccurrences(parseCron(expression), new Date(from), expected.length).map((d) => d.toISOString());
+      assert.deepEqual(typescript, expected, 'TypeScript');
+      const result = await db.pool.query<{ at: Date }>(`SELECT at FROM ${fn('cron_preview')}($1, 'UTC', $2, $3) AS at`, [expression, from, expected.length]);
+      assert.deepEqual(result.rows.map((row) => row.at.toISOString()), expected, 'SQL');
+    });
+  }
+
+  const refusals: Array<[string, string]> = [
+    ['? * * * *', 'the minute field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)'],
+    ['0 ? * * *', 'the hour field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)'],
+    ['0 0 1 ? *', 'the month field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)'],
+    ['? 0 0 * * *', 'the second field does not accept "?"; only the day-of-month and day-of-week fields do (no specific value)'],
+    ['0 0 ? * ?', 'both day fields are "?"; "?" belongs in one of them (write * in both to fire every day)'],
+    ['0 0 ?,15 * *', 'the day-of-month field has "?" in the list "?,15"; ? must stand alone'],
+    ['0 0 * * mon,?', 'the day-of-week field has "?" in the list "MON,?"; ? must stand alone'],
+    ['0 0 ?/2 * *', 'the day-of-month field has an entry "?/2" that is not a value, range or step'],
+  ];
+  for (const [expression, detail] of refusals) {
+    test(`refuses ${JSON.stringify(expression)}: ${detail}`, async () => {
+      assert.throws(() => parseCron(expression), (error: unknown) => {
+        assert.ok(error instanceof KairosValidationError);
+        assert.equal(error.message, `Expected \`cron\` to be a cron expression such as "*/15 * * * *", got ${describeValue(expression)}: ${detail}.`);
+        return true;
+      });
+      const message = await assertRefused(`SELECT ${fn('cron_validate')}($1)`, [expression], /^invalid cron expression /);
+      assert.equal(message, `invalid cron expression ${describeValue(expression)}: ${detail}`);
+    });
+  }
+
+  test('no refusal quotes croner: the expressions croner itself refuses get Kairos\'s messages', async () => {
+    // Each of these croner refuses with a message of its own ("CronPattern: …"); Kairos must
+    // never pass one on, and SQL (which has no croner) must say the same.
+    const expressions = ['0 0 LW,15 * *', '0 0 * * +1', '0 0 1 1 * 2025', '0 0 L-5 * *', '0 0 5L * *', '0 0 * * MON#0', '0 0 * * 1-2-3'];
+    for (const expression of expressions) {
+      let message = '';
+      try {
+        parseCron(expression);
+        message = 'accepted';
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      assert.doesNotMatch(message, /croner|CronPattern/i, expression);
+    }
+  });
+});
+
 /** Run `sql` and expect SQLSTATE 22023 with a message matching `pattern`; returns the message. */
 async function assertRefused(sql: string, values: unknown[], pattern: RegExp): Promise<string> {
   let message = '';
@@ -265,17 +334,20 @@ describe('cron_validate refuses what parseCron refuses', () => {
     '0 0 * * 5#6', '0 0 * * L', '0 0 15W-20 * *', '@reboot', '@every 5m', '0 0 30 2 *', '0 0 31 4,6,9,11 *', '0 0 30W 2 *',
     '* * * * * * * *', '0 0 * * 5#0', '0 0 * * 8L', '0 0 * * 5W', '0 0 L-5 * *', '0 0 0W * *', '0 0 32W * *', '*/25 */25 * * *',
     '0 0 */32 * *', '0 0 * */13 *', '0 0 * * */8', '0 0 * * 1-8', '0 0 * 1-JANUARY *', '0 0 * * 1#2#3', '0 0 1/0 * *', '1,2, * * * *',
-    '0 0 * * MON-SUN', '0 0 * DEC-JAN *', '0 0 ? * MON', '0 0 L W * *', '0 0 * * MON/2/2', '00000000000000000000061 * * * *', '0 0 * * +1',
-    '0 0 */3 2 MON#5', '0 0 31 2,4 *', '@Reboot', '@', '0 0 1 1 * 2025', '0 0 * * 5L#2', '0 0 * * #2', 'H * * * *', '* * * * * ?', '0 0 23-1/1 * * *',
+    '0 0 * * MON-SUN', '0 0 * DEC-JAN *', '0 0 L W * *', '0 0 * * MON/2/2', '00000000000000000000061 * * * *', '0 0 * * +1',
+    '0 0 */3 2 MON#5', '0 0 31 2,4 *', '@Reboot', '@', '0 0 1 1 * 2025', '0 0 * * 5L#2', '0 0 * * #2', 'H * * * *', '0 0 23-1/1 * * *',
     // Found by cron-property.test.ts: the messages quote control characters and characters outside
     // the BMP as JSON.stringify does (\v, \f, \u0001, a surrogate pair cut at 57 code units).
     '0\v0 * * 8', '61\f* * * *', '0 0 * * 5#6\u0001', '0 0 * * MON\u00a0\u3000\u2028 X', '\u{1F600} * * * *',
     `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,2\u{1F600} * *`, `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,\u{1F600}1 * *`,
     `0 0 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,\u{1F600} * *`,
-    // Also found: LW in a list (the message shows the normalized field), and only ASCII letters
-    // change case (toUpperCase() made "ſun" SUN and "frı" FRI, toLowerCase() the Kelvin sign k).
-    '0 0 LW,15 * *', '0 0 L,LW * *', '5/20 0 1/10,LW JAN *', '0 0 * * ſun', '0 0 * * frı', '0 0 1 ıan *', '@wee\u212Aly', '30 2é * * *',
+    // Also found: only ASCII letters change case (toUpperCase() made "ſun" SUN and "frı" FRI,
+    // toLowerCase() the Kelvin sign k).
+    '0 0 * * ſun', '0 0 * * frı', '0 0 1 ıan *', '@wee\u212Aly', '30 2é * * *',
     '0 0 * * mon,sat-ſun',
+    // Issue #14: `?` only stands alone, only in a day field, and in one of them.
+    '? * * * *', '0 ? * * *', '0 0 1 ? *', '? 0 0 * * *', '0 0 ? * ?', '0 0 0 ? JAN ?', '0 0 ?,15 * *', '0 0 * * MON,?', '0 0 ?/2 * *',
+    '0 0 1-? * *', '0 0 ?? * *', '0 0 ? * 8', '0 0 ? 13 ?', '0 0 LW,? * *', '0 0 LW,16W-20 * *',
   ];
 
   for (const expression of refused) {
@@ -292,13 +364,6 @@ describe('cron_validate refuses what parseCron refuses', () => {
       assert.equal(message, `invalid cron expression ${describeValue(expression)}: ${detail}`);
     });
   }
-
-  test('refuses LW in a list with the message of cron_validate (TypeScript gave croner\'s, found by cron-property.test.ts)', async () => {
-    assert.throws(() => parseCron('0 0 LW,15 * *'), /day-of-month field has "LW" in the list "LW,15"; LW must stand alone/);
-    await assertRefused(`SELECT ${fn('cron_validate')}('0 0 LW,15 * *')`, [], /day-of-month field has "LW" in the list "LW,15"; LW must stand alone/);
-    assert.throws(() => parseCron('0 0 L,LW * *'), /LW must stand alone/);
-    await assertRefused(`SELECT ${fn('cron_validate')}('0 0 L,LW * *')`, [], /LW must stand alone/);
-  });
 
   test('refuses NULL', async () => {
     await assertRefused(`SELECT ${fn('cron_validate')}(NULL)`, [], /it must be a string/);

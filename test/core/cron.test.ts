@@ -217,7 +217,7 @@ describe('cron validation', () => {
     ['5-1 * * * *', /reversed range "5-1"/],
     ['*-5 * * * *', /\* cannot start a range/],
     ['1,,2 * * * *', /entry "" that is not a value, range or step/],
-    ['? * * * *', /entry "\?"/],
+    ['? * * * *', /the minute field does not accept "\?"/],
     ['0 0 * * 5#6', /# must be followed by 1-5/],
     ['0 0 * * L', /day-of-week field does not accept "L"/],
     ['0 0 15W-20 * *', /day-of-month field/],
