@@ -5,11 +5,13 @@
 -- run it last took is one the node has seen (@seen_run_ids): otherwise that run's NOTIFY is still on its way
 -- (or was lost) and the row must keep saying which run it was. Returns a row when armed.
 -- @token: the arming's single-use token (migration 0017), echoed by the hand-off's NOTIFY.
-INSERT INTO {{schema}}.handoffs AS h (node_id, queues, tasks, lease_ms, stale_ms, token)
-VALUES (@node_id, @queues::text[], @tasks::text[], @lease_ms, @stale_ms, @token::uuid)
+-- @listener_lock: the advisory lock key the node's LISTEN session holds (migration 0021): the row
+-- is handed a run only while that session lives.
+INSERT INTO {{schema}}.handoffs AS h (node_id, queues, tasks, lease_ms, stale_ms, token, listener_lock)
+VALUES (@node_id, @queues::text[], @tasks::text[], @lease_ms, @stale_ms, @token::uuid, @listener_lock::bigint)
 ON CONFLICT (node_id) DO UPDATE
    SET run_id = NULL, queues = excluded.queues, tasks = excluded.tasks, lease_ms = excluded.lease_ms,
-       stale_ms = excluded.stale_ms, armed_at = now(), token = excluded.token
+       stale_ms = excluded.stale_ms, armed_at = now(), token = excluded.token, listener_lock = excluded.listener_lock
  WHERE h.run_id IS NULL OR h.run_id = ANY(@seen_run_ids::bigint[])
 RETURNING h.node_id;
 

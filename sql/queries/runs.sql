@@ -35,12 +35,17 @@ RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 -- Without an armed node, the same as insertRun (@grace_ms: the misfire grace in ms).
 -- The NOTIFY carries the row's token (`k`, migration 0017): the node trusts a hand-off message
 -- only with the token of its current arming, and only once.
+-- Only a row whose node's LISTEN session still lives is taken (migration 0021): that session
+-- holds the advisory lock `listener_lock`, so the shared probe fails; it succeeds (and is let go
+-- at commit) once the session ended, when the node died or its listener reconnected. The probe
+-- is last: it runs only for rows that qualify otherwise.
 -- Not null: run_at_ms
 WITH taker AS (
   SELECT h.node_id, h.lease_ms, h.token
     FROM {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
    WHERE h.run_id IS NULL AND @queue = ANY(h.queues) AND @task = ANY(h.tasks)
      AND n.stopped_at IS NULL AND n.last_heartbeat > now() - h.stale_ms * interval '1 millisecond'
+     AND (h.listener_lock IS NULL OR NOT pg_try_advisory_xact_lock_shared(h.listener_lock))
    ORDER BY h.armed_at LIMIT 1
    FOR UPDATE OF h SKIP LOCKED
 ), ins AS (

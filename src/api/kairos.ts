@@ -134,6 +134,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     registerInternals(this, { pool: this.pool, store: this.store, services: this.services });
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
     this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
+    // Hand-offs only while the LISTEN session lives (migration 0021).
+    producer.handoff.listener = () => this.notifier.sessionLock;
     this.listen();
   }
 

@@ -46,6 +46,13 @@ export class Handoff {
   private tokens: string[] = [];
   /** Reads the row when a message without a good token names this node (one read at a time). */
   private readonly unverified: Coalesced;
+  /**
+   * The advisory lock key this node's LISTEN session holds (Notifier.sessionLock; wired by
+   * Kairos), undefined while it is down. The row carries it (migration 0021): an enqueue hands a
+   * run only to a node whose LISTEN session still lives. Without one the node does not arm: its
+   * NOTIFY could not arrive, and the database could not tell whether the node is alive.
+   */
+  listener: () => number | undefined = () => undefined;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -72,6 +79,8 @@ export class Handoff {
     if (!this.enabled || this.pending) return;
     const tasks = this.tasks();
     if (tasks.length === 0) return;
+    const listenerLock = this.listener();
+    if (listenerLock === undefined) return;
     const takenBefore = this.taken;
     this.offered = true;
     const { nodeId, options } = this.ctx;
@@ -81,7 +90,7 @@ export class Handoff {
     const token = randomUUID();
     this.tokens = [...this.tokens, token].slice(-TOKENS);
     this.arming = this.ctx.store
-      .sql.armHandoff({ node_id: nodeId, queues: options.queues, tasks, lease_ms: options.leaseMs, stale_ms: staleMs, seen_run_ids: this.seen, token })
+      .sql.armHandoff({ node_id: nodeId, queues: options.queues, tasks, lease_ms: options.leaseMs, stale_ms: staleMs, seen_run_ids: this.seen, token, listener_lock: listenerLock })
       .then((rows) => {
         // Written: the row holds this token, so no older one can still come (the write waited
         // for, and was refused by, a row that an older token's hand-off had taken). Not

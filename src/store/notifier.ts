@@ -7,7 +7,14 @@
  * payload is untrusted input: anything but a JSON object with a string `t` is dropped here, and
  * each consumer authenticates or verifies what it acts on (docs/architecture.md, "NOTIFY
  * authentication"; src/engine/notices.ts, which parses each message type).
+ *
+ * The connection's session also holds an advisory lock on a random key chosen per connection
+ * ({@link Notifier.sessionLock}): anyone can ask the database whether this session still lives,
+ * in one lock-table probe. The hand-off (migration 0021, src/engine/handoff.ts) relies on it: a
+ * node is handed runs only while its LISTEN session lives, and the session ends as soon as the
+ * process dies (or the connection drops: the next connection holds another key).
  */
+import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import { KairosDatabaseError } from '../core/errors.js';
@@ -24,9 +31,20 @@ type Handler = (notice: Notice, raw: string) => void;
 /** Longest payload PostgreSQL delivers (NOTIFY refuses 8000 bytes and more). */
 const MAX_PAYLOAD = 8000;
 
+/**
+ * A random advisory lock key in [2^32, 2^53): outside the int4 range of the keys Kairos locks
+ * for lock keys (`hashtext`), a safe integer (bigints are read as numbers), 53 random bits less a
+ * sliver otherwise.
+ */
+export function sessionLockKey(): number {
+  return randomInt(1, 2 ** 21) * 2 ** 32 + randomInt(0, 2 ** 32);
+}
+
 /** The LISTEN connection of one node. */
 export class Notifier {
   private client: pg.Client | undefined;
+  /** The advisory lock key the current connection's session holds (undefined while disconnected). */
+  private lockKey: number | undefined;
   private readonly handlers = new Map<string, Handler[]>();
   private readonly reconnectHandlers: Array<() => void> = [];
   private started = false;
@@ -57,6 +75,15 @@ export class Notifier {
     return this.client !== undefined;
   }
 
+  /**
+   * The key of the session-level advisory lock the LISTEN connection holds, while it is up:
+   * `NOT pg_try_advisory_xact_lock_shared(key)` is true exactly while this session lives. A new
+   * connection holds a new key. Undefined while disconnected.
+   */
+  get sessionLock(): number | undefined {
+    return this.client === undefined ? undefined : this.lockKey;
+  }
+
   /** Connect and LISTEN; resolves once listening (or rejects if the first attempt fails). */
   async start(): Promise<void> {
     if (this.started) return;
@@ -71,6 +98,7 @@ export class Notifier {
     await this.connecting?.catch(() => undefined);
     const client = this.client;
     this.client = undefined;
+    this.lockKey = undefined;
     await client?.end().catch(() => undefined);
   }
 
@@ -87,11 +115,21 @@ export class Notifier {
     client.on('end', () => this.lost(client, new KairosDatabaseError('connection ended')));
     client.on('notification', (message) => this.dispatch(message.payload));
     await client.connect();
-    await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+    const key = sessionLockKey();
+    try {
+      // Free by construction (a fresh random key): the lock is never waited for. Taken first, so
+      // that pg_stat_activity still shows the connection's last statement as its LISTEN.
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+      await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     if (!this.started) {
       await client.end().catch(() => undefined);
       return;
     }
+    this.lockKey = key;
     this.client = client;
     this.retryMs = 100;
     if (isReconnect) {
@@ -103,6 +141,7 @@ export class Notifier {
   private lost(client: pg.Client, error: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.lockKey = undefined;
     client.end().catch(() => undefined);
     if (!this.started) return;
     this.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');

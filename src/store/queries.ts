@@ -496,6 +496,7 @@ export interface ArmHandoffParams {
   tasks: string[] | null;
   seen_run_ids: number[] | null;
   token: string | null;
+  listener_lock: number | null;
   lease_ms: number | null;
   stale_ms: number | null;
 }
@@ -2077,11 +2078,13 @@ export class Queries {
    * run it last took is one the node has seen (@seen_run_ids): otherwise that run's NOTIFY is still on its way
    * (or was lost) and the row must keep saying which run it was. Returns a row when armed.
    * @token: the arming's single-use token (migration 0017), echoed by the hand-off's NOTIFY.
+   * @listener_lock: the advisory lock key the node's LISTEN session holds (migration 0021): the row
+   * is handed a run only while that session lives.
    *
    * (`armHandoff` in sql/queries/handoff.sql)
    */
   async armHandoff(params: ArmHandoffParams, db?: Queryable): Promise<ArmHandoffRow[]> {
-    return (await this.execute('armHandoff', [params.node_id, params.queues, params.tasks, params.seen_run_ids, params.token, params.lease_ms, params.stale_ms], db)).rows as ArmHandoffRow[];
+    return (await this.execute('armHandoff', [params.node_id, params.queues, params.tasks, params.seen_run_ids, params.token, params.listener_lock, params.lease_ms, params.stale_ms], db)).rows as ArmHandoffRow[];
   }
 
   /**
@@ -2573,6 +2576,10 @@ export class Queries {
    * Without an armed node, the same as insertRun (@grace_ms: the misfire grace in ms).
    * The NOTIFY carries the row's token (`k`, migration 0017): the node trusts a hand-off message
    * only with the token of its current arming, and only once.
+   * Only a row whose node's LISTEN session still lives is taken (migration 0021): that session
+   * holds the advisory lock `listener_lock`, so the shared probe fails; it succeeds (and is let go
+   * at commit) once the session ended, when the node died or its listener reconnected. The probe
+   * is last: it runs only for rows that qualify otherwise.
    * Not null: run_at_ms
    *
    * (`insertRunHandoff` in sql/queries/runs.sql)

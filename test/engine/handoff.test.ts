@@ -25,9 +25,12 @@ async function armedWorker<T extends TaskMap>(options: Partial<KairosOptions<T>>
   return { worker, producer };
 }
 
-/** Stop a started node's LISTEN connection: from here on its NOTIFYs are lost. */
-async function deafen(node: object): Promise<void> {
-  await (node as unknown as { notifier: { stop(): Promise<void> } }).notifier.stop();
+/**
+ * From here on a started node misses its hand-off NOTIFYs. Its LISTEN connection stays up: a node
+ * whose LISTEN session is gone is not handed runs at all (migration 0021).
+ */
+function deafen(node: object): void {
+  internals(node).services.producer.handoff.accept = () => undefined;
 }
 
 async function runRow(id: number): Promise<{ status: string; node_id: string | null; attempt: number } | undefined> {
@@ -140,7 +143,7 @@ test('a payload too large for the NOTIFY is read by the node', async () => {
 test('a hand-off whose NOTIFY was lost is fetched on reconnect, or handed back at stop()', async () => {
   const seen: number[] = [];
   const { worker, producer } = await armedWorker({ tasks: { lost: (p: { i: number }) => void seen.push(p.i) } });
-  await deafen(worker);
+  deafen(worker);
   const { id } = await producer.enqueue('lost', { i: 1 });
   assert.deepEqual(await runRow(id), { status: 'running', node_id: worker.nodeId, attempt: 1 });
   const done = waitForRun(worker, id);
@@ -215,6 +218,74 @@ test('three nodes and concurrent single enqueues: runs are handed over and every
     await listener.end();
     await Promise.all([...nodes, producer].map((n) => n.stop()));
   }
+});
+
+/** The advisory lock key a node's row carries (migration 0021), and whether a session holds it. */
+async function listenerLockOf(node: { nodeId: string }): Promise<{ key: number | null; held: boolean }> {
+  const { rows } = await db.pool.query(
+    `SELECT listener_lock AS key, EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+              AND (l.classid::bigint << 32 | l.objid::bigint) = h.listener_lock AND l.objsubid = 1) AS held
+       FROM "${db.schema}".handoffs h WHERE node_id = $1`, [node.nodeId]);
+  return rows[0];
+}
+
+test('the row names the LISTEN session: a row whose session is gone takes nothing, and the run is claimed as usual', async () => {
+  const seen: number[] = [];
+  const { worker, producer } = await armedWorker({ tasks: { orphan: (_p: unknown, ctx) => void seen.push(ctx.runId) } });
+  const live = await listenerLockOf(worker);
+  assert.equal(live.held, true, 'the LISTEN session holds the row\'s key');
+  // Held by the listener's backend, the one named after the node.
+  const { rows: [holder] } = await db.pool.query(
+    `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND (l.classid::bigint << 32 | l.objid::bigint) = $1`, [live.key]);
+  assert.equal(holder?.application_name, `kairos-listener:${worker.nodeId}`.slice(0, 63));
+  // The key of a session that ended (a dead node's, or its listener's before a reconnect).
+  await db.pool.query(`UPDATE "${db.schema}".handoffs SET listener_lock = $2 WHERE node_id = $1`, [worker.nodeId, live.key! + 1]);
+  const { id } = await producer.enqueue('orphan', {});
+  assert.equal((await runRow(id))?.status, 'pending', 'not handed to a node whose LISTEN session is gone');
+  assert.equal(await handoffOf(worker), null, 'the row took nothing');
+  await waitForRun(worker, id);
+  assert.deepEqual(seen, [id], 'claimed and run as usual');
+  await Promise.all([worker.stop(), producer.stop()]);
+});
+
+test('a node whose LISTEN connection dropped arms again with its new session, and is handed runs again', async () => {
+  const { worker, producer } = await armedWorker({ tasks: { back: () => undefined } });
+  const before = await listenerLockOf(worker);
+  const { rows: [killed] } = await db.pool.query(
+    `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1`, [`kairos-listener:${worker.nodeId}`.slice(0, 63)]);
+  assert.equal(killed.n, 1);
+  await eventually(async () => {
+    const now = await listenerLockOf(worker);
+    return now.key !== before.key && now.held && (await handoffOf(worker)) === null;
+  }, { timeoutMs: 10_000, what: 'the node to arm again with its new LISTEN session' });
+  const done = waitForStatus(worker, (c) => c.task === 'back' && c.next === 'completed');
+  const { id } = await producer.enqueue('back', {});
+  assert.equal(await handoffOf(worker), id, 'handed over again');
+  assert.equal((await done).runId, id);
+  await Promise.all([worker.stop(), producer.stop()]);
+});
+
+test('a node without a LISTEN connection does not arm', async () => {
+  const { worker, producer } = await armedWorker({ tasks: { quiet: () => undefined } });
+  const handoff = internals(worker).services.producer.handoff;
+  const listener = handoff.listener;
+  // From here on the node has no LISTEN session to name. It takes one run by hand-off (its row
+  // was armed before), so its row is spent and it would arm again once idle.
+  handoff.listener = () => undefined;
+  const done = waitForStatus(worker, (c) => c.task === 'quiet' && c.next === 'completed');
+  const { id } = await producer.enqueue('quiet', {});
+  await done;
+  await eventually(() => !handoff.pending, { timeoutMs: 10_000, what: 'the node to take the run' });
+  const before = await handoffOf(worker);
+  handoff.arm();
+  assert.equal(handoff.pending, false, 'no arming without a LISTEN session');
+  assert.equal(await handoffOf(worker), before);
+  assert.equal(before, id, 'the row still names the run it took');
+  handoff.listener = listener;
+  handoff.arm();
+  await armed(worker);
+  await Promise.all([worker.stop(), producer.stop()]);
 });
 
 test('the handoff option must be a boolean', () => {

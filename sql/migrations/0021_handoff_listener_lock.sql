@@ -1,0 +1,23 @@
+-- Kairos schema, version 21: no hand-off to a node whose process is gone.
+--
+-- Why: an idle node that exited without stop() (SIGKILL, a crash, Ctrl-C in an app without a
+-- signal handler) kept its armed `handoffs` row, and the row was trusted for as long as the node's
+-- heartbeat looked fresh (`stale_ms`, three heartbeat intervals). A run enqueued in that window
+-- went in running on the dead node and waited out the lease (60 s by default) before the rescuer
+-- freed it: every edit-and-rerun loop hit this (issue #14). The database knows at once when a
+-- local process dies: its sessions end. So the node's LISTEN connection — the one that receives
+-- the hand-off NOTIFY, a dedicated direct connection even behind a transaction pooler — holds a
+-- session-level advisory lock on a random key it chose when it connected
+-- (src/store/notifier.ts), the node writes that key into its row when it arms
+-- (src/engine/handoff.ts), and insertRunHandoff takes only a row whose key is still held: its
+-- `pg_try_advisory_xact_lock_shared` fails while the listener's session lives. That probe costs
+-- one lock-table lookup (no measurable change to an enqueue); reading pg_stat_activity instead
+-- costs a copy of every backend's status per transaction (0.4–0.6 ms at max_connections = 400).
+-- A listener that drops and reconnects holds a new key, so its old row is ignored until the node
+-- arms again with the new one; a node without a LISTEN connection does not arm at all.
+--
+-- Safety: additive, one nullable column on a table of one row per idle node. Rows armed by nodes
+-- of version 20 have no key and are judged by their heartbeat alone, as before; enqueues of
+-- version 20 ignore the key (they hand over as before). The keys lie in [2^32, 2^53): the
+-- advisory locks Kairos takes for lock keys (`hashtext`, an int4) never fall there.
+ALTER TABLE {{schema}}.handoffs ADD COLUMN listener_lock bigint;
