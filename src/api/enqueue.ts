@@ -9,7 +9,25 @@ import { assertDate, assertInteger, assertKey, assertName, assertOneOf, serializ
 import type { ConflictPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
-import type { EnqueueOptions, EnqueueResult } from './types.js';
+import type { EnqueueItem, EnqueueOptions, EnqueueResult } from './types.js';
+
+/**
+ * The keys of {@link EnqueueOptions}, the one list enqueue() accepts (a key missing here, or here
+ * and not in the interface, fails the type-check).
+ */
+export const ENQUEUE_OPTION_KEYS = {
+  runAt: true, delay: true, priority: true, queue: true, key: true, conflict: true, retries: true, backoff: true,
+  maxBackoff: true, timeout: true, misfireGrace: true, client: true,
+} as const satisfies Record<keyof EnqueueOptions, true>;
+
+/** The keys of an {@link EnqueueItem} of enqueueMany(): the run options without `client`, plus `task` and `payload`. */
+export const ENQUEUE_ITEM_KEYS = (({ client: _client, ...run }) => ({ ...run, task: true, payload: true }) as const)(ENQUEUE_OPTION_KEYS) satisfies Record<keyof EnqueueItem, true>;
+
+/** The keys of enqueueMany()'s second argument. */
+export const ENQUEUE_MANY_OPTION_KEYS = { client: true, conflict: true } as const satisfies Record<keyof EnqueueManyOptions, true>;
+
+/** Options of enqueueMany() as a whole. */
+export type EnqueueManyOptions = Pick<EnqueueOptions, 'client' | 'conflict'>;
 
 /** Build the row of one run, checking everything. `field` prefixes error fields in batches. */
 export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = ''): NewRun {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
-import { assertInteger, assertName } from '../core/validate.js';
+import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { ResolvedOptions } from '../core/contracts.js';
@@ -132,9 +132,28 @@ function flag(value: unknown, field: string, fallback: boolean): boolean {
   return value;
 }
 
+/**
+ * The keys of {@link KairosOptions}, the one list `new Kairos()` accepts (a key missing here, or
+ * here and not in the interface, fails the type-check).
+ */
+export const KAIROS_OPTION_KEYS = {
+  connectionString: true, pool: true, schema: true, tasks: true, queues: true, concurrency: true, batchSize: true, prefetch: true,
+  nodeName: true, nodeTags: true, pollInterval: true, scheduleAhead: true, heartbeatInterval: true, lease: true, rescueInterval: true,
+  maxRescues: true, shutdownTimeout: true, retention: true, migrate: true, handoff: true, preparedStatements: true, clusterEvents: true,
+  logger: true, clock: true, maxConnections: true, runSqlJobs: true, allowShell: true, connections: true,
+} as const satisfies Record<keyof KairosOptions, true>;
+
+/** The keys of {@link RetentionOptions}. */
+export const RETENTION_OPTION_KEYS = { completed: true, failed: true, cancelled: true, nodes: true, interval: true } as const satisfies Record<keyof RetentionOptions, true>;
+
 /** Apply defaults and check every option. */
 export function resolveOptions(options: KairosOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected options to be an object, got ${describeValue(options)}`);
+  assertKnownKeys(options, KAIROS_OPTION_KEYS, 'new Kairos()');
+  if (options.retention !== undefined && (options.retention === null || typeof options.retention !== 'object')) {
+    throw new KairosValidationError('retention', `Expected \`retention\` to be an object such as { completed: '7d' }, got ${describeValue(options.retention)}`);
+  }
+  assertKnownKeys(options.retention, RETENTION_OPTION_KEYS, 'new Kairos()', 'retention.');
   if (!options.connectionString && !options.pool) {
     throw new KairosValidationError('connectionString', 'Expected `connectionString` or `pool`, got neither');
   }

@@ -4,7 +4,7 @@
  */
 import type { TaskDefinition, TaskHandler, TaskOptions } from '../core/contracts.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
-import { assertText } from '../core/validate.js';
+import { assertKnownKeys, assertText } from '../core/validate.js';
 
 /** The task contracts, defined in core so that the engine and the executors need not import api/. */
 export type { TaskContext, TaskHandler, TaskOptions, TaskDefinition } from '../core/contracts.js';
@@ -15,11 +15,24 @@ export type TaskMap = Record<string, TaskDefinition<any> | TaskHandler<any>>; //
 /** The payload type of a task definition or handler. */
 export type PayloadOf<T> = T extends TaskDefinition<infer P> ? P : T extends TaskHandler<infer P> ? P : unknown;
 
+/**
+ * The keys of {@link TaskOptions}, the one list defineTask() accepts (a key missing here, or here
+ * and not in the interface, fails the type-check).
+ */
+export const TASK_OPTION_KEYS = {
+  retries: true, backoff: true, maxBackoff: true, timeout: true, queue: true, priority: true, exclusive: true, validate: true,
+} as const satisfies Record<keyof TaskOptions, true>;
+
+/** The keys of a {@link TaskDefinition}: the task options and `handler`. */
+export const TASK_DEFINITION_KEYS = { ...TASK_OPTION_KEYS, handler: true } as const satisfies Record<keyof TaskDefinition, true>;
+
 /** Define a task with a typed payload. */
 export function defineTask<P = unknown>(handler: TaskHandler<P>, options: TaskOptions<P> = {}): TaskDefinition<P> {
   if (typeof handler !== 'function') {
     throw new KairosValidationError('handler', `Expected \`handler\` to be a function, got ${describeValue(handler)}`);
   }
+  if (options === null || typeof options !== 'object') throw new KairosValidationError('options', `Expected the options of defineTask() to be an object, got ${describeValue(options)}`);
+  assertKnownKeys(options, TASK_OPTION_KEYS, 'defineTask()');
   return { ...options, handler };
 }
 
@@ -39,6 +52,7 @@ function checkExclusive(value: unknown, field: string): void {
 export function toDefinition(value: TaskHandler | TaskDefinition, name: string): TaskDefinition {
   if (typeof value === 'function') return { handler: value };
   if (value && typeof value === 'object' && typeof value.handler === 'function') {
+    assertKnownKeys(value, TASK_DEFINITION_KEYS, `the definition of task \`${name}\``, `tasks.${name}.`);
     checkExclusive(value.exclusive, `tasks.${name}.exclusive`);
     return value;
   }

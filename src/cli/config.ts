@@ -12,8 +12,8 @@ import { z } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { redactConnectionString } from '../core/redact.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
-import { isName, NAME_RULE } from '../core/validate.js';
-import { alertRulesSchema, redactAlertRules, type AlertRule } from '../observability/alert-rules.js';
+import { didYouMean, isName, NAME_RULE } from '../core/validate.js';
+import { alertRulesSchema, redactAlertRules, unknownRuleKey, type AlertRule } from '../observability/alert-rules.js';
 
 /** The agent's settings, complete and checked. */
 export interface AgentConfig {
@@ -209,6 +209,11 @@ export async function loadAgentConfig(input: AgentConfigInput): Promise<AgentCon
     const parsed = schema.safeParse(value, { reportInput: true });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
+        const unknownKey = key === 'alerts' ? unknownRuleKey(issue as Parameters<typeof unknownRuleKey>[0], value, key, ` (from ${source.label})`) : undefined;
+        if (unknownKey) {
+          problems.push(new KairosValidationError(unknownKey.field, unknownKey.message));
+          continue;
+        }
         const field = key + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
         const got = issue.path.length === 0 ? value : issue.input;
         const shown = HIDDEN.test(field) ? 'a value (not shown)' : SECRET.test(field) ? describeSecret(got) : describeValue(got);
@@ -279,7 +284,7 @@ async function readConfigFile(path: string, notes: string[], problems: KairosVal
     const key = known.get(name);
     if (name === 'http') given.push(...httpSettings(pair, (values?.http ?? null) as Record<string, unknown> | null, keyPath, { path, at, known, problems, source }));
     else if (name in PGAGENT_IGNORED) notes.push(`${path}: \`${keyPath}\` (line ${line}) is accepted for pgAgent compatibility and ignored: ${PGAGENT_IGNORED[name]}`);
-    else if (key === undefined) problems.push(new KairosValidationError(keyPath, `Unknown setting \`${name}\` in ${path} (line ${line})${suggest(name, [...known.keys()])}`));
+    else if (key === undefined) problems.push(new KairosValidationError(keyPath, `Unknown setting \`${name}\` in ${path} (line ${line})${didYouMean(name, [...known.keys()], 'settings')}`));
     else if (given.some((g) => g.key === key)) problems.push(new KairosValidationError(key, `Setting \`${keyPath}\` in ${path} (line ${line}) repeats \`${FIELDS[key as Key]?.yaml ?? key}\` under another name; keep one`));
     else if (values?.[name] !== null && values?.[name] !== undefined) given.push({ key, value: values[name], source: source(keyPath, line) }); // empty = default
   }
@@ -357,22 +362,4 @@ function isPostgresUrl(value: string): boolean {
 function describeSecret(value: unknown): string {
   if (typeof value === 'string') return describeValue(redactConnectionString(value));
   return typeof value === 'number' ? 'a number (not shown)' : describeValue(value);
-}
-
-/** ` (did you mean …?)` for a camelCase spelling or a typo of a known key, else the list of keys. */
-function suggest(name: string, known: string[]): string {
-  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/-/g, '_');
-  const close = known.find((k) => k === snake) ?? known.find((k) => distance(k, name) <= 2);
-  return close ? `; did you mean \`${close}\`?` : `; known settings: ${known.join(', ')}`;
-}
-
-/** Levenshtein distance, for typo suggestions. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i += 1) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j += 1) next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length] as number;
 }

@@ -85,6 +85,62 @@ export function assertOneOf<T extends string>(value: unknown, field: string, all
   return value as T;
 }
 
+/**
+ * The known key `name` most likely meant, or undefined: the same key in another spelling
+ * (`pollInterval` for `poll_interval`, `timeZone` for `timezone`), else the nearest within two
+ * edits (one for names of up to three characters), a swap of two neighbours counting as one.
+ */
+export function closestKey(name: string, known: readonly string[]): string | undefined {
+  const plain = (key: string): string => key.replace(/[_-]/g, '').toLowerCase();
+  const same = known.find((k) => plain(k) === plain(name));
+  if (same !== undefined) return same;
+  const limit = name.length <= 3 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const key of known) {
+    const d = editDistance(key, name);
+    if (d < bestDistance) [best, bestDistance] = [key, d];
+  }
+  return best;
+}
+
+/** `; did you mean \`x\`?` for the key `name` most likely meant, else `; known <noun>: a, b, …`. */
+export function didYouMean(name: string, known: readonly string[], noun = 'options'): string {
+  const close = closestKey(name, known);
+  return close !== undefined ? `; did you mean \`${close}\`?` : `; known ${noun}: ${known.join(', ')}`;
+}
+
+/**
+ * Refuse an options object with a key that is not one of `known` (e.g. `schedule({ evrey: '1m' })`,
+ * which would otherwise store a job that never fires). `known` is a `{ key: true }` record written
+ * `satisfies Record<keyof TheOptions, true>`, so that an option added to the interface and not
+ * to the record fails the type-check. `where` names the call (`schedule()`); `prefix` is put
+ * before the key in the error's field (`items[2].`, `retention.`). Inherited keys are not looked
+ * at, as the options are read by name. Non-objects pass: the caller's own check refuses them.
+ */
+export function assertKnownKeys(value: unknown, known: Readonly<Record<string, true>>, where: string, prefix = ''): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const key of Object.keys(value)) {
+    if (Object.hasOwn(known, key)) continue;
+    const field = `${prefix}${key}`;
+    throw new KairosValidationError(field, `Unknown option \`${field}\` of ${where}${didYouMean(key, Object.keys(known))}`);
+  }
+}
+
+/** Optimal string alignment distance (Levenshtein plus swaps of neighbours), for typo suggestions. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** Largest payload accepted, in bytes of JSON. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 const MAX_PAYLOAD_DEPTH = 100;

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { z as ZodNamespace } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
-import { isName, NAME_RULE } from '../core/validate.js';
+import { didYouMean, isName, NAME_RULE } from '../core/validate.js';
 
 /** What an alert is about. */
 export type AlertEvent = 'failed' | 'disabled' | 'late' | 'expired' | 'missed' | 'broken';
@@ -109,6 +109,22 @@ function toRule(rule: Parsed): AlertRule {
 const CAMEL_TO_SNAKE: Record<string, string> = { lateAfter: 'late_after', secretEnv: 'secret_env' };
 
 /**
+ * A zod issue of an unknown key in a rule (the rule schemas are strict) as the field of that key
+ * and `Unknown key … ; did you mean …?`, with the keys of the rule's channel as the schema has
+ * them; undefined for any other issue. `rules` is the list that was checked, `field` its name,
+ * `from` where it came from (` (from …)`).
+ */
+export function unknownRuleKey(issue: ZodNamespace.core.$ZodIssue, rules: unknown, field: string, from = ''): { field: string; message: string } | undefined {
+  if (issue.code !== 'unrecognized_keys' || issue.keys.length === 0 || issue.path.length !== 1 || typeof issue.path[0] !== 'number') return undefined;
+  const rule = `${field}[${issue.path[0]}]`;
+  const channel = (Array.isArray(rules) ? (rules[issue.path[0]] as { channel?: unknown } | undefined)?.channel : undefined);
+  const option = cachedSchemas().ruleSchema.options.find((o) => o.shape.channel.value === channel);
+  const known = option ? Object.keys(option.shape) : [];
+  const key = issue.keys[0]!;
+  return { field: `${rule}.${key}`, message: `Unknown key \`${key}\` of the ${String(channel)} alert rule \`${rule}\`${from}${didYouMean(key, known, 'keys')}` };
+}
+
+/**
  * Check rules given in code (camelCase `lateAfter`, `secretEnv` accepted as well as the YAML
  * spelling). @throws {KairosValidationError} naming the first bad field, e.g. `alerts[0].url`.
  */
@@ -121,6 +137,8 @@ export function parseAlertRules(input: unknown, field = 'alerts'): AlertRule[] {
   const parsed = alertRulesSchema().safeParse(snake, { reportInput: true });
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues as [ZodNamespace.core.$ZodIssue];
+  const unknownKey = unknownRuleKey(issue, snake, field);
+  if (unknownKey) throw new KairosValidationError(unknownKey.field, unknownKey.message);
   const path = field + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
   const got = /secret/.test(path) ? 'a value (not shown)' : describeValue(issue.input);
   throw new KairosValidationError(path, `Expected \`${path}\` to be ${issue.message}, got ${got}`);

@@ -18,6 +18,7 @@ import type { Kairos } from '../api/kairos.js';
 import { internals } from '../api/internals.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError } from '../core/errors.js';
+import { assertKnownKeys } from '../core/validate.js';
 import type { AlertRulesRow } from '../store/queries.js';
 import type { AttemptInfo, AttemptObserver } from './tracing.js';
 import type { JobBrokenEvent } from '../engine/quarantine.js';
@@ -81,8 +82,14 @@ export interface KairosAlerts {
 const MAX_IN_FLIGHT = 200;
 const MAX_MESSAGE = 2000;
 
+/** The keys of {@link AlertsOptions} (a key missing here, or here and not in the interface, fails the type-check). */
+const ALERTS_OPTION_KEYS = {
+  rules: true, checkedRules: true, sqlRules: true, refreshMs: true, webhookBackoffMs: true, env: true, registry: true,
+} as const satisfies Record<keyof AlertsOptions, true>;
+
 /** Create the alerts of `kairos` and start observing it (before or after start()). */
 export function createAlerts(kairos: AnyKairos, options: AlertsOptions = {}): KairosAlerts {
+  assertKnownKeys(options, ALERTS_OPTION_KEYS, 'createAlerts()');
   const env = options.env ?? process.env;
   const configured = configuredRules(options, env);
   const sqlRules = new SqlRules(kairos, options.refreshMs ?? 10_000, options.sqlRules ?? true);
@@ -252,7 +259,7 @@ function baseAlert(kairos: AnyKairos, event: AlertEvent, job: string, message: s
 
 /** A failed or expired run, described from its last history row (when it is still there). */
 async function runEndAlert(kairos: AnyKairos, event: AlertEvent, change: StatusChange): Promise<Alert> {
-  const [log] = await internals(kairos).store.sql.lastLogOfRun({ run_id: change.runId });
+  const [log] = await internals(kairos).store.sql.lastHistoryOfRun({ run_id: change.runId });
   if (!log) return { ...baseAlert(kairos, event, change.job, `run ${change.runId} ${change.next}`), runId: change.runId, task: change.task };
   return {
     ...baseAlert(kairos, event, log.job_name ?? log.task, log.message ?? `run ${change.runId} ${change.next}`),
@@ -261,10 +268,10 @@ async function runEndAlert(kairos: AnyKairos, event: AlertEvent, change: StatusC
   };
 }
 
-/** A job disabled after repeated failures, with its failure count and last error when it can still be read. */
+/** A job disabled at its failure limit, with its consecutive failures, the limit and its last error when it can still be read. */
 async function disabledAlert(kairos: AnyKairos, job: string): Promise<Alert> {
   const info = await kairos.getJob(job).catch(() => undefined);
-  const detail = info ? `after ${info.currentAttempts} consecutive failed attempts (max_attempts ${info.maxAttempts ?? '-'}); last error: ${info.lastMessage ?? '-'}` : 'after repeated failures';
+  const detail = info ? `after ${info.consecutiveFailures} consecutive failed attempts (failure limit ${info.disableAfterFailures ?? '-'}); last error: ${info.lastMessage ?? '-'}` : 'after repeated failures';
   return baseAlert(kairos, 'disabled', job, `job ${job} disabled ${detail}`);
 }
 

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { latestVersion, schemaVersion } from '../store/migrate.js';
 import type { KairosMetrics } from './metrics.js';
 import { KairosDatabaseError } from '../core/errors.js';
+import { assertKnownKeys } from '../core/validate.js';
 import type { Kairos } from '../api/kairos.js';
 import { maybeInternals } from '../api/internals.js';
 
@@ -65,8 +66,17 @@ export async function readiness(target: ProbeTarget, timeoutMs = 2000): Promise<
   }
 }
 
+/** The keys of {@link HandlerOptions} (a key missing here, or here and not in the interface, fails the type-check). */
+const HANDLER_OPTION_KEYS = { metrics: true, prefix: true, readyTimeoutMs: true } as const satisfies Record<keyof HandlerOptions, true>;
+/** The keys of startObservabilityServer()'s options: the handler's, `port` and `host`. */
+const SERVER_OPTION_KEYS = { ...HANDLER_OPTION_KEYS, port: true, host: true } as const satisfies Record<keyof ServerOptions, true>;
+
+/** Options of {@link startObservabilityServer}. */
+export type ServerOptions = HandlerOptions & { port: number; host?: string };
+
 /** Serve `/healthz`, `/readyz` and `/metrics` (GET and HEAD) under `prefix`. */
 export function observabilityHandler(target: ProbeTarget, options: HandlerOptions = {}): ObservabilityHandler {
+  assertKnownKeys(options, HANDLER_OPTION_KEYS, 'observabilityHandler()');
   const prefix = (options.prefix ?? '').replace(/\/+$/, '');
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -109,8 +119,10 @@ export interface ObservabilityServer {
 }
 
 /** Listen on `host:port` (port 0 = any free port) and serve the probes and metrics; other paths get 404. */
-export async function startObservabilityServer(target: ProbeTarget, options: HandlerOptions & { port: number; host?: string }): Promise<ObservabilityServer> {
-  const handle = observabilityHandler(target, options);
+export async function startObservabilityServer(target: ProbeTarget, options: ServerOptions): Promise<ObservabilityServer> {
+  assertKnownKeys(options, SERVER_OPTION_KEYS, 'startObservabilityServer()');
+  const { port: _port, host: _host, ...handlerOptions } = options;
+  const handle = observabilityHandler(target, handlerOptions);
   const server = http.createServer((req, res) => {
     if (!handle(req, res)) send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/healthz', '/readyz', '/metrics'] }));
   });

@@ -20,6 +20,7 @@ import type { Kairos } from '../api/kairos.js';
 import { internals } from '../api/internals.js';
 import type { StatusChange } from '../core/types.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
+import { assertKnownKeys } from '../core/validate.js';
 import type { AttemptObserver } from './tracing.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -68,8 +69,12 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 
 const LATENESS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600];
 const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
+/** The keys of {@link MetricsOptions} (a key missing here, or here and not in the interface, fails the type-check). */
+const METRICS_OPTION_KEYS = { maxJobLabels: true, registry: true, defaultLabels: true } as const satisfies Record<keyof MetricsOptions, true>;
+
 /** Create the metrics of `kairos` and start observing it (before or after start()). */
 export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): KairosMetrics {
+  assertKnownKeys(options, METRICS_OPTION_KEYS, 'createMetrics()');
   const max = options.maxJobLabels ?? 200;
   if (!Number.isInteger(max) || max < 1 || max > 100_000) {
     throw new KairosValidationError('maxJobLabels', `Expected \`maxJobLabels\` to be an integer from 1 to 100000, got ${describeValue(options.maxJobLabels)}`);

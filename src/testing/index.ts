@@ -22,6 +22,7 @@ import { internals } from '../api/internals.js';
 type AnyKairos = Kairos<any>;
 import type { StatusChange } from '../core/types.js';
 import { KairosTimeoutError, KairosValidationError } from '../core/errors.js';
+import { assertKnownKeys } from '../core/validate.js';
 
 export { TestClock } from '../core/clock.js';
 export { silentLogger } from '../core/logger.js';
@@ -53,8 +54,15 @@ export async function createTestSchema(connectionString = process.env.DATABASE_U
   };
 }
 
+/** The keys of a {@link TaskContext} that runTask() may be given (a key missing here, or here and not in the interface, fails the type-check). */
+const CONTEXT_KEYS = {
+  runId: true, attempt: true, retries: true, task: true, jobName: true, key: true, queue: true, priority: true,
+  scheduledAt: true, dueAt: true, startedAt: true, latenessMs: true, signal: true, logger: true,
+} as const satisfies Record<keyof TaskContext, true>;
+
 /** Call a task handler as Kairos would, with a context you can override. Resolves to its output. */
 export async function runTask<P>(task: TaskHandler<P> | TaskDefinition<P>, payload: P, context: Partial<TaskContext> = {}): Promise<unknown> {
+  assertKnownKeys(context, CONTEXT_KEYS, 'runTask() context');
   const definition = toDefinition(task as TaskHandler, 'task') as TaskDefinition<P>;
   const now = new Date();
   const checked = definition.validate ? definition.validate(payload) : payload;
@@ -133,6 +141,7 @@ export function waitForRun(kairos: AnyKairos, runId: number, timeoutMs = 10_000)
  * and wait until each result is recorded. Returns how many attempts ran.
  */
 export async function drain(kairos: AnyKairos, options: { timeoutMs?: number } = {}): Promise<number> {
+  assertKnownKeys(options, { timeoutMs: true } satisfies Record<keyof typeof options, true>, 'drain()');
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const { producer, executor, completer } = internals(kairos).services;
   let attempts = 0;
