@@ -525,6 +525,8 @@ CREATE TRIGGER jobs_unplan_ahead BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW W
 
 CREATE TRIGGER jobs_z_disabled_no_next_run BEFORE INSERT OR UPDATE OF enabled, next_run ON {{schema}}.jobs FOR EACH ROW WHEN (((NOT new.enabled) AND (new.next_run IS NOT NULL))) EXECUTE FUNCTION {{schema}}.clear_disabled_next_run();
 
+CREATE TRIGGER jobs_z_enabled_plans BEFORE UPDATE OF enabled ON {{schema}}.jobs FOR EACH ROW WHEN ((new.enabled AND (NOT old.enabled) AND (new.next_run IS NULL) AND (new.schedule_kind <> 'manual'::text))) EXECUTE FUNCTION {{schema}}.plan_enabled_job();
+
 CREATE TRIGGER runs_notify AFTER INSERT ON {{schema}}.runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.notify_new_runs();
 
 -- ==== Views
@@ -2419,6 +2421,17 @@ BEGIN
   RETURN NULL;
 END $function$;
 
+-- FUNCTION {{schema}}.plan_enabled_job() RETURNS trigger
+CREATE OR REPLACE FUNCTION {{schema}}.plan_enabled_job()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  NEW.planned := false;
+  RETURN NEW;
+END $function$;
+
 -- FUNCTION {{schema}}.preview(text,text,integer) RETURNS SETOF timestamp with time zone
 CREATE OR REPLACE FUNCTION {{schema}}.preview(schedule text, timezone text DEFAULT 'UTC'::text, count integer DEFAULT 10)
  RETURNS SETOF timestamp with time zone
@@ -2960,6 +2973,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.max_payload_bytes() TO job_scheduler;
 GRANT EXECUTE ON FUNCTION {{schema}}.notify_job_changes() TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.notify_new_runs() TO job_scheduler;
+
+GRANT EXECUTE ON FUNCTION {{schema}}.plan_enabled_job() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.preview(text,text,integer) TO job_monitor;
 

@@ -5,7 +5,8 @@
 -- TypeScript disable(), a job disabling itself after max_attempts consecutive failures, a tenant's
 -- own UPDATE), and `kairos jobs show` printed a next run for a job that would never fire (issue
 -- #14, item 10). One owner for the rule: a trigger on jobs clears next_run whenever a row is, or
--- becomes, disabled, whichever statement wrote it. Enabling already plans from now (TypeScript
+-- becomes, disabled, whichever statement wrote it; and one that enables a job without a next run
+-- hands it to the ticker to plan from now. Enabling already plans from now (TypeScript
 -- setEnabled, toggle_job); toggle_job's interval case now anchors a job without schedule_time at
 -- its creation, as the TypeScript planner does (it computed NULL, and the job never fired again).
 -- Safety: a row trigger that only assigns NEW.next_run (no privileges needed, so tenants' own
@@ -24,6 +25,21 @@ END $$;
 -- bookkeeping, not a new definition, and must not lift a quarantine (a plain disable keeps it).
 CREATE TRIGGER jobs_z_disabled_no_next_run BEFORE INSERT OR UPDATE OF enabled, next_run ON {{schema}}.jobs
   FOR EACH ROW WHEN (NOT NEW.enabled AND NEW.next_run IS NOT NULL) EXECUTE FUNCTION {{schema}}.clear_disabled_next_run();
+
+-- The other half of the rule: a statement that enables a job without planning it (a direct
+-- UPDATE, elephant_worker's update_job, pg_cron's alter_job) leaves it for the ticker to plan from
+-- now (planned = false), as toggle_job does for cron jobs; otherwise it would be enabled with no
+-- next run and never fire.
+CREATE FUNCTION {{schema}}.plan_enabled_job() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  NEW.planned := false;
+  RETURN NEW;
+END $$;
+
+CREATE TRIGGER jobs_z_enabled_plans BEFORE UPDATE OF enabled ON {{schema}}.jobs
+  FOR EACH ROW WHEN (NEW.enabled AND NOT OLD.enabled AND NEW.next_run IS NULL AND NEW.schedule_kind <> 'manual')
+  EXECUTE FUNCTION {{schema}}.plan_enabled_job();
 
 -- Row by row, quarantined rows left alone (an update of their next_run would lift the mark): a row
 -- a constraint refuses keeps its value with a NOTICE rather than failing the upgrade; it is

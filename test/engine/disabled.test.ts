@@ -65,3 +65,15 @@ test('a direct UPDATE and a definition written disabled keep no next run either'
   await db.pool.query(`SELECT ${s}.define_job('sql-born-disabled', 'SELECT 1', cron => ARRAY['* * * * *'], enabled => false)`);
   assert.equal(await nextRun('sql-born-disabled'), null);
 });
+
+test('enabling by a statement that does not plan (a direct UPDATE, update_job, alter_job) lets the ticker plan it from now', async () => {
+  const clock = new TestClock('2031-05-01T10:20:00Z');
+  const kairos = db.node({ clock, tasks: { noop: () => undefined } });
+  await kairos.schedule({ name: 'reenabled', task: 'noop', cron: '0 * * * *' });
+  await kairos.disable('reenabled');
+  await db.pool.query(`UPDATE ${s}.jobs SET enabled = true WHERE job_name = 'reenabled'`);
+  const { rows } = await db.pool.query(`SELECT planned FROM ${s}.jobs WHERE job_name = 'reenabled'`);
+  assert.equal(rows[0].planned, false, 'left for the ticker');
+  await internals(kairos).services.ticker.materialise();
+  assert.equal((await nextRun('reenabled'))?.toISOString(), '2031-05-01T11:00:00.000Z');
+});

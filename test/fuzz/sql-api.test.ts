@@ -219,7 +219,7 @@ test('schedule / alter_job / unschedule: pg_cron\'s API', async () => {
     sql: `SELECT ${s}.alter_job($1::bigint, schedule => $2, command => $3, active => $4::boolean)`,
     params: [id, expr, cmd, active],
     fields: /SQL|command|cron|expression|field|schedule|seconds|interval|crontab/i,
-    check: `SELECT (($3::text IS NULL OR command = $3) AND ($4::boolean IS NULL OR enabled = $4::boolean) AND next_run IS NOT NULL) AS ok FROM ${s}.jobs WHERE job_id = $1::int`,
+    check: `SELECT (($3::text IS NULL OR command = $3) AND ($4::boolean IS NULL OR enabled = $4::boolean) AND (NOT enabled OR NOT planned OR next_run IS NOT NULL) AND (enabled OR next_run IS NULL)) AS ok FROM ${s}.jobs WHERE job_id = $1::int`,
   }));
   await property([name], (n) => ({ sql: `SELECT ${s}.unschedule(${ph([n], 0, 'text')})`, params: [n], fields: /job/ }));
 });
