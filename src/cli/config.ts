@@ -310,7 +310,7 @@ function httpSettings(
     const name = isScalar(item.key) ? String(item.key.value) : 'a non-scalar key';
     const key = ctx.known.get(`http.${name}`);
     const line = ctx.at(item.key);
-    if (key === undefined) ctx.problems.push(new KairosValidationError(`${keyPath}.${name}`, `Unknown setting \`${name}\` under \`${keyPath}\` in ${ctx.path} (line ${line}); known settings: port, host`));
+    if (key === undefined) ctx.problems.push(new KairosValidationError(`${keyPath}.${name}`, `Unknown setting \`${name}\` under \`${keyPath}\` in ${ctx.path} (line ${line})${didYouMean(name, ['port', 'host'], 'settings')}`));
     else if (values[name] !== null && values[name] !== undefined) given.push({ key, value: values[name], source: ctx.source(`${keyPath}.${name}`, line) });
   }
   return given;

@@ -36,7 +36,8 @@ test('http port and host: flag over KAIROS_HTTP_PORT over YAML `http:`; absent b
   const none = await loadAgentConfig({ flags: {}, env: {} });
   assert.ok(!('httpPort' in none) && !('httpHost' in none) && !('alerts' in none));
   assert.match(await problems({}, {}, 'http:\n  port: 70000\n'), /`httpPort` \(from .*http\.port at line 2\) to be an integer from 0 to 65535, got number 70000/);
-  assert.match(await problems({}, {}, 'http:\n  prot: 80\n'), /Unknown setting `prot` under `http`.*line 2.*known settings: port, host/);
+  assert.match(await problems({}, {}, 'http:\n  prot: 80\n'), /Unknown setting `prot` under `http`.*line 2\); did you mean `port`\?$/);
+  assert.match(await problems({}, {}, 'http:\n  address: 0.0.0.0\n'), /Unknown setting `address` under `http`.*line 2\); known settings: port, host$/);
   assert.match(await problems({}, {}, 'http: 8080\n'), /Expected `http` in .* to be a mapping with `port` and `host`, got number 8080/);
   assert.match(await problems({ httpPort: 'eighty' }, {}, undefined), /`httpPort` \(from --http-port\)/);
   assert.match(await problems({}, { KAIROS_HTTP_HOST: 'a host' }, undefined), /`httpHost` \(from KAIROS_HTTP_HOST\) to be a host name or IP address/);
