@@ -121,7 +121,7 @@ test('a job disabled after consecutive failures, and its failures, are sent on a
     assert.deepEqual(heard.alerts.map((a) => a.event).sort(), ['disabled', 'failed', 'failed']);
     const disabled = heard.alerts.find((a) => a.event === 'disabled')!;
     assert.equal(disabled.job, 'fragile');
-    assert.match(disabled.message, /job fragile disabled after 2 consecutive failed attempts .*last error: down/);
+    assert.match(disabled.message, /job fragile disabled after 2 consecutive failed attempts \(failure limit 2\); last error: down/);
     assert.equal((await kairos.getJob('fragile'))?.enabled, false);
   } finally {
     await alerts.close();
@@ -253,6 +253,6 @@ test('bad rules are refused with a clear error that never shows a secret', () =>
   refused([{ channel: 'log', events: ['exploded'] }], 'alerts[0].events[0]', /one of failed, disabled, late, expired, missed/);
   refused([{ channel: 'log', events: [] }], 'alerts[0].events', /at least one event/);
   refused([{ channel: 'log', lateAfter: 'soon' }], 'alerts[0].late_after', /duration/);
-  refused([{ channel: 'log', color: 'red' }], 'alerts[0]', /color/);
+  refused([{ channel: 'log', color: 'red' }], 'alerts[0].color', /^Unknown key `color` of the log alert rule `alerts\[0\]`; known keys: channel, job, events, late_after$/);
   assert.throws(() => createAlerts(kairos, { rules: [{ channel: 'webhook', url: 'https://example.com', secretEnv: 'NOT_SET_ANYWHERE' }], env: {} }), /environment variable NOT_SET_ANYWHERE/);
 });
