@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 25
+-- Schema version: 26
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -526,6 +526,8 @@ CREATE TRIGGER jobs_unplan_ahead BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW W
 CREATE TRIGGER jobs_z_disabled_no_next_run BEFORE INSERT OR UPDATE OF enabled, next_run ON {{schema}}.jobs FOR EACH ROW WHEN (((NOT new.enabled) AND (new.next_run IS NOT NULL))) EXECUTE FUNCTION {{schema}}.clear_disabled_next_run();
 
 CREATE TRIGGER jobs_z_enabled_plans BEFORE UPDATE OF enabled ON {{schema}}.jobs FOR EACH ROW WHEN ((new.enabled AND (NOT old.enabled) AND (new.next_run IS NULL) AND (new.schedule_kind <> 'manual'::text))) EXECUTE FUNCTION {{schema}}.plan_enabled_job();
+
+CREATE TRIGGER jobs_z_redefined_resets_failures BEFORE UPDATE ON {{schema}}.jobs FOR EACH ROW WHEN (((old.current_attempts <> 0) AND (new.current_attempts = old.current_attempts))) EXECUTE FUNCTION {{schema}}.reset_failures_on_redefinition();
 
 CREATE TRIGGER runs_notify AFTER INSERT ON {{schema}}.runs REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.notify_new_runs();
 
@@ -2451,6 +2453,22 @@ AS $function$
 BEGIN
   DELETE FROM {{schema}}.alert_rules a WHERE a.rule_id = remove_alert.rule_id;
   IF NOT FOUND THEN PERFORM {{schema}}.api_fail(format('no alert rule with id %s', coalesce(rule_id::text, 'NULL')), 'P0002'); END IF;
+END $function$;
+
+-- FUNCTION {{schema}}.reset_failures_on_redefinition() RETURNS trigger
+CREATE OR REPLACE FUNCTION {{schema}}.reset_failures_on_redefinition()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  bookkeeping text[] := ARRAY['next_run', 'run_count', 'planned', 'last_run', 'last_status', 'last_message',
+                              'current_attempts', 'broken_at', 'broken_reason', 'updated_at', 'enabled'];
+BEGIN
+  IF (to_jsonb(NEW) - bookkeeping) IS DISTINCT FROM (to_jsonb(OLD) - bookkeeping) THEN
+    NEW.current_attempts := 0;
+  END IF;
+  RETURN NEW;
 END $function$;
 
 -- FUNCTION {{schema}}.run_is_own(integer,text,text,text,name) RETURNS boolean
