@@ -13,7 +13,7 @@ import { buildRun, insertRuns } from './enqueue.js';
 import type { EnqueueItem, EnqueueOptions, EnqueueResult, HistoryFilter, JobFilter, RunFilter, ScheduleOptions } from './types.js';
 import { buildJob } from './schedules.js';
 import * as jobs from './jobs.js';
-import { Store } from '../store/store.js';
+import { Store, type NewRun } from '../store/store.js';
 import { createPool, guardCheckedOutClients, inTransaction } from '../store/db.js';
 import { migrate, type MigrateResult } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
@@ -68,8 +68,12 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly connections: Connections;
   /** Stops this node's runs that the database says are cancelled, when a NOTIFY says to look. */
   private readonly cancels: CancelCheck;
-  /** Signs and verifies status changes for the other nodes (clusterEvents on), else undefined. */
-  private readonly cluster: ClusterEvents | undefined;
+  /** Signs this node's status changes for the other nodes (while one listens) and verifies theirs (re-emitted with clusterEvents on). */
+  private readonly cluster: ClusterEvents;
+  /** Enqueues in flight that may hand their run to this node: a hand-off waits for them (see listen()). */
+  private readonly enqueuing = new Set<Promise<unknown>>();
+  /** Changes of runs created here whose '' → pending is not emitted yet (trigger() reads the run first). */
+  private readonly unannounced = new Map<number, StatusChange[]>();
   /** Engine services; internal, like `pool` (tests reach them through internals() to call runOnce()). */
   private readonly services: Services;
   private readonly periodicJobs: ScheduleOptions[] = [];
@@ -100,7 +104,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       customSchedules: new Map(),
       offset: new ClockOffset(),
       publish: (changes) => this.publish(changes),
-      publishing: () => this.localStatus.length > 0 || this.listenerCount('status') > 0 || this.options.clusterEvents,
+      publishing: () => this.localStatus.length > 0 || this.listenerCount('status') > 0 || this.cluster.publishing,
       jobRunFinished: () => this.services?.ticker.wake(),
     };
     for (const [name, task] of taskDefinitions(options.tasks as Record<string, TaskDefinition | TaskHandler> | undefined)) this.addTask(name, task);
@@ -129,7 +133,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     };
     heartbeat.onCancelRequested = (runId, reason) => this.cancelLocal(runId, reason);
     this.cancels = new CancelCheck(this.ctx, () => heartbeat.tracked(), (runId, reason) => this.cancelLocal(runId, reason));
-    this.cluster = this.options.clusterEvents ? new ClusterEvents(this.store, this.nodeId, this.ctx.offset, this.logger) : undefined;
+    this.cluster = new ClusterEvents(this.store, this.nodeId, this.ctx.offset, this.logger, this.options.clusterEvents);
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     registerInternals(this, { pool: this.pool, store: this.store, services: this.services });
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
@@ -164,8 +168,9 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       if (this.options.migrate) await this.migrate();
       await this.register();
       // The secret before LISTEN: no status message arrives that could not be verified.
-      await this.cluster?.start();
+      await this.cluster.start();
       await this.notifier.start();
+      await this.cluster.started();
       for (const periodic of this.periodicJobs) await this.upsertSchedule(periodic);
       this.state = 'started';
       const { heartbeat, rescuer, pruner, ticker, producer } = this.services;
@@ -174,6 +179,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       return this;
     } catch (error) {
       this.state = 'stopped';
+      this.cluster.stop();
       await this.notifier.stop();
       if (this.ownsPool) await this.pool.end().catch(() => undefined);
       throw error;
@@ -218,8 +224,25 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     if (items.some((i) => (i.conflict ?? conflict) !== conflict)) throw new KairosValidationError('conflict', 'Expected every item of one enqueueMany call to use the same `conflict` policy');
     const rows = items.map((item, i) => buildRun(item.task, item.payload, item, this.ctx.tasks.get(item.task), items.length > 1 ? `items[${i}]` : ''));
     const now = this.clock.now();
-    if (conflict === 'replace' && !options.client) return inTransaction(this.pool, (client) => insertRuns(this.store, rows, conflict, now, client));
-    return insertRuns(this.store, rows, conflict, now, options.client, this.options.handoff);
+    const client = options.client;
+    const written = conflict === 'replace' && !client
+      ? inTransaction(this.pool, (tx) => insertRuns(this.store, rows, conflict, now, tx))
+      : insertRuns(this.store, rows, conflict, now, client, this.options.handoff);
+    const created = written.then((results) => {
+      this.created(rows, results);
+      return results;
+    });
+    // Only a single run outside the caller's transaction may be handed over (Store.insertRuns).
+    if (this.state !== 'started' || rows.length !== 1 || conflict !== 'raise' || client) return created;
+    this.enqueuing.add(created);
+    return created.finally(() => this.enqueuing.delete(created));
+  }
+
+  /** '' → pending for each run an enqueue created (with 'replace', also a pending run it replaced: the insert does not tell them apart). */
+  private created(rows: NewRun[], results: EnqueueResult[]): void {
+    if (!this.ctx.publishing()) return;
+    const changes = results.flatMap((r, i) => (r.inserted ? [statusChange({ run_id: r.id, task: rows[i]!.task, key: rows[i]!.key }, '', 'pending')] : []));
+    if (changes.length > 0) this.publish(changes);
   }
 
   /** Create or update a schedule by name (replicas declaring the same schedule converge on one). */
@@ -258,8 +281,30 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   }
 
   /** Run a job now, outside its schedule; returns the run id. */
-  trigger(name: string, options: { payload?: unknown } = {}): Promise<number> {
-    return jobs.triggerJob(this.store, name, options.payload, this.clock.now());
+  async trigger(name: string, options: { payload?: unknown } = {}): Promise<number> {
+    const runId = await jobs.triggerJob(this.store, name, options.payload, this.clock.now());
+    if (this.ctx.publishing()) await this.announceTriggered(runId);
+    return runId;
+  }
+
+  /**
+   * '' → pending for a triggered run: its task is the run's (the job's command, or '@sql'…), read
+   * back; changes of the run made here meanwhile (this node claimed it) wait, so they follow it.
+   */
+  private async announceTriggered(runId: number): Promise<void> {
+    const held: StatusChange[] = [];
+    this.unannounced.set(runId, held);
+    try {
+      const { live, last } = await jobs.getRun(this.store, runId);
+      const run = live ?? last;
+      this.unannounced.delete(runId);
+      if (run) this.publish([statusChange({ run_id: runId, job_name: run.jobName, task: run.task, key: run.key }, '', 'pending')]);
+    } catch (error) {
+      this.logger.warn({ err: error, run: runId }, "reading a triggered run failed: its '' → pending status change is not emitted");
+    } finally {
+      this.unannounced.delete(runId);
+      if (held.length > 0) this.publish(held);
+    }
   }
 
   /** Delete a job, its queued runs, occurrences and history. */
@@ -318,7 +363,12 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       const hint = runsNotice(n);
       if (hint) producer.notified(hint.queue, hint.at);
     });
-    this.notifier.on('handoff', (n: Notice) => producer.handoff.accept(n));
+    this.notifier.on('handoff', (n: Notice) => {
+      // A run this instance may have handed to itself: its enqueue emits '' → pending when the
+      // insert returns, which can come after this NOTIFY; the start (pending → running) waits for it.
+      if (n.n === this.nodeId && this.enqueuing.size > 0) void Promise.allSettled([...this.enqueuing]).then(() => producer.handoff.accept(n));
+      else producer.handoff.accept(n);
+    });
     this.notifier.on('jobs', (n: Notice) => {
       const hint = jobsNotice(n);
       if (hint) ticker.hint(hint.at, hint.plan);
@@ -327,7 +377,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       if (cancelNotice(n, this.nodeId)) this.cancels.hint();
     });
     this.notifier.on('status', (_n: Notice, raw: string) => {
-      for (const change of this.cluster?.open(raw) ?? []) this.emit('status', change);
+      // Every node hears who listens; only a listener (clusterEvents) gets other nodes' changes back.
+      for (const change of this.cluster.open(raw) ?? []) this.emit('status', change);
     });
     this.notifier.onReconnect(() => {
       void producer.handoff.reconnected().catch((error: unknown) => this.logger.warn({ err: error }, 'checking for a run handed over while disconnected failed; it is rescued when its lease runs out'));
@@ -337,14 +388,21 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     });
   }
 
-  /** Emit status changes here, and to the other nodes (signed) when clusterEvents is on. */
+  /** Emit status changes here, and to the other nodes (signed) while one of them listens (clusterEvents). */
   private publish(changes: StatusChange[]): void {
+    if (this.unannounced.size > 0) {
+      const later = changes.filter((c) => this.unannounced.has(c.runId));
+      for (const change of later) this.unannounced.get(change.runId)!.push(change);
+      if (later.length > 0) changes = changes.filter((c) => !this.unannounced.has(c.runId));
+      if (changes.length === 0) return;
+    }
     for (const observe of this.localStatus) observe(changes);
     if (this.listenerCount('status') > 0) for (const change of changes) this.emit('status', change);
-    this.cluster?.publish(changes);
+    this.cluster.publish(changes);
   }
 
   private async flushStatus(): Promise<void> {
-    await this.cluster?.flush();
+    await this.cluster.flush();
+    this.cluster.stop();
   }
 }
