@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 26
+-- Schema version: 31
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -2660,6 +2660,7 @@ BEGIN
   SELECT * INTO old_job FROM {{schema}}.jobs j WHERE j.job_name = jname FOR UPDATE;
   IF NOT FOUND THEN
     new_job := jsonb_populate_record(NULL::{{schema}}.jobs, created);
+    IF new_job.schedule_kind = 'once' AND first_next_run < clock THEN first_next_run := clock; END IF;
     IF new_job.schedule_kind = 'interval' AND coalesce(jsonb_typeof(created->'schedule_time'), 'null') = 'null' THEN
       created := created || jsonb_build_object('schedule_time', clock);
       new_job.schedule_time := clock;
@@ -2686,6 +2687,7 @@ BEGIN
   END IF;
 
   new_job := jsonb_populate_record(old_job, given);
+  IF new_job.schedule_kind = 'once' AND first_next_run < clock THEN first_next_run := clock; END IF;
   floating := new_job.schedule_kind = 'interval' AND coalesce(jsonb_typeof(given->'schedule_time'), 'null') = 'null';
   fresh := old_job.broken_at IS NOT NULL
     -- Enabled by this definition: planned from now, as enabling does (toggle_job, enable()).
