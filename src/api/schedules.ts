@@ -7,7 +7,7 @@ import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { assertTimeZone } from '../core/timezone.js';
 import { compileSchedule, type Schedule } from '../core/schedule.js';
-import { assertDate, assertInteger, assertName, assertOneOf, assertText, serializePayload } from '../core/validate.js';
+import { assertDate, assertInteger, assertKnownKeys, assertName, assertOneOf, assertText, serializePayload } from '../core/validate.js';
 import type { CatchUpPolicy, OverlapPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
 import { optionalDuration, resolveRunSettings } from './run-options.js';
@@ -70,9 +70,21 @@ function scheduleKind(options: ScheduleOptions): 'cron' | 'interval' | 'once' | 
   return ({ cron: 'cron', every: 'interval', at: 'once', nextRun: 'custom' } as const)[given[0]!] ?? 'manual';
 }
 
+/**
+ * The keys of {@link ScheduleOptions}, the one list schedule() accepts (a key missing here, or
+ * here and not in the interface, fails the type-check).
+ */
+export const SCHEDULE_OPTION_KEYS = {
+  name: true, task: true, payload: true, cron: true, timezone: true, every: true, startAt: true, at: true, nextRun: true,
+  endAt: true, maxRuns: true, catchUp: true, maxLateness: true, misfireGrace: true, overlap: true, runImmediately: true,
+  disableAfterFailures: true, enabled: true, queue: true, priority: true, retries: true, backoff: true, maxBackoff: true,
+  timeout: true, description: true, labels: true, exceptions: true, nodeName: true, nodeTags: true,
+} as const satisfies Record<keyof ScheduleOptions, true>;
+
 /** Check a schedule() call and build its job definition. */
 export function buildJob(options: ScheduleOptions, definition: TaskDefinition | undefined): JobDefinition {
   if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected schedule options to be an object, got ${describeValue(options)}`);
+  assertKnownKeys(options, SCHEDULE_OPTION_KEYS, 'schedule()');
   const kind = scheduleKind(options);
   const timezone = assertTimeZone(options.timezone ?? 'UTC');
   const startAt = options.startAt === undefined ? null : assertDate(options.startAt, 'startAt');
