@@ -118,6 +118,10 @@ RETURNING job_id, job_name, owner;
 -- outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
 -- conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
 -- and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
+-- The occurrences that do not run get a history entry (@history, JSON [{job_id, scheduled_at,
+-- status, message}]): 'missed' (dropped by the catch-up policy; they have no occurrence record)
+-- and 'skipped' (by the overlap policy; written only when its occurrence was recorded now, so a
+-- replayed plan writes none twice). Each takes a run id of its own that names no run, attempt 0.
 -- @now is the clock (null = the database's).
 -- Not null: moved, stopped, replaced
 WITH plan AS (
@@ -133,6 +137,15 @@ WITH plan AS (
   SELECT o.job_id, o.scheduled_at, o.outcome, @node_id FROM occ_input o
   ON CONFLICT (job_id, scheduled_at) DO NOTHING
   RETURNING job_id, scheduled_at, outcome
+), not_run AS (
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, attempt, status, scheduled_at, finished_at, message, node_id, payload, owner)
+  SELECT j.job_id, nextval('{{schema}}.runs_run_id_seq'), CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END,
+         j.queue, 0, h.status, h.scheduled_at, coalesce(@now::timestamptz, now()), h.message, @node_id, j.payload, j.owner
+    FROM jsonb_to_recordset(@history::jsonb) AS h(job_id int, scheduled_at timestamptz, status text, message text)
+    JOIN {{schema}}.jobs j ON j.job_id = h.job_id
+   WHERE h.status = 'missed'
+      OR EXISTS (SELECT 1 FROM occ o WHERE o.job_id = h.job_id AND o.scheduled_at = h.scheduled_at AND o.outcome = 'skipped')
+  RETURNING log_id
 ), replaced AS (
   DELETE FROM {{schema}}.runs r WHERE r.job_id = ANY(@replace_job_ids::int[]) AND r.status = 'pending'
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.payload, r.owner
@@ -235,8 +248,8 @@ SELECT * FROM {{schema}}.define_job(
 -- Delete attempt records finished before @finished_before (optionally only of the statuses @statuses).
 DELETE FROM {{schema}}.job_logs WHERE finished_at < @finished_before AND (@statuses::text[] IS NULL OR status = ANY(@statuses::text[]));
 
--- name: logsAfter
--- History records newer than log id @after_log_id (of job @job_name, when given), oldest first
--- (for `kairos logs --follow`); job_name is null once the job is deleted.
+-- name: historyAfter
+-- History entries newer than log id @after_log_id (of job @job_name, when given), oldest first
+-- (for `kairos history --follow`); job_name is null once the job is deleted.
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE l.log_id > @after_log_id AND (@job_name::text IS NULL OR j.job_name = @job_name) ORDER BY l.log_id LIMIT 500;

@@ -105,7 +105,10 @@ SELECT DISTINCT run_at FROM {{schema}}.runs
 -- name: completeRuns
 -- Record a batch of successful attempts of node @node_id. Fencing: only a run still running on this
 -- node with this attempt number is completed; a late write from a node whose run was rescued
--- matches nothing. The run leaves the queue and its record goes to job_logs.
+-- matches nothing. The run leaves the queue and its record goes to job_logs. finished_at is the
+-- clock at this statement, clock_timestamp(), not now(): a SQL job records its completion inside
+-- its own transaction, whose now() is the time the transaction began (before the job ran). The
+-- node's @now (a test clock) wins when given.
 -- @attempts is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
 -- output], and @run_ids the ids: no join between the batch and runs, so the statement stays linear in
 -- the batch whatever the planner believes of runs (with a join and stale statistics it chose a
@@ -128,7 +131,7 @@ WITH done AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, node_id, payload, output, owner)
   SELECT d.job_id, d.run_id, d.task, d.queue, d.key, d.attempt, 'completed', d.scheduled_at, d.started_at,
-         coalesce(@now::timestamptz, now()), d.duration_ms * interval '1 millisecond', @node_id, d.payload, d.output, d.owner
+         coalesce(@now::timestamptz, clock_timestamp()), d.duration_ms * interval '1 millisecond', @node_id, d.payload, d.output, d.owner
     FROM done d
 )
 SELECT d.run_id, d.job_id FROM done d;
@@ -138,7 +141,7 @@ SELECT d.run_id, d.job_id FROM done d;
 -- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
 -- retried while it has retries left, was not cancelled, and its job is not being disabled by this
 -- failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
--- @failures and @run_ids as in completeRuns.
+-- @failures and @run_ids as in completeRuns; finished_at as there.
 -- Not null: run_id, task, queue, status, run_at
 WITH decided AS (
   SELECT r.run_id, i.attempt, i.outcome, i.message, i.delay_ms, i.duration_ms, nullif(i.output, 'null'::jsonb) AS output, r.job_id,
@@ -186,7 +189,7 @@ WITH decided AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, output, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.final_status, a.scheduled_at, a.started_at,
-         coalesce(@now::timestamptz, now()), a.duration_ms * interval '1 millisecond', a.message, @node_id, a.payload, a.output, a.owner
+         coalesce(@now::timestamptz, clock_timestamp()), a.duration_ms * interval '1 millisecond', a.message, @node_id, a.payload, a.output, a.owner
     FROM affected a
 )
 SELECT a.run_id, a.job_id, a.task, a.key, a.queue, a.final_status AS status, a.run_at,
@@ -221,10 +224,11 @@ SELECT x.run_id, x.task, x.key, (SELECT count(*) FROM notified) AS notified FROM
 -- Runs whose lease ran out belong to a node that stopped heartbeating (crashed, frozen, cut off).
 -- Hand them back to the queue, or fail them once they have been rescued @max_rescues times (a run that
 -- kills every node that takes it must not loop forever). The next claim bumps the attempt, so a
--- late completion from the old node is fenced off.
+-- late completion from the old node is fenced off. The history row names the node that lost the run
+-- (its node_id before the rescue clears it): the attempt ran there.
 -- Not null: run_id, task, status, notified
 WITH expired AS (
-  SELECT r.run_id FROM {{schema}}.runs r
+  SELECT r.run_id, r.node_id FROM {{schema}}.runs r
    WHERE r.status = 'running' AND r.lease_until < coalesce(@now::timestamptz, now())
    ORDER BY r.lease_until LIMIT 1000
    FOR UPDATE SKIP LOCKED
@@ -235,20 +239,20 @@ WITH expired AS (
     FROM expired e
    WHERE r.run_id = e.run_id AND r.rescues < @max_rescues
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
-            r.run_at, r.owner, r.last_error AS message, 'rescued'::text AS status
+            r.run_at, r.owner, r.last_error AS message, 'rescued'::text AS status, e.node_id
 ), abandoned AS (
   DELETE FROM {{schema}}.runs r USING expired e
    WHERE r.run_id = e.run_id AND r.rescues >= @max_rescues
   RETURNING r.run_id, r.job_id, r.task, r.queue, r.key, r.attempt, r.scheduled_at, r.started_at, r.payload,
             r.run_at, r.owner, 'abandoned after ' || r.rescues || ' rescues; lease expired on node ' || r.node_id AS message,
-            'failed'::text AS status
+            'failed'::text AS status, r.node_id
 ), affected AS (
   SELECT * FROM requeued UNION ALL SELECT * FROM abandoned
 ), logged AS (
   INSERT INTO {{schema}}.job_logs
     (job_id, run_id, task, queue, key, attempt, status, scheduled_at, run_time, finished_at, duration, message, node_id, payload, owner)
   SELECT a.job_id, a.run_id, a.task, a.queue, a.key, a.attempt, a.status, a.scheduled_at, a.started_at,
-         coalesce(@now::timestamptz, now()), coalesce(@now::timestamptz, now()) - a.started_at, a.message, NULL, a.payload, a.owner
+         coalesce(@now::timestamptz, now()), coalesce(@now::timestamptz, now()) - a.started_at, a.message, a.node_id, a.payload, a.owner
     FROM affected a
 ), notified AS (
   SELECT pg_notify({{channel}}, json_build_object('t', 'runs', 'q', queue, 'at', min(run_at))::text)
@@ -281,7 +285,8 @@ SELECT * FROM {{schema}}.cancel_run_details(@run_id, @now, @reason);
 -- name: getRun
 SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = @run_id;
 
--- name: lastLogOfRun
+-- name: lastHistoryOfRun
+-- The newest history entry of run @run_id (its last finished attempt).
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE l.run_id = @run_id ORDER BY l.log_id DESC LIMIT 1;
 
@@ -292,9 +297,16 @@ SELECT r.*, j.job_name FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.j
    AND (@queue::text IS NULL OR r.queue = @queue) AND (@job_name::text IS NULL OR j.job_name = @job_name)
  ORDER BY r.run_at, r.run_id LIMIT @max_rows;
 
--- name: listLogs
--- The attempt history, newest first, filtered by each parameter that is not null; at most @max_rows.
+-- name: listHistory
+-- The history (one entry per finished attempt), newest first, filtered by each parameter that is not null; at most @max_rows.
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE (@job_name::text IS NULL OR j.job_name = @job_name) AND (@run_id::bigint IS NULL OR l.run_id = @run_id)
    AND (@status::text IS NULL OR l.status = @status) AND (@task::text IS NULL OR l.task = @task)
  ORDER BY l.log_id DESC LIMIT @max_rows;
+
+-- name: runIsSerial
+-- Whether run @run_id, still running on node @node_id, is serial (its job's overlap policy is not
+-- 'allow'): read only when an attempt is aborted, to know whether its retry must wait for the
+-- handler to return.
+-- Not null: serial
+SELECT coalesce((SELECT serial FROM {{schema}}.runs WHERE run_id = @run_id AND node_id = @node_id), false) AS serial;

@@ -4,8 +4,8 @@
  */
 import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/db.js';
-import { toJob, toRun, toRunLog, toNode, toDueJob } from '../store/rows.js';
-import type { Job, Run, RunLog, NodeInfo } from '../core/types.js';
+import { toJob, toRun, toHistoryEntry, toNode, toDueJob } from '../store/rows.js';
+import type { Job, Run, HistoryEntry, NodeInfo } from '../core/types.js';
 import type { HistoryFilter, JobFilter, RunFilter } from './types.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { nextOccurrences } from '../core/schedule.js';
@@ -50,7 +50,7 @@ function checkDefinition(row: JobColumns, nextRun: Date | null, runCount: number
 }
 
 /**
- * Enable or disable a job. Enabling resets the failure count and plans the next run from now; a
+ * Enable or disable a job. Enabling resets the consecutive failures and plans the next run from now; a
  * quarantined job is checked as the ticker would check it, so that enabling one that is still
  * malformed is refused (and changes nothing) rather than quarantined again.
  */
@@ -110,12 +110,12 @@ export async function listJobs(store: Store, filter: JobFilter = {}): Promise<Jo
   return (await store.sql.listJobs({ enabled: filter.enabled ?? null, task: filterText(filter.task, 'task'), search: filterText(filter.search, 'search'), limit, label: filterText(filter.label, 'label'), job_type: filterText(filter.type, 'type') })).map(toJob);
 }
 
-/** A run by id: live (pending/running) or, once finished, its last recorded attempt. */
-export async function getRun(store: Store, id: number): Promise<{ live: Run | null; last: RunLog | null }> {
+/** A run by id: live (pending/running) or, once finished, its last history entry. */
+export async function getRun(store: Store, id: number): Promise<{ live: Run | null; last: HistoryEntry | null }> {
   assertInteger(id, 'runId', 1, Number.MAX_SAFE_INTEGER);
   const [live] = await store.sql.getRun({ run_id: id });
-  const [last] = await store.sql.lastLogOfRun({ run_id: id });
-  return { live: live ? toRun(live) : null, last: last ? toRunLog(last) : null };
+  const [last] = await store.sql.lastHistoryOfRun({ run_id: id });
+  return { live: live ? toRun(live) : null, last: last ? toHistoryEntry(last) : null };
 }
 
 /** Live runs (pending and running), soonest first. */
@@ -124,10 +124,10 @@ export async function listRuns(store: Store, filter: RunFilter = {}): Promise<Ru
   return (await store.sql.listRuns({ status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), queue: filterText(filter.queue, 'queue'), job_name: filterText(filter.job, 'job'), max_rows: limit })).map(toRun);
 }
 
-/** Recorded attempts, newest first. */
-export async function history(store: Store, filter: HistoryFilter = {}): Promise<RunLog[]> {
+/** The history (one entry per finished attempt), newest first. */
+export async function history(store: Store, filter: HistoryFilter = {}): Promise<HistoryEntry[]> {
   const limit = assertInteger(filter.limit ?? 100, 'limit', 1, 100_000);
-  return (await store.sql.listLogs({ job_name: filterText(filter.job, 'job'), run_id: filter.runId ?? null, status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), max_rows: limit })).map(toRunLog);
+  return (await store.sql.listHistory({ job_name: filterText(filter.job, 'job'), run_id: filter.runId ?? null, status: filterText(filter.status, 'status'), task: filterText(filter.task, 'task'), max_rows: limit })).map(toHistoryEntry);
 }
 
 /** Registered nodes, newest first. */

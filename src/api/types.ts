@@ -4,7 +4,7 @@
  * and its rows, and the declarations the package root reaches should show neither (issue #13).
  */
 import type { Queryable } from '../store/db.js';
-import type { CatchUpPolicy, ConflictPolicy, LogStatus, OverlapPolicy, RunStatus } from '../core/types.js';
+import type { CatchUpPolicy, ConflictPolicy, HistoryStatus, OverlapPolicy, RunStatus } from '../core/types.js';
 import type { CalendarException } from '../core/calendar.js';
 
 /** Options of one enqueued run. */
@@ -21,7 +21,7 @@ export interface EnqueueOptions {
   key?: string;
   /** What to do when `key` is taken. @default 'raise' */
   conflict?: ConflictPolicy;
-  /** Retries after a failed attempt. @default the task's, else 3 */
+  /** The retry limit: how many more attempts a failed run gets. @default the task's, else 3 */
   retries?: number;
   /** First retry delay; doubles each retry with jitter. @default the task's, else '1s' */
   backoff?: number | string;
@@ -75,7 +75,7 @@ export interface RunFilter {
 export interface HistoryFilter {
   job?: string;
   runId?: number;
-  status?: LogStatus;
+  status?: HistoryStatus;
   task?: string;
   limit?: number;
 }
@@ -114,13 +114,13 @@ export interface ScheduleOptions<N extends string = string, P = unknown> {
   overlap?: OverlapPolicy;
   /** Fire the first occurrence now, then follow the schedule. @default false */
   runImmediately?: boolean;
-  /** Disable the job after this many consecutive failed attempts. @default never */
+  /** The failure limit: disable the job after this many consecutive failed attempts (column `max_attempts`). @default never */
   disableAfterFailures?: number;
   /** @default true */
   enabled?: boolean;
   queue?: string;
   priority?: number;
-  /** Retries of a failed run (before the next occurrence). @default 0 */
+  /** The retry limit: how many more attempts a failed run gets (before the next occurrence). @default 0 */
   retries?: number;
   backoff?: number | string;
   maxBackoff?: number | string;

@@ -76,7 +76,7 @@ async function show(name: string, o: Common): Promise<void> {
     if (!job) throw new KairosNotFoundError(`No job named "${name}"`);
     const history = await kairos.history({ job: name, limit: 10 });
     if (o.json) return printObject({ ...job, history } as unknown as Record<string, unknown>, true);
-    printObject({ ...jobRow(job), command: job.command, owner: (job as unknown as { owner?: string }).owner, retries: job.retries, timeout_ms: job.timeoutMs, overlap: job.overlap, catch_up: job.catchUp, failures_in_a_row: job.currentAttempts, running: job.running, pending: job.pending }, false);
+    printObject({ ...jobRow(job), command: job.command, owner: (job as unknown as { owner?: string }).owner, retries: job.retries, timeout_ms: job.timeoutMs, overlap: job.overlap, catch_up: job.catchUp, failure_limit: job.disableAfterFailures ?? 'never', consecutive_failures: job.consecutiveFailures, running: job.running, pending: job.pending }, false);
     console.log('');
     printRows(history.map((l) => ({ run: l.runId, attempt: l.attempt, status: l.status, started: l.startedAt, ms: l.durationMs, node: l.nodeId, message: l.message })), ['run', 'attempt', 'status', 'started', 'ms', 'node', 'message'], false);
   });
@@ -96,12 +96,12 @@ export function registerJobs(program: Command, common: (cmd: Command) => Command
     .option('--cron <expression...>', 'cron schedule (several lines allowed)').option('--every <duration>', 'fixed interval, e.g. 15m')
     .option('--at <time>', 'one time (ISO 8601)').option('--tz <zone>', 'time zone of --cron', 'UTC')
     .option('--database <name>', 'run SQL in this database').option('--timeout <duration>', 'abort after this long')
-    .option('--retries <n>', 'retries of a failed run').option('--overlap <policy>', 'allow | skip | queue | replace')
-    .option('--catch-up <policy>', 'skip | latest | all').option('--disable-after <n>', 'disable after n failed attempts in a row')
+    .option('--retries <n>', 'the retry limit: how many more attempts a failed run gets').option('--overlap <policy>', 'allow | skip | queue | replace')
+    .option('--catch-up <policy>', 'skip | latest | all').option('--disable-after <n>', 'the failure limit: disable the job after n consecutive failed attempts')
     .option('--disabled', 'create it disabled')
     .action(add);
   common(jobs.command('show <name>').description('a job with its recent history')).action(show);
-  for (const [verb, text] of [['enable', 'enable a job (resets its failure count)'], ['disable', 'disable a job']] as const) {
+  for (const [verb, text] of [['enable', 'enable a job (resets its consecutive failures)'], ['disable', 'disable a job']] as const) {
     common(jobs.command(`${verb} <name>`).description(text)).action(async (name: string, o: Common) =>
       withClient(o, async (k) => {
         const job = verb === 'enable' ? await k.enable(name) : await k.disable(name);

@@ -1,5 +1,6 @@
 /**
- * `kairos runs …`, `kairos logs`, `kairos history purge` and `kairos schedule preview`.
+ * `kairos runs …`, `kairos history [list]` (alias `kairos logs`, its name before issue #13),
+ * `kairos history purge` and `kairos schedule preview`.
  */
 import type { Command } from 'commander';
 import { withClient } from './connect.js';
@@ -10,8 +11,8 @@ import { assertInteger } from '../core/validate.js';
 import { parseCron } from '../core/cron.js';
 import { nextOccurrences } from '../core/schedule.js';
 import { KairosNotFoundError } from '../core/errors.js';
-import { toRunLog } from '../store/rows.js';
-import type { RunLog } from '../core/types.js';
+import { toHistoryEntry } from '../store/rows.js';
+import type { HistoryEntry } from '../core/types.js';
 
 interface Common {
   databaseUrl?: string;
@@ -19,12 +20,12 @@ interface Common {
   json?: boolean;
 }
 
-const logRow = (l: RunLog): Record<string, unknown> => ({ id: l.id, job: l.jobName ?? l.task, run: l.runId, attempt: l.attempt, status: l.status, finished: l.finishedAt, ms: l.durationMs === null ? null : Math.round(l.durationMs), node: l.nodeId, message: l.message });
-const LOG_COLUMNS = ['finished', 'job', 'run', 'attempt', 'status', 'ms', 'node', 'message'];
+const historyRow = (l: HistoryEntry): Record<string, unknown> => ({ id: l.id, job: l.jobName ?? l.task, run: l.runId, attempt: l.attempt, status: l.status, finished: l.finishedAt, ms: l.durationMs === null ? null : Math.round(l.durationMs), node: l.nodeId, message: l.message });
+const HISTORY_COLUMNS = ['finished', 'job', 'run', 'attempt', 'status', 'ms', 'node', 'message'];
 
 const runId = (value: string): number => assertInteger(Number(value), 'run id', 1, Number.MAX_SAFE_INTEGER);
 
-/** Follow the history: print new records as they arrive until interrupted. */
+/** Follow the history: print new entries as they arrive until interrupted. */
 async function follow(o: Common & { job?: string }): Promise<void> {
   await withClient(o, async (k) => {
     let last = (await k.history({ job: o.job, limit: 1 }))[0]?.id ?? 0;
@@ -32,7 +33,7 @@ async function follow(o: Common & { job?: string }): Promise<void> {
     process.once('SIGINT', () => (stop = true));
     process.once('SIGTERM', () => (stop = true));
     while (!stop) {
-      const rows = (await internals(k).store.sql.logsAfter({ after_log_id: last, job_name: o.job ?? null })).map(toRunLog);
+      const rows = (await internals(k).store.sql.historyAfter({ after_log_id: last, job_name: o.job ?? null })).map(toHistoryEntry);
       for (const l of rows) {
         last = l.id;
         console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.message ? `  ${l.message}` : ''}`);
@@ -42,14 +43,14 @@ async function follow(o: Common & { job?: string }): Promise<void> {
   });
 }
 
-/** Register the run, log and schedule commands. */
+/** Register the run, history and schedule commands. */
 export function registerRuns(program: Command, common: (cmd: Command) => Command): void {
   const runs = program.command('runs').description('inspect and cancel runs');
   common(runs.command('list').description('pending and running runs'))
     .option('--status <status>', 'pending | running').option('--job <name>', 'runs of one job')
     .action(async (o: Common & { status?: 'pending' | 'running'; job?: string }) =>
       withClient(o, async (k) => printRows((await k.listRuns({ status: o.status, job: o.job })).map((r) => ({ id: r.id, job: r.jobName ?? r.task, status: r.status, due: r.runAt, attempt: r.attempt, node: r.nodeId, priority: r.priority, queue: r.queue })), ['id', 'job', 'status', 'due', 'attempt', 'node', 'priority', 'queue'], Boolean(o.json))));
-  common(runs.command('show <id>').description('a run: live, or its last recorded attempt')).action(async (id: string, o: Common) =>
+  common(runs.command('show <id>').description('a run: live, or its last history entry')).action(async (id: string, o: Common) =>
     withClient(o, async (k) => {
       const { live, last } = await k.getRun(runId(id));
       if (!live && !last) throw new KairosNotFoundError(`No run ${id}`);
@@ -61,13 +62,16 @@ export function registerRuns(program: Command, common: (cmd: Command) => Command
       if (o.json) printObject({ run: Number(id), result }, true);
       else console.log(`run ${id} ${result}`);
     }));
-  common(program.command('logs').description('the attempt history, newest first (or --follow it live)'))
-    .option('--job <name>', 'one job').option('--limit <n>', 'how many', '50').option('-f, --follow', 'keep printing new records')
+  // `kairos history` runs its default subcommand `list`; the group itself has no options, so every
+  // option reaches the subcommand. `logs` is the command's name before issue #13, kept as an alias
+  // for compatibility (`kairos logs [--follow]` lists, as it did).
+  const history = program.command('history').alias('logs').description('the history: one entry per finished attempt (`list` it, the default, or `purge` old entries)');
+  common(history.command('list', { isDefault: true }).description('the history, newest first (or --follow it live)'))
+    .option('--job <name>', 'one job').option('--limit <n>', 'how many', '50').option('-f, --follow', 'keep printing new entries')
     .action(async (o: Common & { job?: string; limit: string; follow?: boolean }) => {
       if (o.follow) return follow(o);
-      await withClient(o, async (k) => printRows((await k.history({ job: o.job, limit: assertInteger(Number(o.limit), 'limit', 1, 100_000) })).map(logRow), LOG_COLUMNS, Boolean(o.json)));
+      await withClient(o, async (k) => printRows((await k.history({ job: o.job, limit: assertInteger(Number(o.limit), 'limit', 1, 100_000) })).map(historyRow), HISTORY_COLUMNS, Boolean(o.json)));
     });
-  const history = program.command('history').description('manage the attempt history');
   common(history.command('purge').description('delete history older than a duration'))
     .requiredOption('--older-than <duration>', 'e.g. 30d').option('--status <status...>', 'only these statuses')
     .action(async (o: Common & { olderThan: string; status?: string[] }) =>
@@ -75,7 +79,7 @@ export function registerRuns(program: Command, common: (cmd: Command) => Command
         const cutoff = new Date(Date.now() - parseDuration(o.olderThan, 'older-than', { minMs: 0 }));
         const deleted = await internals(k).store.sql.purgeHistory({ finished_before: cutoff, statuses: o.status ?? null });
         if (o.json) printObject({ deleted }, true);
-        else console.log(`${deleted} record(s) deleted`);
+        else console.log(`${deleted} history entr${deleted === 1 ? 'y' : 'ies'} deleted`);
       }));
   const schedule = program.command('schedule').description('schedule tools');
   schedule

@@ -18,8 +18,10 @@ export type OverlapPolicy = 'allow' | 'skip' | 'queue' | 'replace';
 export type ConflictPolicy = 'raise' | 'ignore' | 'replace';
 /** A live run's state. */
 export type RunStatus = 'pending' | 'running';
-/** How a recorded attempt ended. */
-export type LogStatus = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'expired' | 'rescued' | 'released';
+/** How a finished attempt ended, as recorded in its history entry. */
+export type HistoryStatus = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'expired' | 'rescued' | 'released';
+/** @deprecated Use {@link HistoryStatus}; this alias stays for compatibility. */
+export type LogStatus = HistoryStatus;
 /** Every state a run moves through, as reported by status-change events. */
 export type RunState = '' | RunStatus | 'completed' | 'failed' | 'cancelled' | 'expired';
 
@@ -52,14 +54,19 @@ export interface Job {
   payload: unknown;
   queue: string;
   priority: number;
+  /** The retry limit: how many more attempts a failed run gets (column `max_retries`). */
   retries: number;
   backoffMs: number;
   backoffMaxMs: number;
   timeoutMs: number | null;
   exclusive: string | null;
-  /** Consecutive failed attempts after which the job disables itself; null = never. */
+  /** The failure limit: consecutive failed attempts after which the job disables itself; null = never (column `max_attempts`). */
+  disableAfterFailures: number | null;
+  /** Consecutive failed attempts so far; reset by a success or by enabling the job (column `current_attempts`). */
+  consecutiveFailures: number;
+  /** @deprecated Use {@link Job.disableAfterFailures} (the same value); kept for compatibility. */
   maxAttempts: number | null;
-  /** Consecutive failed attempts so far. */
+  /** @deprecated Use {@link Job.consecutiveFailures} (the same value); kept for compatibility. */
   currentAttempts: number;
   labels: string[];
   exceptions: Array<{ date?: string; time?: string }>;
@@ -88,6 +95,7 @@ export interface Run {
   runAt: Date;
   expiresAt: Date | null;
   attempt: number;
+  /** The retry limit: how many more attempts a failed run gets, in all (a limit, not the retries left; column `max_retries`). */
   retries: number;
   nodeId: string | null;
   startedAt: Date | null;
@@ -97,8 +105,8 @@ export interface Run {
   createdAt: Date;
 }
 
-/** One recorded attempt (the job_logs table). */
-export interface RunLog {
+/** One history entry: the record of one finished attempt (a row of the history table, `job_logs`). */
+export interface HistoryEntry {
   id: number;
   runId: number;
   jobId: number | null;
@@ -107,8 +115,9 @@ export interface RunLog {
   queue: string;
   key: string | null;
   attempt: number;
-  status: LogStatus;
+  status: HistoryStatus;
   scheduledAt: Date | null;
+  /** When the attempt started (column `run_time`, pg_scheduler's name). */
   startedAt: Date | null;
   finishedAt: Date;
   durationMs: number | null;
@@ -117,6 +126,9 @@ export interface RunLog {
   payload: unknown;
   output: unknown;
 }
+
+/** @deprecated Use {@link HistoryEntry}; this alias stays for compatibility. */
+export type RunLog = HistoryEntry;
 
 /** A registered node. */
 export interface NodeInfo {

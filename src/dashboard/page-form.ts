@@ -24,7 +24,7 @@ export function jobValues(row: DashJobRow, steps: DashStepsRow[]): FormValues {
     every: s.kind === 'interval' ? formatDuration(s.everyMs) : '', start_at: s.kind === 'interval' ? dt(s.startAt) : '',
     at: s.kind === 'once' ? dt(s.at) : '', end_at: dt(job.endAt), max_runs: job.maxRuns === null ? '' : String(job.maxRuns),
     exceptions: job.exceptions.map((e) => [e.date, e.time].filter(Boolean).join(' ')).join('\n'),
-    retries: String(job.retries), timeout: dur(job.timeoutMs), max_attempts: job.maxAttempts === null ? '' : String(job.maxAttempts),
+    retries: String(job.retries), timeout: dur(job.timeoutMs), max_attempts: job.disableAfterFailures === null ? '' : String(job.disableAfterFailures),
     catch_up: job.catchUp, overlap: job.overlap, misfire_grace: dur(job.misfireGraceMs), max_lateness: dur(job.maxLatenessMs), node_name: job.nodeName ?? '',
     node_tags: job.nodeTags.join(', '), options: JSON.stringify(row.options ?? {}) === '{}' ? '' : JSON.stringify(row.options),
     steps: steps.map((st) => ({
@@ -83,7 +83,7 @@ ${field('Description', 'description', v)}
 <output id="schedule-preview" class="preview" aria-live="polite"></output>
 </fieldset>
 <fieldset class="f-policies"><legend>Retries, timeout and policies</legend><div class="grid3">
-${field('Retries', 'retries', v, { placeholder: '0' })}${field('Timeout', 'timeout', v, { placeholder: 'e.g. 10m' })}${field('Disable after failures in a row', 'max_attempts', v, { placeholder: 'never' })}
+${field('Retries', 'retries', v, { placeholder: '0' })}${field('Timeout', 'timeout', v, { placeholder: 'e.g. 10m' })}${field('Failure limit (consecutive failed attempts)', 'max_attempts', v, { placeholder: 'never' })}
 <label for="f-overlap">Overlap ${options('overlap', v.overlap ?? 'skip', [['skip', 'skip if still running'], ['queue', 'queue one'], ['replace', 'replace the running one'], ['allow', 'allow overlap']])}</label>
 <label for="f-catch_up">Catch-up ${options('catch_up', v.catch_up ?? 'latest', [['latest', 'run the latest missed'], ['skip', 'skip missed'], ['all', 'run all missed']])}</label>
 ${field('Catch-up: drop fires later than', 'max_lateness', v, { placeholder: '1d' })}${field('Misfire grace', 'misfire_grace', v, { placeholder: 'e.g. 5m' })}

@@ -107,7 +107,7 @@ function definition(job: JobView): Html {
     ['Broken', job.brokenReason ?? 'no'],
     ['Owner (runs as)', job.owner], ['Target database', job.database ?? '(the scheduler\'s)'], ['Queue · priority', `${job.queue} · ${job.priority}`],
     ['Retries', `${job.retries} (backoff ${formatMs(job.backoffMs)}, at most ${formatMs(job.backoffMaxMs)})`], ['Timeout', formatMs(job.timeoutMs)],
-    ['Disable after failures', job.maxAttempts ?? 'never'], ['Failures in a row', job.currentAttempts],
+    ['Failure limit', job.disableAfterFailures ?? 'never'], ['Consecutive failures', job.consecutiveFailures],
     ['Overlap', job.overlap], ['Catch-up', `${job.catchUp} (max lateness ${formatMs(job.maxLatenessMs)})`], ['Misfire grace', formatMs(job.misfireGraceMs)],
     ['Ends', job.endAt ? job.endAt.toISOString() : '—'], ['Runs', `${job.runCount}${job.maxRuns ? ` of ${job.maxRuns}` : ''}`],
     ['Calendar exceptions', job.exceptions.map((e) => [e.date, e.time].filter(Boolean).join(' ')).join(', ') || '—'],

@@ -888,6 +888,7 @@ export interface ApplyPlansParams {
   occurrences: string | null;
   node_id: string | null;
   replace_job_ids: number[] | null;
+  history: string | null;
   now: Date | string | null;
 }
 
@@ -1067,14 +1068,14 @@ export interface PurgeHistoryParams {
   statuses: string[] | null;
 }
 
-/** The parameters of {@link Queries.logsAfter}. */
-export interface LogsAfterParams {
+/** The parameters of {@link Queries.historyAfter}. */
+export interface HistoryAfterParams {
   after_log_id: number | null;
   job_name: string | null;
 }
 
-/** A row of {@link Queries.logsAfter}. */
-export interface LogsAfterRow {
+/** A row of {@link Queries.historyAfter}. */
+export interface HistoryAfterRow {
   log_id: number;
   job_id: number | null;
   run_id: number;
@@ -1440,9 +1441,9 @@ export interface DueFromRow {
 /** The parameters of {@link Queries.completeRuns}. */
 export interface CompleteRunsParams {
   node_id: string | null;
+  now: Date | string | null;
   attempts: string | null;
   run_ids: number[] | null;
-  now: Date | string | null;
 }
 
 /** A row of {@link Queries.completeRuns}. */
@@ -1571,13 +1572,13 @@ export interface GetRunRow {
   job_name: string | null;
 }
 
-/** The parameters of {@link Queries.lastLogOfRun}. */
-export interface LastLogOfRunParams {
+/** The parameters of {@link Queries.lastHistoryOfRun}. */
+export interface LastHistoryOfRunParams {
   run_id: number | null;
 }
 
-/** A row of {@link Queries.lastLogOfRun}. */
-export interface LastLogOfRunRow {
+/** A row of {@link Queries.lastHistoryOfRun}. */
+export interface LastHistoryOfRunRow {
   log_id: number;
   job_id: number | null;
   run_id: number;
@@ -1642,8 +1643,8 @@ export interface ListRunsRow {
   job_name: string | null;
 }
 
-/** The parameters of {@link Queries.listLogs}. */
-export interface ListLogsParams {
+/** The parameters of {@link Queries.listHistory}. */
+export interface ListHistoryParams {
   max_rows: number | null;
   job_name: string | null;
   run_id: number | null;
@@ -1651,8 +1652,8 @@ export interface ListLogsParams {
   task: string | null;
 }
 
-/** A row of {@link Queries.listLogs}. */
-export interface ListLogsRow {
+/** A row of {@link Queries.listHistory}. */
+export interface ListHistoryRow {
   log_id: number;
   job_id: number | null;
   run_id: number;
@@ -1671,6 +1672,17 @@ export interface ListLogsRow {
   output: unknown;
   owner: string;
   job_name: string | null;
+}
+
+/** The parameters of {@link Queries.runIsSerial}. */
+export interface RunIsSerialParams {
+  run_id: number | null;
+  node_id: string | null;
+}
+
+/** A row of {@link Queries.runIsSerial}. */
+export interface RunIsSerialRow {
+  serial: boolean;
 }
 
 /** The parameters of {@link Queries.schemaDumpInfo}. */
@@ -2245,13 +2257,17 @@ export class Queries {
    * outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
    * conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
    * and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
+   * The occurrences that do not run get a history entry (@history, JSON [{job_id, scheduled_at,
+   * status, message}]): 'missed' (dropped by the catch-up policy; they have no occurrence record)
+   * and 'skipped' (by the overlap policy; written only when its occurrence was recorded now, so a
+   * replayed plan writes none twice). Each takes a run id of its own that names no run, attempt 0.
    * @now is the clock (null = the database's).
    * Not null: moved, stopped, replaced
    *
    * (`applyPlans` in sql/queries/jobs.sql)
    */
   async applyPlans(params: ApplyPlansParams, db?: Queryable): Promise<ApplyPlansRow[]> {
-    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.now], db)).rows as ApplyPlansRow[];
+    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.history, params.now], db)).rows as ApplyPlansRow[];
   }
 
   /**
@@ -2332,13 +2348,13 @@ export class Queries {
   }
 
   /**
-   * History records newer than log id @after_log_id (of job @job_name, when given), oldest first
-   * (for `kairos logs --follow`); job_name is null once the job is deleted.
+   * History entries newer than log id @after_log_id (of job @job_name, when given), oldest first
+   * (for `kairos history --follow`); job_name is null once the job is deleted.
    *
-   * (`logsAfter` in sql/queries/jobs.sql)
+   * (`historyAfter` in sql/queries/jobs.sql)
    */
-  async logsAfter(params: LogsAfterParams, db?: Queryable): Promise<LogsAfterRow[]> {
-    return (await this.execute('logsAfter', [params.after_log_id, params.job_name], db)).rows as LogsAfterRow[];
+  async historyAfter(params: HistoryAfterParams, db?: Queryable): Promise<HistoryAfterRow[]> {
+    return (await this.execute('historyAfter', [params.after_log_id, params.job_name], db)).rows as HistoryAfterRow[];
   }
 
   /**
@@ -2629,7 +2645,10 @@ export class Queries {
   /**
    * Record a batch of successful attempts of node @node_id. Fencing: only a run still running on this
    * node with this attempt number is completed; a late write from a node whose run was rescued
-   * matches nothing. The run leaves the queue and its record goes to job_logs.
+   * matches nothing. The run leaves the queue and its record goes to job_logs. finished_at is the
+   * clock at this statement, clock_timestamp(), not now(): a SQL job records its completion inside
+   * its own transaction, whose now() is the time the transaction began (before the job ran). The
+   * node's @now (a test clock) wins when given.
    * @attempts is a JSON object keyed by run id, each value [attempt, duration_ms] or [attempt, duration_ms,
    * output], and @run_ids the ids: no join between the batch and runs, so the statement stays linear in
    * the batch whatever the planner believes of runs (with a join and stale statistics it chose a
@@ -2639,7 +2658,7 @@ export class Queries {
    * (`completeRuns` in sql/queries/runs.sql)
    */
   async completeRuns(params: CompleteRunsParams, db?: Queryable): Promise<CompleteRunsRow[]> {
-    return (await this.execute('completeRuns', [params.node_id, params.attempts, params.run_ids, params.now], db)).rows as CompleteRunsRow[];
+    return (await this.execute('completeRuns', [params.node_id, params.now, params.attempts, params.run_ids], db)).rows as CompleteRunsRow[];
   }
 
   /**
@@ -2647,7 +2666,7 @@ export class Queries {
    * ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
    * retried while it has retries left, was not cancelled, and its job is not being disabled by this
    * failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
-   * @failures and @run_ids as in completeRuns.
+   * @failures and @run_ids as in completeRuns; finished_at as there.
    * Not null: run_id, task, queue, status, run_at
    *
    * (`failRuns` in sql/queries/runs.sql)
@@ -2671,7 +2690,8 @@ export class Queries {
    * Runs whose lease ran out belong to a node that stopped heartbeating (crashed, frozen, cut off).
    * Hand them back to the queue, or fail them once they have been rescued @max_rescues times (a run that
    * kills every node that takes it must not loop forever). The next claim bumps the attempt, so a
-   * late completion from the old node is fenced off.
+   * late completion from the old node is fenced off. The history row names the node that lost the run
+   * (its node_id before the rescue clears it): the attempt ran there.
    * Not null: run_id, task, status, notified
    *
    * (`rescueRuns` in sql/queries/runs.sql)
@@ -2709,12 +2729,12 @@ export class Queries {
   }
 
   /**
-   * lastLogOfRun
+   * The newest history entry of run @run_id (its last finished attempt).
    *
-   * (`lastLogOfRun` in sql/queries/runs.sql)
+   * (`lastHistoryOfRun` in sql/queries/runs.sql)
    */
-  async lastLogOfRun(params: LastLogOfRunParams, db?: Queryable): Promise<LastLogOfRunRow[]> {
-    return (await this.execute('lastLogOfRun', [params.run_id], db)).rows as LastLogOfRunRow[];
+  async lastHistoryOfRun(params: LastHistoryOfRunParams, db?: Queryable): Promise<LastHistoryOfRunRow[]> {
+    return (await this.execute('lastHistoryOfRun', [params.run_id], db)).rows as LastHistoryOfRunRow[];
   }
 
   /**
@@ -2727,12 +2747,24 @@ export class Queries {
   }
 
   /**
-   * The attempt history, newest first, filtered by each parameter that is not null; at most @max_rows.
+   * The history (one entry per finished attempt), newest first, filtered by each parameter that is not null; at most @max_rows.
    *
-   * (`listLogs` in sql/queries/runs.sql)
+   * (`listHistory` in sql/queries/runs.sql)
    */
-  async listLogs(params: ListLogsParams, db?: Queryable): Promise<ListLogsRow[]> {
-    return (await this.execute('listLogs', [params.max_rows, params.job_name, params.run_id, params.status, params.task], db)).rows as ListLogsRow[];
+  async listHistory(params: ListHistoryParams, db?: Queryable): Promise<ListHistoryRow[]> {
+    return (await this.execute('listHistory', [params.max_rows, params.job_name, params.run_id, params.status, params.task], db)).rows as ListHistoryRow[];
+  }
+
+  /**
+   * Whether run @run_id, still running on node @node_id, is serial (its job's overlap policy is not
+   * 'allow'): read only when an attempt is aborted, to know whether its retry must wait for the
+   * handler to return.
+   * Not null: serial
+   *
+   * (`runIsSerial` in sql/queries/runs.sql)
+   */
+  async runIsSerial(params: RunIsSerialParams, db?: Queryable): Promise<RunIsSerialRow[]> {
+    return (await this.execute('runIsSerial', [params.run_id, params.node_id], db)).rows as RunIsSerialRow[];
   }
 
   /**

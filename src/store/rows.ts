@@ -1,7 +1,7 @@
 /**
  * Row → domain mapping. Kept apart from the queries so the public shapes are defined in one place.
  */
-import type { Job, Run, RunLog, NodeInfo, CatchUpPolicy, OverlapPolicy, LogStatus } from '../core/types.js';
+import type { Job, Run, HistoryEntry, NodeInfo, CatchUpPolicy, OverlapPolicy, HistoryStatus } from '../core/types.js';
 import type { DueJob } from '../core/planner.js';
 import type { ListNodesRow } from './queries.js';
 
@@ -135,6 +135,9 @@ export function toJob(row: JobRow): Job {
     backoffMaxMs: row.backoff_max_ms,
     timeoutMs: row.timeout_ms,
     exclusive: row.lock_key,
+    disableAfterFailures: row.max_attempts,
+    consecutiveFailures: row.current_attempts,
+    // Deprecated aliases of the two above (the same values), kept for compatibility.
     maxAttempts: row.max_attempts,
     currentAttempts: row.current_attempts,
     labels: row.labels,
@@ -200,8 +203,8 @@ export function toRun(row: RunRow): Run {
   };
 }
 
-/** The columns of a `job_logs` row (joined with its job's name) that {@link toRunLog} reads. */
-export interface LogRow {
+/** The columns of a history row (table `job_logs`, joined with its job's name) that {@link toHistoryEntry} reads. */
+export interface HistoryRow {
   log_id: number;
   run_id: number;
   job_id: number | null;
@@ -221,8 +224,8 @@ export interface LogRow {
   output: unknown;
 }
 
-/** Map a `job_logs` row. */
-export function toRunLog(row: LogRow): RunLog {
+/** Map a history row (table `job_logs`) to a history entry. */
+export function toHistoryEntry(row: HistoryRow): HistoryEntry {
   return {
     id: row.log_id,
     runId: row.run_id,
@@ -233,7 +236,7 @@ export function toRunLog(row: LogRow): RunLog {
     key: row.key,
     attempt: row.attempt,
     // The table's check constraint keeps it to the statuses of a recorded attempt.
-    status: row.status as LogStatus,
+    status: row.status as HistoryStatus,
     scheduledAt: date(row.scheduled_at),
     startedAt: date(row.run_time),
     finishedAt: date(row.finished_at)!,

@@ -31,8 +31,8 @@ test('kairos jobs add / list / show / disable / enable / run / delete', async ()
   assert.deepEqual(JSON.parse(runs.stdout).map((r: { id: number }) => r.id), [runId]);
   const cancelled = await run('runs', 'cancel', String(runId));
   assert.match(cancelled.stdout, new RegExp(`run ${runId} cancelled`));
-  const logs = await run('logs', '--json');
-  assert.equal(JSON.parse(logs.stdout)[0].status, 'cancelled');
+  const history = await run('history', '--json');
+  assert.equal(JSON.parse(history.stdout)[0].status, 'cancelled');
   assert.equal((await run('jobs', 'delete', 'nightly-vacuum')).code, 0);
   assert.equal(await db.count('jobs'), 0);
 });

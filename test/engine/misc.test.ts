@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { drain, runTask, TestClock, waitForRun, waitForStatus } from '../../src/testing/index.js';
-import { Kairos, KairosValidationError, defineTask, type StatusChange } from '../../src/index.js';
+import { Kairos, KairosValidationError, defineTask, type StatusChange, type HistoryEntry, type HistoryStatus, type RunLog, type LogStatus } from '../../src/index.js';
 import { internals } from '../../src/api/internals.js';
 
 const db = await fixture();
@@ -61,6 +61,24 @@ test('retention prunes history by status and age, in batches', async () => {
   assert.equal(result.logs, 3);
   const left = await db.pool.query(`SELECT status FROM "${db.schema}".job_logs WHERE task = 'r' ORDER BY 1`);
   assert.deepEqual(left.rows.map((r) => r.status), ['cancelled', 'completed', 'failed']);
+});
+
+test('history() and getRun() give history entries; the deprecated RunLog and LogStatus still name them', async () => {
+  const kairos = db.node({ tasks: { recorded: () => 'done' } });
+  const { id } = await kairos.enqueue('recorded', {});
+  assert.equal(await drain(kairos), 1);
+  const status: HistoryStatus = 'completed';
+  const entries: HistoryEntry[] = await kairos.history({ runId: id, status });
+  assert.equal(entries.length, 1);
+  assert.deepEqual([entries[0]!.runId, entries[0]!.attempt, entries[0]!.status, entries[0]!.output], [id, 1, 'completed', 'done']);
+  const { live, last } = await kairos.getRun(id);
+  assert.equal(live, null);
+  assert.deepEqual(last, entries[0], 'the last history entry of the run');
+  // Compatibility aliases (type level): the same types under their names before issue #13.
+  const legacy: RunLog[] = entries;
+  const legacyStatus: LogStatus = legacy[0]!.status;
+  const back: HistoryEntry = legacy[0]!;
+  assert.equal(back.status, legacyStatus);
 });
 
 test('periodic() defines a task and its schedule in one call', async () => {

@@ -206,14 +206,17 @@ test('consecutive failures disable a job; enabling resets the count', async () =
   }
   const job = await kairos.getJob('fragile');
   assert.equal(job?.enabled, false);
-  assert.equal(job?.currentAttempts, 2);
+  assert.equal(job?.consecutiveFailures, 2);
+  assert.equal(job?.disableAfterFailures, 2);
+  assert.deepEqual([job?.currentAttempts, job?.maxAttempts], [2, 2], 'the deprecated aliases keep their values');
   assert.equal(job?.lastStatus, false);
   assert.equal(job?.lastMessage, 'always');
   assert.equal(disabled.length, 1);
   clock.set('2030-01-01T00:05:30Z');
   assert.equal(await internals(kairos).services.ticker.materialise(), 0, 'a disabled job does not fire');
   const enabled = await kairos.enable('fragile');
-  assert.equal(enabled.currentAttempts, 0);
+  assert.equal(enabled.consecutiveFailures, 0);
+  assert.equal(enabled.currentAttempts, 0, 'the deprecated alias too');
   assert.equal(iso(enabled.nextRun), '2030-01-01T00:06:00.000Z');
 });
 
