@@ -1,9 +1,13 @@
 /**
- * Runs claimed attempts: sets up the handler's context and AbortSignal, enforces the timeout,
+ * The executor (an engine service): runs claimed attempts, each through its kind's job executor
+ * (src/executors/<kind>/). It sets up the handler's context and AbortSignal, enforces the timeout,
  * honours cancellation, takes the advisory lock of exclusive runs, and hands each result to the
  * Completer. A slot frees as soon as the attempt's outcome is decided, before it is written (the
- * write joins a batch), and a handler that ignores its signal after a timeout or cancel no longer
- * holds the slot.
+ * write joins a batch). After a timeout or a cancel, an exclusive run (lock key) or a serial one
+ * (its job's overlap policy is not 'allow') is recorded only once its handler has returned: until
+ * then it stays running, keeps its slot and its lock, and its retry cannot start anywhere. Any
+ * other run is recorded at once and its slot freed; a handler that ignores its signal then goes
+ * on beside the retry.
  */
 import type pg from 'pg';
 import type { EngineContext } from './context.js';
@@ -26,8 +30,10 @@ interface ActiveRun {
 }
 
 const MAX_MESSAGE = 10_000;
+/** How long an aborted handler may take to return before it is reported as ignoring its signal. */
+const HANDLER_GRACE_MS = 1000;
 
-/** Executes attempts on this node. */
+/** The executor: runs attempts on this node, the work of each done by its kind's job executor. */
 export class Executor {
   private readonly active = new Map<number, ActiveRun>();
   /** Told of each attempt's start and end (metrics, alerts); each attempt also gets a span. */
@@ -37,7 +43,8 @@ export class Executor {
   constructor(
     private readonly ctx: EngineContext,
     private readonly completer: Completer,
-    private readonly executors: Record<string, JobExecutor>,
+    /** The job executor of each kind, by `job_type`. */
+    private readonly jobExecutors: Record<string, JobExecutor>,
     /** Called whenever a slot frees, so the producer can claim more. */
     private readonly onSlotFree: () => void,
   ) {}
@@ -140,15 +147,17 @@ export class Executor {
       timer = setTimeout(() => abort.abort(new KairosTimeoutError(`timed out after ${run.timeout_ms} ms`)), run.timeout_ms);
     }
     if (run.cancel_requested) abort.abort(new KairosCancelledError('cancelled'));
-    const executor = this.executors[run.job_type];
+    const jobExecutor = this.jobExecutors[run.job_type];
     const watch = this.ctx.tracer.observeAttempt(attemptInfo(run), this.observers, this.ctx.nodeId);
     let ended: AttemptOutcome = 'released';
     let failure: unknown;
+    const handler = watch.within(() => (jobExecutor ? jobExecutor.execute(run, context) : Promise.reject(new KairosStateError(`This node cannot run ${run.job_type} jobs`))));
+    // Whether the handler has returned (a handler that honours its signal has, by the time the
+    // abort is handled): then nothing is waited for.
+    let returned = false;
+    handler.then(() => (returned = true), () => (returned = true));
     try {
-      const output = await Promise.race([
-        watch.within(() => (executor ? executor.execute(run, context) : Promise.reject(new KairosStateError(`This node cannot run ${run.job_type} jobs`)))),
-        abort.aborted,
-      ]);
+      const output = await Promise.race([handler, abort.aborted]);
       if (entry.settled) return;
       entry.settled = true;
       ended = 'completed';
@@ -159,6 +168,8 @@ export class Executor {
         { job: run.job_name ?? run.task, task: run.task, key: run.key },
       );
     } catch (error) {
+      if (entry.settled) return;
+      if (abort.reason && !returned) await this.untilHandlerReturns(run, handler);
       if (entry.settled) return;
       entry.settled = true;
       const reason = abort.reason ?? error;
@@ -187,6 +198,27 @@ export class Executor {
   }
 
   /**
+   * After a timeout or cancel: wait for the handler of an exclusive or serial run to return, so its
+   * retry never overlaps it (the run stays running on this node, its lease extended by the
+   * heartbeat, its lock and slot held). A handler that ignores its signal is reported once.
+   */
+  private async untilHandlerReturns(run: ClaimedRun, handler: Promise<unknown>): Promise<void> {
+    if (!run.lock_key && run.job_id === null) return;
+    if (!run.lock_key) {
+      const [row] = await this.ctx.store.sql.runIsSerial({ run_id: run.run_id, node_id: this.ctx.nodeId }).catch(() => [{ serial: true }]);
+      if (!row?.serial) return;
+    }
+    const returned = handler.then(() => true, () => true);
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), HANDLER_GRACE_MS)));
+    if (!(await Promise.race([returned, slow]))) {
+      this.ctx.logger.warn({ runId: run.run_id }, `run ${run.run_id} was aborted but its handler ignores ctx.signal; its retry waits until the handler returns (${run.lock_key ? 'exclusive' : 'serial'} run)`);
+      await returned;
+    }
+    clearTimeout(timer);
+  }
+
+  /**
    * Hand a run back to the queue (retrying while the database is away). Used when a SQL job's
    * connection died (server restart, terminated backend): it did not fail, its transaction rolled
    * back, so the occurrence must not be spent on the outage. If the commit went through after all,
@@ -201,7 +233,7 @@ export class Executor {
     this.ctx.publish([statusChange(run, 'running', 'pending')]);
   }
 
-  /** The executor recorded the completion itself (exactly-once SQL): only tell listeners. */
+  /** The job executor recorded the completion itself (exactly-once SQL): only tell listeners. */
   private recorded(run: ClaimedRun, result: RecordedResult): void {
     if (!result.recorded) {
       this.ctx.logger.warn({ runId: run.run_id }, 'attempt fenced off: another node holds the run; its effects were rolled back');
@@ -263,7 +295,7 @@ function errorMessage(error: unknown): string {
 
 function errorOutput(error: unknown): unknown {
   if (!(error instanceof Error)) return { error: { message: String(error) } };
-  // Executors attach what a failed command printed (shell exit codes, stderr tails).
+  // Job executors attach what a failed command printed (shell exit codes, stderr tails).
   const attached = (error as { output?: unknown }).output;
   if (attached !== undefined) return { error: { name: error.name, message: errorMessage(error) }, ...(attached as object) };
   return { error: { name: error.name, message: errorMessage(error), stack: error.stack?.slice(0, MAX_MESSAGE) } };
