@@ -294,12 +294,13 @@ test('a flood of forged and malformed wake-ups: bounded, coalesced claims, no er
   await armed(worker);
   const attacker = await eve();
   const id = await discover(attacker, worker);
-  const store = internals(worker).store as unknown as { claim: (...args: unknown[]) => Promise<unknown>; run: (...args: unknown[]) => Promise<unknown> };
-  const [claim, run] = [store.claim.bind(internals(worker).store), store.run.bind(internals(worker).store)];
+  // Every named query goes through the Store's private execute (the typed methods call it).
+  const store = internals(worker).store as unknown as { claim: (...args: unknown[]) => Promise<unknown>; execute: (...args: unknown[]) => Promise<unknown> };
+  const [claim, execute] = [store.claim.bind(internals(worker).store), store.execute.bind(internals(worker).store)];
   let claims = 0;
   let queries = 0;
   store.claim = (...args) => ((claims++), claim(...args));
-  store.run = (...args) => ((queries++), run(...args));
+  store.execute = (...args) => ((queries++), execute(...args));
 
   // Two retries, due 300–600 ms and 1–2 s after their first attempts fail; then the flood.
   const retrying = ['early', 'late'].map((key) => waitForStatus(worker, (c) => c.key === key && c.next === 'pending'));
