@@ -74,6 +74,13 @@ function dayOfMonth(dom: string): string {
   if (dom === 'LW') return 'on the last weekday of the month';
   if (/^\*\/\d+$/.test(dom)) return `every ${dom.slice(2)} days from the 1st of the month`;
   if (/^\d+W$/.test(dom)) return `on the weekday nearest day ${dom.slice(0, -1)} of the month`;
+  // LW or L inside a list: said apart, the rest as days.
+  const special = dom.split(',').filter((item) => item === 'LW' || item === 'L');
+  if (special.length > 0 && special.length < dom.split(',').length) {
+    const rest = dom.split(',').filter((item) => item !== 'LW' && item !== 'L').join(',');
+    const named = special.map((item) => (item === 'LW' ? 'the last weekday' : 'the last day'));
+    return `on day ${items(rest, String, 'day')} or ${list(named)} of the month`;
+  }
   return `on day ${items(dom, String, 'day')} of the month`;
 }
 
@@ -99,9 +106,10 @@ function describeLine(line: string): string {
   const fields = text.split(/\s+/);
   if (fields.length === 5) fields.unshift('0');
   const [sec, min, hour, dom0, month0, dow0] = fields as [string, string, string, string, string, string];
-  const dom = dom0.toUpperCase();
+  // `?` (no specific value) is `*` in the one day field that may hold it.
+  const dom = dom0 === '?' ? '*' : dom0.toUpperCase();
   const month = numeric(month0, SHORT_MONTHS, 1);
-  const dow = numeric(dow0, SHORT_DAYS, 0);
+  const dow = dow0 === '?' ? '*' : numeric(dow0, SHORT_DAYS, 0);
   const domRestricted = dom !== '*';
   const dowRestricted = dow !== '*';
   let days = '';

@@ -23,6 +23,10 @@ test('cron expressions in words', () => {
     ['15 10 1,15 * 1', 'At 10:15 on day 1 and 15 of the month or on Monday (UTC)'],
     ['0 0 1 JAN,JUL *', 'At 00:00 on day 1 of the month in January and July (UTC)'],
     ['0 0 * * *\n0 12 * * 6', 'At 00:00; and at 12:00 on Saturday (UTC)'],
+    // `?` in a day field and LW in a list (issue #14, item 17): read as the scheduler reads them.
+    ['0 0 ? * MON', 'At 00:00 on Monday (UTC)'],
+    ['0 12 15 * ?', 'At 12:00 on day 15 of the month (UTC)'],
+    ['0 0 LW,15 * *', 'At 00:00 on day 15 or the last weekday of the month (UTC)'],
   ];
   for (const [cron, words] of cases) assert.equal(describeCron(cron), words, cron);
   assert.equal(describeCron('0 3 * * *', 'Europe/Berlin'), 'At 03:00 (Europe/Berlin)');
