@@ -2423,6 +2423,92 @@ BEGIN
   RETURN NULL;
 END $function$;
 
+-- FUNCTION {{schema}}.pgagent_field(boolean[],text,integer,text) RETURNS integer[]
+CREATE OR REPLACE FUNCTION {{schema}}.pgagent_field(items boolean[], label text, expected integer, pgagent_column text)
+ RETURNS integer[]
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  positions integer[];
+BEGIN
+  IF items IS NULL THEN
+    PERFORM {{schema}}.api_fail(format('%s must be an array of %s booleans (pgAgent''s %s), got NULL', label, expected, pgagent_column));
+  END IF;
+  IF array_ndims(items) IS DISTINCT FROM 1 OR array_length(items, 1) <> expected THEN
+    PERFORM {{schema}}.api_fail(format('%s must be an array of %s booleans (pgAgent''s %s), got %s',
+      label, expected, pgagent_column,
+      CASE WHEN coalesce(array_ndims(items), 1) > 1 THEN format('a %s-dimensional array', array_ndims(items))
+           ELSE format('%s element(s)', coalesce(array_length(items, 1), 0)) END));
+  END IF;
+  IF array_position(items, NULL) IS NOT NULL THEN
+    PERFORM {{schema}}.api_fail(format('%s[%s] is NULL; each element of %s must be true or false',
+      label, array_position(items, NULL) - array_lower(items, 1) + 1, label));
+  END IF;
+  -- 1-based positions of the true elements, whatever the array's lower bound.
+  SELECT coalesce(array_agg(n ORDER BY n), '{}') INTO positions FROM unnest(items) WITH ORDINALITY AS t(v, n) WHERE v;
+  RETURN positions;
+END $function$;
+
+-- FUNCTION {{schema}}.pgagent_schedule(boolean[],boolean[],boolean[],boolean[],boolean[]) RETURNS text
+CREATE OR REPLACE FUNCTION {{schema}}.pgagent_schedule(minutes boolean[] DEFAULT array_fill(false, ARRAY[60]), hours boolean[] DEFAULT array_fill(false, ARRAY[24]), weekdays boolean[] DEFAULT array_fill(false, ARRAY[7]), monthdays boolean[] DEFAULT array_fill(false, ARRAY[32]), months boolean[] DEFAULT array_fill(false, ARRAY[12]))
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  m integer[] := {{schema}}.pgagent_field(minutes, 'minutes', 60, 'jscminutes');
+  h integer[] := {{schema}}.pgagent_field(hours, 'hours', 24, 'jschours');
+  w integer[] := {{schema}}.pgagent_field(weekdays, 'weekdays', 7, 'jscweekdays');
+  d integer[] := {{schema}}.pgagent_field(monthdays, 'monthdays', 32, 'jscmonthdays');
+  mo integer[] := {{schema}}.pgagent_field(months, 'months', 12, 'jscmonths');
+  days integer[];
+  dom text := '*';
+  dow text := '*';
+  weeks integer[] := '{}';
+  result text;
+  wk integer;
+BEGIN
+  days := array_remove(d, 32);
+  -- Restricted = some element true and some false; all true and all false both match everything.
+  -- Month days: every day 1-31 true matches every day (32, the last day, is one of them).
+  IF cardinality(d) > 0 AND cardinality(days) < 31 THEN
+    SELECT string_agg(x::text, ',' ORDER BY x) INTO dom FROM unnest(days) AS x;
+    IF 32 = ANY (d) THEN dom := CASE WHEN dom IS NULL THEN 'L' ELSE dom || ',L' END; END IF;
+  END IF;
+  IF cardinality(w) BETWEEN 1 AND 6 THEN
+    SELECT string_agg((x - 1)::text, ',' ORDER BY x) INTO dow FROM unnest(w) AS x;
+  END IF;
+  IF dom <> '*' AND dow <> '*' THEN
+    -- pgAgent wants both; say it with d#n when the month days are whole weeks of the month.
+    IF 32 <> ALL (d) THEN
+      FOR wk IN 1..5 LOOP
+        IF ARRAY(SELECT generate_series(7 * wk - 6, least(7 * wk, 31))) <@ days THEN weeks := weeks || wk; END IF;
+      END LOOP;
+    END IF;
+    IF 32 = ANY (d) OR ARRAY(SELECT x FROM unnest(weeks) AS k, generate_series(7 * k - 6, least(7 * k, 31)) AS x) @> days IS NOT TRUE THEN
+      PERFORM {{schema}}.api_fail(format(
+        'weekdays and monthdays are both restricted (weekdays %s, monthdays %s): pgAgent runs on days that match both, '
+        'and Kairos''s cron runs on days that match either, so this schedule has no exact cron form; '
+        'restrict one of them, or give month days that are whole weeks of the month (1-7, 8-14, 15-21, 22-28, 29-31: '
+        'monthdays 1-7 with Monday is the first Monday)', dow, dom));
+    END IF;
+    SELECT string_agg(format('%s#%s', x - 1, k), ',' ORDER BY k, x) INTO dow FROM unnest(w) AS x, unnest(weeks) AS k;
+    dom := '*';
+  END IF;
+  result := concat_ws(' ',
+    CASE WHEN cardinality(m) IN (0, 60) THEN '*' ELSE (SELECT string_agg((x - 1)::text, ',' ORDER BY x) FROM unnest(m) AS x) END,
+    CASE WHEN cardinality(h) IN (0, 24) THEN '*' ELSE (SELECT string_agg((x - 1)::text, ',' ORDER BY x) FROM unnest(h) AS x) END,
+    dom,
+    CASE WHEN cardinality(mo) IN (0, 12) THEN '*' ELSE (SELECT string_agg(x::text, ',' ORDER BY x) FROM unnest(mo) AS x) END,
+    dow);
+  -- The cron parser's checks too: a schedule no date matches (monthdays 30 in February only) is refused.
+  PERFORM {{schema}}.cron_parse(result);
+  RETURN result;
+END $function$;
+
 -- FUNCTION {{schema}}.plan_enabled_job() RETURNS trigger
 CREATE OR REPLACE FUNCTION {{schema}}.plan_enabled_job()
  RETURNS trigger
@@ -2994,6 +3080,10 @@ GRANT EXECUTE ON FUNCTION {{schema}}.notify_job_changes() TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.notify_new_runs() TO job_scheduler;
 
+GRANT EXECUTE ON FUNCTION {{schema}}.pgagent_field(boolean[],text,integer,text) TO job_scheduler;
+
+GRANT EXECUTE ON FUNCTION {{schema}}.pgagent_schedule(boolean[],boolean[],boolean[],boolean[],boolean[]) TO job_scheduler;
+
 GRANT EXECUTE ON FUNCTION {{schema}}.plan_enabled_job() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.preview(text,text,integer) TO job_monitor;
@@ -3143,6 +3233,10 @@ COMMENT ON FUNCTION {{schema}}.cron_transition(pg_catalog.text,bigint,bigint) IS
 COMMENT ON FUNCTION {{schema}}.cron_validate(pg_catalog.text,pg_catalog.text) IS 'Check a cron expression (5 or 6 fields, @aliases, several lines separated by newlines) and an IANA time zone as Kairos does; raises SQLSTATE 22023 naming the field and the value.';
 
 COMMENT ON FUNCTION {{schema}}.cron_zone(pg_catalog.text) IS 'Validate an IANA time zone name as Kairos does (offsets such as +02:00 refused) and return the name to give AT TIME ZONE. Raises 22023.';
+
+COMMENT ON FUNCTION {{schema}}.pgagent_field(boolean[],pg_catalog.text,integer,pg_catalog.text) IS 'The 1-based positions of the true elements of one pgAgent schedule array; raises 22023 for NULL, a wrong length or a NULL element.';
+
+COMMENT ON FUNCTION {{schema}}.pgagent_schedule(boolean[],boolean[],boolean[],boolean[],boolean[]) IS 'The cron expression of a pgAgent schedule (jscminutes[60], jschours[24], jscweekdays[7] Sunday first, jscmonthdays[32] with 32 = last day, jscmonths[12]; an array with no true element matches everything; weekdays AND monthdays). Raises 22023 for a wrong length, NULL, or both day arrays restricted in a way cron cannot say.';
 
 COMMENT ON FUNCTION {{schema}}.remove_alert(integer) IS 'Remove an alert rule by id. Raises P0002 for an unknown id.';
 
