@@ -3,6 +3,7 @@
  */
 export { Kairos, VERSION, type PeriodicOptions } from './api/kairos.js';
 export type { KairosOptions, RetentionOptions, ResolvedOptions } from './api/options.js';
+export { DEFAULTS } from './api/options.js';
 export { defineTask, type TaskContext, type TaskHandler, type TaskDefinition, type TaskOptions, type TaskMap, type PayloadOf } from './api/tasks.js';
 export type { EnqueueOptions, EnqueueItem, EnqueueResult, ScheduleOptions, JobFilter, RunFilter, HistoryFilter } from './api/types.js';
 export { Priority, type Job, type Run, type HistoryEntry, type NodeInfo, type StatusChange, type RunState, type RunStatus, type HistoryStatus, type CatchUpPolicy, type OverlapPolicy, type ConflictPolicy } from './core/types.js';

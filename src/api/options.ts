@@ -146,6 +146,33 @@ export const KAIROS_OPTION_KEYS = {
 /** The keys of {@link RetentionOptions}. */
 export const RETENTION_OPTION_KEYS = { completed: true, failed: true, cancelled: true, nodes: true, interval: true } as const satisfies Record<keyof RetentionOptions, true>;
 
+/**
+ * The defaults of {@link KairosOptions}, named once (durations in ms): resolveOptions applies them,
+ * the agent's configuration (src/cli/config.ts) and the dashboard start from them, and the
+ * `@default` tags above say the same.
+ */
+export const DEFAULTS = Object.freeze({
+  schema: 'kairos',
+  queues: Object.freeze(['default']) as readonly string[],
+  concurrency: 10,
+  /** `batchSize` is `concurrency`, at most this. */
+  maxBatchSize: 500,
+  prefetch: 0,
+  pollIntervalMs: 5000,
+  scheduleAheadMs: 500,
+  leaseMs: 60_000,
+  /** `heartbeatInterval` is a third of `lease`, at most this. */
+  maxHeartbeatIntervalMs: 10_000,
+  rescueIntervalMs: 15_000,
+  maxRescues: 3,
+  shutdownTimeoutMs: 30_000,
+  /** How soon a run whose exclusive lock was busy is looked at again. */
+  exclusiveRetryMs: 1000,
+  /** `maxConnections` is `concurrency` plus this. */
+  extraConnections: 5,
+  retention: Object.freeze({ completedMs: 7 * DAY, failedMs: 30 * DAY, cancelledMs: 7 * DAY, nodesMs: 7 * DAY, intervalMs: 3_600_000 }),
+});
+
 /** Apply defaults and check every option. */
 export function resolveOptions(options: KairosOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected options to be an object, got ${describeValue(options)}`);
@@ -157,43 +184,43 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
   if (!options.connectionString && !options.pool) {
     throw new KairosValidationError('connectionString', 'Expected `connectionString` or `pool`, got neither');
   }
-  const concurrency = options.concurrency === undefined ? 10 : assertInteger(options.concurrency, 'concurrency', 1, 10_000);
-  const queues = nameList(options.queues, 'queues', ['default']);
+  const concurrency = options.concurrency === undefined ? DEFAULTS.concurrency : assertInteger(options.concurrency, 'concurrency', 1, 10_000);
+  const queues = nameList(options.queues, 'queues', [...DEFAULTS.queues]);
   if (queues.length === 0) throw new KairosValidationError('queues', 'Expected `queues` to name at least one queue, got []');
-  const leaseMs = duration(options.lease, 'lease', 60_000, 1000);
-  const heartbeatIntervalMs = duration(options.heartbeatInterval, 'heartbeatInterval', Math.min(10_000, leaseMs / 3), 100);
+  const leaseMs = duration(options.lease, 'lease', DEFAULTS.leaseMs, 1000);
+  const heartbeatIntervalMs = duration(options.heartbeatInterval, 'heartbeatInterval', Math.min(DEFAULTS.maxHeartbeatIntervalMs, leaseMs / 3), 100);
   if (heartbeatIntervalMs >= leaseMs) {
     throw new KairosValidationError('heartbeatInterval', `Expected \`heartbeatInterval\` to be shorter than \`lease\` (${leaseMs} ms), got ${heartbeatIntervalMs} ms`);
   }
   const r = options.retention ?? {};
   return {
-    schema: assertSchemaName(options.schema ?? 'kairos'),
+    schema: assertSchemaName(options.schema ?? DEFAULTS.schema),
     queues,
     concurrency,
-    batchSize: options.batchSize === undefined ? Math.min(concurrency, 500) : assertInteger(options.batchSize, 'batchSize', 1, 5000),
-    prefetch: options.prefetch === undefined ? 0 : assertInteger(options.prefetch, 'prefetch', 0, 100_000),
+    batchSize: options.batchSize === undefined ? Math.min(concurrency, DEFAULTS.maxBatchSize) : assertInteger(options.batchSize, 'batchSize', 1, 5000),
+    prefetch: options.prefetch === undefined ? DEFAULTS.prefetch : assertInteger(options.prefetch, 'prefetch', 0, 100_000),
     nodeName: options.nodeName === undefined ? `${os.hostname()}-${process.pid}` : assertName(options.nodeName, 'nodeName'),
     nodeTags: nameList(options.nodeTags, 'nodeTags', []),
-    pollIntervalMs: duration(options.pollInterval, 'pollInterval', 5000, 10),
-    scheduleAheadMs: options.scheduleAhead === undefined ? 500 : parseDuration(options.scheduleAhead, 'scheduleAhead', { minMs: 0, maxMs: 60_000 }),
+    pollIntervalMs: duration(options.pollInterval, 'pollInterval', DEFAULTS.pollIntervalMs, 10),
+    scheduleAheadMs: options.scheduleAhead === undefined ? DEFAULTS.scheduleAheadMs : parseDuration(options.scheduleAhead, 'scheduleAhead', { minMs: 0, maxMs: 60_000 }),
     heartbeatIntervalMs,
     leaseMs,
-    rescueIntervalMs: duration(options.rescueInterval, 'rescueInterval', 15_000, 10),
-    maxRescues: options.maxRescues === undefined ? 3 : assertInteger(options.maxRescues, 'maxRescues', 0, 1000),
-    shutdownTimeoutMs: options.shutdownTimeout === undefined ? 30_000 : parseDuration(options.shutdownTimeout, 'shutdownTimeout', { minMs: 0 }),
-    exclusiveRetryMs: 1000,
+    rescueIntervalMs: duration(options.rescueInterval, 'rescueInterval', DEFAULTS.rescueIntervalMs, 10),
+    maxRescues: options.maxRescues === undefined ? DEFAULTS.maxRescues : assertInteger(options.maxRescues, 'maxRescues', 0, 1000),
+    shutdownTimeoutMs: options.shutdownTimeout === undefined ? DEFAULTS.shutdownTimeoutMs : parseDuration(options.shutdownTimeout, 'shutdownTimeout', { minMs: 0 }),
+    exclusiveRetryMs: DEFAULTS.exclusiveRetryMs,
     retention: {
-      completedMs: duration(r.completed, 'retention.completed', 7 * DAY),
-      failedMs: duration(r.failed, 'retention.failed', 30 * DAY),
-      cancelledMs: duration(r.cancelled, 'retention.cancelled', 7 * DAY),
-      nodesMs: duration(r.nodes, 'retention.nodes', 7 * DAY),
-      intervalMs: duration(r.interval, 'retention.interval', 3_600_000, 10),
+      completedMs: duration(r.completed, 'retention.completed', DEFAULTS.retention.completedMs),
+      failedMs: duration(r.failed, 'retention.failed', DEFAULTS.retention.failedMs),
+      cancelledMs: duration(r.cancelled, 'retention.cancelled', DEFAULTS.retention.cancelledMs),
+      nodesMs: duration(r.nodes, 'retention.nodes', DEFAULTS.retention.nodesMs),
+      intervalMs: duration(r.interval, 'retention.interval', DEFAULTS.retention.intervalMs, 10),
     },
     migrate: options.migrate ?? true,
     clusterEvents: options.clusterEvents ?? false,
     handoff: flag(options.handoff, 'handoff', true),
     preparedStatements: flag(options.preparedStatements, 'preparedStatements', true),
-    maxConnections: options.maxConnections === undefined ? concurrency + 5 : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
+    maxConnections: options.maxConnections === undefined ? concurrency + DEFAULTS.extraConnections : assertInteger(options.maxConnections, 'maxConnections', 2, 10_000),
     runSqlJobs: options.runSqlJobs ?? false,
     allowShell: options.allowShell ?? false,
     connections: { ...(options.connections ?? {}) },

@@ -11,6 +11,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type YAMLMap } from 'yaml'
 import { z } from 'zod';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { redactConnectionString } from '../core/redact.js';
+import { DEFAULTS as KAIROS_DEFAULTS } from '../api/options.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { didYouMean, isName, NAME_RULE } from '../core/validate.js';
 import { alertRulesSchema, redactAlertRules, unknownRuleKey, type AlertRule } from '../observability/alert-rules.js';
@@ -82,9 +83,11 @@ type Key = Exclude<keyof AgentConfig, 'notes'>;
 interface Source { label: string; kind: 'flag' | 'env' | 'file'; pgagent: boolean; baseDir: string }
 interface Given { key: string; value: unknown; source: Source }
 
+/** The agent's defaults: the library's (src/api/options.ts DEFAULTS) where they overlap. */
 const DEFAULTS: Omit<AgentConfig, 'notes'> = {
-  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, preparedStatements: true, migrate: false,
-  nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: 30_000, connections: {},
+  databaseUrl: null, schema: KAIROS_DEFAULTS.schema, concurrency: KAIROS_DEFAULTS.concurrency, queues: [...KAIROS_DEFAULTS.queues],
+  pollInterval: KAIROS_DEFAULTS.pollIntervalMs, allowShell: false, preparedStatements: true, migrate: false,
+  nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: KAIROS_DEFAULTS.shutdownTimeoutMs, connections: {},
 };
 const POSTGRES_URL = 'a PostgreSQL URL such as postgres://user@host:5432/db';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
