@@ -8,10 +8,10 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { resolveOptions, taskDefinitions, type KairosOptions, type ResolvedOptions } from './options.js';
-import { toDefinition, type PayloadOf, type TaskDefinition, type TaskHandler, type TaskMap, type TaskOptions } from './tasks.js';
-import { buildRun, insertRuns } from './enqueue.js';
+import { TASK_OPTION_KEYS, toDefinition, type PayloadOf, type TaskDefinition, type TaskHandler, type TaskMap, type TaskOptions } from './tasks.js';
+import { buildRun, insertRuns, ENQUEUE_ITEM_KEYS, ENQUEUE_MANY_OPTION_KEYS, ENQUEUE_OPTION_KEYS, type EnqueueManyOptions } from './enqueue.js';
 import type { EnqueueItem, EnqueueOptions, EnqueueResult, HistoryFilter, JobFilter, RunFilter, ScheduleOptions } from './types.js';
-import { buildJob } from './schedules.js';
+import { buildJob, SCHEDULE_OPTION_KEYS } from './schedules.js';
 import * as jobs from './jobs.js';
 import { Store, type NewRun } from '../store/store.js';
 import { createPool, guardCheckedOutClients, inTransaction } from '../store/db.js';
@@ -20,8 +20,8 @@ import type { Logger } from '../core/logger.js';
 import { defaultLogger } from './logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
 import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
-import { assertInteger, assertName } from '../core/validate.js';
-import { runNames, statusChange, type ConflictPolicy, type Job, type StatusChange, type Run, type RunLog, type NodeInfo } from '../core/types.js';
+import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js';
+import { runNames, statusChange, type Job, type StatusChange, type Run, type HistoryEntry, type NodeInfo } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../store/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
@@ -48,6 +48,13 @@ export const VERSION = '0.1.0';
 
 /** `periodic()` options: a schedule (every or cron) plus task options. */
 export type PeriodicOptions = Omit<ScheduleOptions, 'name' | 'task' | 'at' | 'nextRun'> & TaskOptions & { name?: string };
+
+/** The keys of {@link PeriodicOptions}: schedule() keys but name, task, at and nextRun; the task options; name. */
+const PERIODIC_OPTION_KEYS = (({ task: _task, at: _at, nextRun: _nextRun, ...schedule }) => ({ ...schedule, ...TASK_OPTION_KEYS }))(SCHEDULE_OPTION_KEYS) satisfies Record<keyof PeriodicOptions, true>;
+/** The keys of the read filters (a key missing here, or here and not in the interface, fails the type-check). */
+const JOB_FILTER_KEYS = { enabled: true, task: true, search: true, label: true, type: true, limit: true } as const satisfies Record<keyof JobFilter, true>;
+const RUN_FILTER_KEYS = { status: true, task: true, queue: true, job: true, limit: true } as const satisfies Record<keyof RunFilter, true>;
+const HISTORY_FILTER_KEYS = { job: true, runId: true, status: true, task: true, limit: true } as const satisfies Record<keyof HistoryFilter, true>;
 
 /** A Kairos node. `T` maps task names to definitions so payloads are type-checked. */
 export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
@@ -191,6 +198,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
    * shutdownTimeout option), then abort the rest and hand them back to the queue at once.
    */
   async stop(options: { timeout?: number } = {}): Promise<void> {
+    assertKnownKeys(options, { timeout: true } satisfies Record<keyof typeof options, true>, 'stop()');
     if (this.state === 'stopped' || this.state === 'stopping') return;
     const wasStarted = this.state === 'started';
     this.state = 'stopping';
@@ -213,13 +221,17 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
 
   /** Queue one run of `task`. */
   async enqueue<N extends keyof T & string>(task: N, payload: PayloadOf<T[N]>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
-    const [result] = await this.enqueueMany([{ ...options, task, payload }], { client: options.client, conflict: options.conflict });
+    assertKnownKeys(options, ENQUEUE_OPTION_KEYS, 'enqueue()');
+    const { client, ...run } = options ?? {};
+    const [result] = await this.enqueueMany([{ ...run, task, payload }], { client, conflict: run.conflict });
     return result!;
   }
 
   /** Queue many runs in one statement (all or nothing). */
-  async enqueueMany<N extends keyof T & string>(items: Array<EnqueueItem<N, PayloadOf<T[N]>>>, options: { client?: EnqueueOptions['client']; conflict?: ConflictPolicy } = {}): Promise<EnqueueResult[]> {
+  async enqueueMany<N extends keyof T & string>(items: Array<EnqueueItem<N, PayloadOf<T[N]>>>, options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new KairosValidationError('items', 'Expected `items` to be an array of { task, payload, ...options }');
+    assertKnownKeys(options, ENQUEUE_MANY_OPTION_KEYS, 'enqueueMany()');
+    items.forEach((item, i) => assertKnownKeys(item, ENQUEUE_ITEM_KEYS, 'enqueueMany()', `items[${i}].`));
     const conflict = options.conflict ?? items[0]?.conflict ?? 'raise';
     if (items.some((i) => (i.conflict ?? conflict) !== conflict)) throw new KairosValidationError('conflict', 'Expected every item of one enqueueMany call to use the same `conflict` policy');
     const rows = items.map((item, i) => buildRun(item.task, item.payload, item, this.ctx.tasks.get(item.task), items.length > 1 ? `items[${i}]` : ''));
@@ -258,19 +270,22 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
 
   /** Define a task and its recurring schedule in one call (`@periodic`): upserted at start(). */
   periodic(options: PeriodicOptions, handler: TaskHandler): string {
+    assertKnownKeys(options, PERIODIC_OPTION_KEYS, 'periodic()');
     const name = options.name ?? (handler.name || undefined);
     if (!name) throw new KairosValidationError('name', 'Expected `name` (or a named handler function) for periodic(), got none');
     if (options.every === undefined && options.cron === undefined) throw new KairosValidationError('every', 'Expected `every` or `cron` for periodic(), got neither');
     const { retries, backoff, maxBackoff, timeout, queue, priority, exclusive, validate, ...schedule } = options;
-    this.addTask(name, { handler, retries, backoff, maxBackoff, timeout, queue, priority, exclusive, validate });
+    assertName(name, 'task');
+    const definition = toDefinition({ handler, retries, backoff, maxBackoff, timeout, queue, priority, exclusive, validate }, name);
     const declaration: ScheduleOptions = { ...schedule, retries, backoff, maxBackoff, timeout, queue, priority, name, task: name };
-    buildJob(declaration, this.ctx.tasks.get(name)); // refuse bad input now, not at start()
+    buildJob(declaration, definition); // refuse bad input now, not at start(), and before the task is registered
+    this.addTask(name, definition);
     if (this.state === 'started') void this.upsertSchedule(declaration).catch((error: unknown) => this.logger.error({ err: error }, 'periodic schedule failed'));
     else this.periodicJobs.push(declaration);
     return name;
   }
 
-  /** Enable a job (resets its failure count; the next run is planned from now). */
+  /** Enable a job (resets its consecutive failures; the next run is planned from now). */
   enable(name: string): Promise<Job> {
     return jobs.setEnabled(this.store, name, true, this.clock.now(), this.ctx.customSchedules.get(name));
   }
@@ -282,6 +297,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
 
   /** Run a job now, outside its schedule; returns the run id. */
   async trigger(name: string, options: { payload?: unknown } = {}): Promise<number> {
+    assertKnownKeys(options, { payload: true } satisfies Record<keyof typeof options, true>, 'trigger()');
     const runId = await jobs.triggerJob(this.store, name, options.payload, this.clock.now());
     if (this.ctx.publishing()) await this.announceTriggered(runId);
     return runId;
@@ -341,10 +357,19 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   }
 
   getJob(name: string): Promise<(Job & { running: number; pending: number }) | null> { return jobs.getJob(this.store, name); }
-  listJobs(filter?: JobFilter): Promise<Job[]> { return jobs.listJobs(this.store, filter); }
-  getRun(id: number): Promise<{ live: Run | null; last: RunLog | null }> { return jobs.getRun(this.store, id); }
-  listRuns(filter?: RunFilter): Promise<Run[]> { return jobs.listRuns(this.store, filter); }
-  history(filter?: HistoryFilter): Promise<RunLog[]> { return jobs.history(this.store, filter); }
+  async listJobs(filter?: JobFilter): Promise<Job[]> {
+    assertKnownKeys(filter, JOB_FILTER_KEYS, 'listJobs()');
+    return jobs.listJobs(this.store, filter);
+  }
+  getRun(id: number): Promise<{ live: Run | null; last: HistoryEntry | null }> { return jobs.getRun(this.store, id); }
+  async listRuns(filter?: RunFilter): Promise<Run[]> {
+    assertKnownKeys(filter, RUN_FILTER_KEYS, 'listRuns()');
+    return jobs.listRuns(this.store, filter);
+  }
+  async history(filter?: HistoryFilter): Promise<HistoryEntry[]> {
+    assertKnownKeys(filter, HISTORY_FILTER_KEYS, 'history()');
+    return jobs.history(this.store, filter);
+  }
   nodes(): Promise<NodeInfo[]> { return jobs.listNodes(this.store); }
 
   private async register(): Promise<void> {
