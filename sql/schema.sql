@@ -91,7 +91,11 @@ CREATE TABLE {{schema}}.job_logs (
     node_id text,
     payload jsonb,
     output jsonb,
-    owner name NOT NULL DEFAULT CURRENT_USER
+    owner name NOT NULL DEFAULT CURRENT_USER,
+    sqlstate text,
+    detail text,
+    hint text,
+    context text
 ) PARTITION BY LIST (status);
 
 CREATE TABLE {{schema}}.job_steps (
@@ -258,6 +262,10 @@ CREATE TABLE {{schema}}.job_logs_failed PARTITION OF {{schema}}.job_logs FOR VAL
 
 CREATE TABLE {{schema}}.job_logs_failed_default PARTITION OF {{schema}}.job_logs_failed DEFAULT;
 
+CREATE TABLE {{schema}}.job_logs_missed PARTITION OF {{schema}}.job_logs FOR VALUES IN ('missed', 'skipped') PARTITION BY RANGE (finished_at);
+
+CREATE TABLE {{schema}}.job_logs_missed_default PARTITION OF {{schema}}.job_logs_missed DEFAULT;
+
 CREATE TABLE {{schema}}.step_logs_default PARTITION OF {{schema}}.step_logs DEFAULT;
 
 -- ==== Constraints
@@ -290,7 +298,7 @@ ALTER TABLE {{schema}}.job_logs ADD CONSTRAINT job_logs_job_id_fkey1 FOREIGN KEY
 
 ALTER TABLE {{schema}}.job_logs ADD CONSTRAINT job_logs_pkey PRIMARY KEY (log_id, finished_at, status);
 
-ALTER TABLE {{schema}}.job_logs ADD CONSTRAINT job_logs_status_check1 CHECK ((status = ANY (ARRAY['completed'::text, 'failed'::text, 'retrying'::text, 'cancelled'::text, 'expired'::text, 'rescued'::text, 'released'::text])));
+ALTER TABLE {{schema}}.job_logs ADD CONSTRAINT job_logs_status_check CHECK ((status = ANY (ARRAY['completed'::text, 'failed'::text, 'retrying'::text, 'cancelled'::text, 'expired'::text, 'rescued'::text, 'released'::text, 'missed'::text, 'skipped'::text]))) NOT VALID;
 
 ALTER TABLE {{schema}}.job_steps ADD CONSTRAINT job_steps_command_check CHECK ((length(command) > 0));
 
@@ -511,6 +519,8 @@ CREATE POLICY monitor_reads ON {{schema}}.step_logs AS PERMISSIVE FOR SELECT TO 
 
 -- ==== Triggers
 
+CREATE TRIGGER job_logs_sql_diagnostics BEFORE INSERT ON {{schema}}.job_logs FOR EACH ROW WHEN (((new.task = '@sql'::text) AND (new.sqlstate IS NULL))) EXECUTE FUNCTION {{schema}}.job_logs_sql_diagnostics();
+
 CREATE TRIGGER job_steps_database BEFORE INSERT OR UPDATE OF database_name ON {{schema}}.job_steps FOR EACH ROW EXECUTE FUNCTION {{schema}}.check_job_database();
 
 CREATE TRIGGER jobs_database BEFORE INSERT OR UPDATE OF database_name, owner ON {{schema}}.jobs FOR EACH ROW EXECUTE FUNCTION {{schema}}.check_job_database();
@@ -602,7 +612,11 @@ CREATE VIEW {{schema}}.member_job_log WITH (security_barrier=true) AS
     node_id,
     payload,
     output,
-    owner
+    owner,
+    sqlstate,
+    detail,
+    hint,
+    context
    FROM {{schema}}.job_logs
   WHERE pg_has_role(CURRENT_USER, owner, 'MEMBER'::text);
 
@@ -675,7 +689,11 @@ CREATE VIEW {{schema}}.my_job_log WITH (security_barrier=true) AS
     node_id,
     payload,
     output,
-    owner
+    owner,
+    sqlstate,
+    detail,
+    hint,
+    context
    FROM {{schema}}.job_logs
   WHERE owner = CURRENT_USER;
 
@@ -793,7 +811,11 @@ BEGIN
   PERFORM {{schema}}.store_job(jsonb_build_object(
       'job_name', p_name, 'job_type', p_type, 'command', p_cmd, 'schedule_kind', kind, 'cron', NULL,
       'schedule_interval', p_interval, 'schedule_time', p_time, 'max_attempts', p_max_attempts,
-      'max_retries', p_max_attempts - 1),
+      'max_retries', p_max_attempts - 1)
+      -- Seed 000's shell jobs are /bin/sh scripts (pg_scheduler ran them through COPY TO PROGRAM).
+      || CASE WHEN p_type = 'shell' THEN jsonb_build_object('options',
+           coalesce((SELECT j.options FROM {{schema}}.jobs j WHERE j.job_name = p_name), '{}') || '{"shell": true}')
+         ELSE '{}' END,
     next_at, now());
   RETURN CASE WHEN existed THEN 'updated' ELSE 'created' END;
 END $function$;
@@ -852,6 +874,103 @@ BEGIN
   RETURN job;
 END $function$;
 
+-- FUNCTION {{schema}}.api_check_argv(text,text) RETURNS void
+CREATE OR REPLACE FUNCTION {{schema}}.api_check_argv(command text, prefix text DEFAULT ''::text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  n integer := length(command);
+  i integer := 1;
+  c text;
+  nx text;
+  close integer;
+  words integer := 0;
+  started boolean := false;
+  first_word text := NULL;
+  word text := '';
+  pending integer := 0;
+  detail text;
+  hint text := 'give options {"shell": true} to run it through /bin/sh, or use';
+BEGIN
+  IF command IS NULL OR command ~ '^\s*$' THEN
+    PERFORM {{schema}}.api_fail(prefix || 'the shell command must not be empty');
+  END IF;
+  <<scan>>
+  WHILE i <= n LOOP
+    c := substr(command, i, 1);
+    nx := substr(command, i + 1, 1);
+    IF c IN (' ', E'\t', E'\r', E'\n') THEN
+      IF c = E'\n' AND (words > 0 OR started) AND pending = 0 THEN pending := i; END IF;
+      IF started THEN words := words + 1; first_word := coalesce(first_word, word); END IF;
+      started := false; word := '';
+      i := i + 1;
+      CONTINUE;
+    END IF;
+    IF pending > 0 THEN
+      detail := format('unquoted newline (a second command) at column %s; %s quotes to make it literal', pending, hint);
+      EXIT scan;
+    END IF;
+    IF c = '''' THEN
+      close := strpos(substr(command, i + 1), '''');
+      IF close = 0 THEN detail := format('the '' opened at column %s is never closed', i); EXIT scan; END IF;
+      word := word || substr(command, i + 1, close - 1);
+      started := true;
+      i := i + close + 1;
+    ELSIF c = '"' THEN
+      close := i;
+      i := i + 1;
+      LOOP
+        IF i > n THEN detail := format('the " opened at column %s is never closed', close); EXIT scan; END IF;
+        c := substr(command, i, 1);
+        nx := substr(command, i + 1, 1);
+        EXIT WHEN c = '"';
+        IF c = '\' AND nx IN ('$', '`', '"', '\', E'\n') THEN
+          IF nx <> E'\n' THEN word := word || nx; END IF;
+          i := i + 2;
+          CONTINUE;
+        END IF;
+        IF c = '`' OR (c = '$' AND nx ~ '^[A-Za-z0-9_({@*#?$!-]$') THEN
+          detail := format('%s inside double quotes at column %s (this splitter does not expand it); %s single quotes or a backslash to make it literal',
+                           CASE WHEN c = '`' THEN 'backquote' ELSE format('`$%s` expansion', nx) END, i, hint);
+          EXIT scan;
+        END IF;
+        word := word || c;
+        i := i + 1;
+      END LOOP;
+      started := true;
+      i := i + 1;
+    ELSIF c = '\' THEN
+      IF i = n THEN detail := format('a trailing backslash at column %s escapes nothing', i); EXIT scan; END IF;
+      IF nx = E'\n' THEN i := i + 2; CONTINUE; END IF;
+      word := word || nx;
+      started := true;
+      i := i + 2;
+    ELSE
+      IF c IN ('|', '&', ';', '<', '>', '(', ')') THEN detail := format('`%s`', c);
+      ELSIF c = '`' THEN detail := 'backquote';
+      ELSIF c = '$' AND nx ~ '^[A-Za-z0-9_({@*#?$!-]$' THEN detail := format('`$%s` expansion', nx);
+      ELSIF c = '#' AND NOT started THEN detail := '`#` (a shell comment)';
+      END IF;
+      IF detail IS NOT NULL THEN
+        detail := format('unquoted %s at column %s; %s quotes to make it literal', detail, i, hint);
+        EXIT scan;
+      END IF;
+      word := word || c;
+      started := true;
+      i := i + 1;
+    END IF;
+  END LOOP;
+  IF detail IS NULL AND started THEN first_word := coalesce(first_word, word); END IF;
+  IF detail IS NULL AND coalesce(first_word, '') = '' THEN detail := 'its first word must name a program'; END IF;
+  IF detail IS NOT NULL THEN
+    PERFORM {{schema}}.api_fail(format('%sthe shell command %L is not a plain command line (quotes and backslashes only): %s',
+                                       prefix, left(command, 200), detail));
+  END IF;
+END $function$;
+
 -- FUNCTION {{schema}}.api_check_command(text,text,name) RETURNS void
 CREATE OR REPLACE FUNCTION {{schema}}.api_check_command(kind text, command text, owner name)
  RETURNS void
@@ -866,6 +985,30 @@ BEGIN
     PERFORM {{schema}}.api_check_shell(owner);
   ELSE
     PERFORM {{schema}}.api_fail(format('job type must be ''sql'' or ''shell'', got %L', kind));
+  END IF;
+END $function$;
+
+-- FUNCTION {{schema}}.api_check_command(text,text,name,jsonb,text) RETURNS void
+CREATE OR REPLACE FUNCTION {{schema}}.api_check_command(kind text, command text, owner name, options jsonb, prefix text DEFAULT ''::text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF kind = 'shell' THEN
+    IF options IS NOT NULL AND jsonb_typeof(options) = 'object' AND options ? 'shell'
+       AND jsonb_typeof(options->'shell') NOT IN ('boolean', 'null') THEN
+      PERFORM {{schema}}.api_fail(format('%soptions.shell must be true (a /bin/sh script) or false (an argv command line), got %s', prefix, options->'shell'));
+    END IF;
+    IF command IS NULL OR btrim(command) = '' THEN PERFORM {{schema}}.api_fail(prefix || 'the shell command must not be empty'); END IF;
+    PERFORM {{schema}}.api_check_shell(owner);
+    IF coalesce((options->>'shell')::boolean, false) IS NOT TRUE THEN
+      PERFORM {{schema}}.api_check_argv(command, prefix);
+    END IF;
+  ELSIF kind = 'sql' THEN
+    PERFORM {{schema}}.api_check_sql(command);
+  ELSE
+    PERFORM {{schema}}.api_fail(format('%sjob type must be ''sql'' or ''shell'', got %L', prefix, kind));
   END IF;
 END $function$;
 
@@ -1968,7 +2111,7 @@ BEGIN
   ELSIF job_type = 'steps' THEN
     NULL; -- the steps are given with set_steps()
   ELSE
-    PERFORM {{schema}}.api_check_command(job_type, command, run_as);
+    PERFORM {{schema}}.api_check_command(job_type, command, run_as, options);
   END IF;
   IF kinds > 1 THEN PERFORM {{schema}}.api_fail('give only one of cron, every and at'); END IF;
   IF catch_up NOT IN ('skip', 'latest', 'all') THEN PERFORM {{schema}}.api_fail(format('catch_up must be skip, latest or all, got %L', catch_up)); END IF;
@@ -2099,9 +2242,23 @@ DECLARE
   started timestamptz := clock_timestamp();
   ok boolean;
   msg text;
+  state text;
+  err_detail text;
+  err_hint text;
+  err_context text;
 BEGIN
   SELECT * INTO j FROM {{schema}}.jobs WHERE job_id = target_job_id;
   IF NOT FOUND THEN PERFORM {{schema}}.api_fail(format('no job with id %s', target_job_id), 'P0002'); END IF;
+  -- The caller's session cannot switch databases (nor reach a named connection): refuse before
+  -- anything runs or is recorded.
+  IF j.job_type = 'sql' AND j.options ->> 'connection' IS NOT NULL THEN
+    PERFORM {{schema}}.api_fail(format('job %s runs on connection %L; execute_job runs a job in the calling session''s database (%s): use trigger_job(%s) to have the agent run it there',
+                                       j.job_name, j.options ->> 'connection', current_database(), j.job_id), '0A000');
+  END IF;
+  IF j.job_type = 'sql' AND j.database_name IS NOT NULL AND j.database_name <> current_database() THEN
+    PERFORM {{schema}}.api_fail(format('job %s runs in database %s; execute_job runs a job in the calling session''s database (%s): use trigger_job(%s) to have the agent run it there',
+                                       j.job_name, j.database_name, current_database(), j.job_id), '0A000');
+  END IF;
   BEGIN
     IF j.job_type = 'sql' THEN
       EXECUTE j.command;
@@ -2113,13 +2270,17 @@ BEGIN
     END IF;
     ok := true;
     msg := 'Success';
+    state := '00000';
   EXCEPTION WHEN OTHERS THEN
     ok := false;
-    msg := SQLERRM;
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+                            err_hint = PG_EXCEPTION_HINT, err_context = PG_EXCEPTION_CONTEXT;
   END;
-  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, attempt, status, run_time, finished_at, duration, message, owner)
+  INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, attempt, status, run_time, finished_at, duration, message, owner,
+                                   sqlstate, detail, hint, context)
   VALUES (j.job_id, nextval(pg_get_serial_sequence('{{schema}}.runs', 'run_id')), '@' || j.job_type, j.queue, 1,
-          CASE WHEN ok THEN 'completed' ELSE 'failed' END, started, clock_timestamp(), clock_timestamp() - started, msg, j.owner);
+          CASE WHEN ok THEN 'completed' ELSE 'failed' END, started, clock_timestamp(), clock_timestamp() - started, msg, j.owner,
+          CASE WHEN j.job_type = 'sql' THEN state END, nullif(err_detail, ''), nullif(err_hint, ''), nullif(err_context, ''));
   UPDATE {{schema}}.jobs
      SET last_run = started, last_status = ok, last_message = CASE WHEN ok THEN NULL ELSE msg END,
          current_attempts = CASE WHEN ok THEN 0 ELSE current_attempts + 1 END,
@@ -2153,7 +2314,8 @@ BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('kairos-history:' || s));
   FOR p IN SELECT h.partition, h.day,
                   CASE h.parent WHEN 'job_logs_completed' THEN completed_before WHEN 'job_logs_failed' THEN failed_before
-                                WHEN 'job_logs_cancelled' THEN cancelled_before ELSE steps_before END AS cutoff
+                                WHEN 'job_logs_cancelled' THEN cancelled_before WHEN 'job_logs_missed' THEN cancelled_before
+                                ELSE steps_before END AS cutoff
              FROM {{schema}}.history_partitions() h WHERE NOT h.is_default AND h.day IS NOT NULL LOOP
     CONTINUE WHEN p.cutoff IS NULL OR ((p.day + 1)::timestamp AT TIME ZONE 'UTC') > p.cutoff;
     BEGIN
@@ -2182,7 +2344,7 @@ AS $function$
     JOIN pg_class c ON c.oid = i.inhrelid
     JOIN pg_class p ON p.oid = i.inhparent
    WHERE p.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = {{lit_schema}})
-     AND p.relname IN ('job_logs_completed', 'job_logs_failed', 'job_logs_cancelled', 'step_logs')
+     AND p.relname IN ('job_logs_completed', 'job_logs_failed', 'job_logs_cancelled', 'job_logs_missed', 'step_logs')
    ORDER BY 1, 3 NULLS FIRST
 $function$;
 
@@ -2206,7 +2368,7 @@ BEGIN
     PERFORM {{schema}}.api_fail(format('history_prepare needs a first day and 1-366 days, got %s and %s', first_day, days));
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('kairos-history:' || s));
-  FOREACH parent IN ARRAY ARRAY['job_logs_completed', 'job_logs_failed', 'job_logs_cancelled', 'step_logs'] LOOP
+  FOREACH parent IN ARRAY ARRAY['job_logs_completed', 'job_logs_failed', 'job_logs_cancelled', 'job_logs_missed', 'step_logs'] LOOP
     FOR i IN 0 .. days - 1 LOOP
       d := first_day + i;
       leaf := parent || '_' || to_char(d, 'YYYYMMDD');
@@ -2237,6 +2399,10 @@ DECLARE
 BEGIN
   IF history NOT IN ('job_logs', 'step_logs') THEN
     PERFORM {{schema}}.api_fail(format('history must be job_logs or step_logs, got %L', history));
+  END IF;
+  -- Missed and skipped occurrences follow retention.cancelled (see history_drop_expired).
+  IF 'cancelled' = ANY(statuses) THEN
+    statuses := statuses || ARRAY['missed', 'skipped'];
   END IF;
   FOR def IN SELECT h.partition FROM {{schema}}.history_partitions() h
               WHERE h.is_default AND (h.parent = history OR (history = 'job_logs' AND h.parent LIKE 'job_logs_%')) LOOP
@@ -2367,6 +2533,23 @@ AS $function$
   SELECT CASE WHEN after < anchor THEN anchor
               ELSE anchor + every * (floor(extract(epoch FROM after - anchor) / extract(epoch FROM every)) + 1) END
 $function$;
+
+-- FUNCTION {{schema}}.job_logs_sql_diagnostics() RETURNS trigger
+CREATE OR REPLACE FUNCTION {{schema}}.job_logs_sql_diagnostics()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  d jsonb := CASE WHEN jsonb_typeof(NEW.output -> 'diagnostics') = 'object' THEN NEW.output -> 'diagnostics' END;
+BEGIN
+  NEW.sqlstate := coalesce(d ->> 'sqlstate', CASE WHEN NEW.status = 'completed' THEN '00000' END);
+  NEW.detail := coalesce(NEW.detail, d ->> 'detail');
+  NEW.hint := coalesce(NEW.hint, d ->> 'hint');
+  NEW.context := coalesce(NEW.context, d ->> 'context');
+  IF d IS NOT NULL THEN NEW.output := NEW.output - 'diagnostics'; END IF;
+  RETURN NEW;
+END $function$;
 
 -- FUNCTION {{schema}}.log_is_own(integer,bigint,name) RETURNS boolean
 CREATE OR REPLACE FUNCTION {{schema}}.log_is_own(p_job integer, p_run bigint, p_owner name)
@@ -2680,7 +2863,16 @@ BEGIN
     pos := pos + 1;
     IF jsonb_typeof(step) <> 'object' THEN PERFORM {{schema}}.api_fail(format('step %s must be a JSON object', pos)); END IF;
     PERFORM {{schema}}.api_check_name(coalesce(step->>'name', 'step ' || pos), format('step %s name', pos));
-    PERFORM {{schema}}.api_check_command(step->>'kind', step->>'command', job.owner);
+    -- pgAgent's batch steps are /bin/sh scripts: a shell step without options.shell gets true.
+    IF step->>'kind' = 'shell' AND jsonb_typeof(step->'options') = 'object' AND NOT step->'options' ? 'shell' THEN
+      step := jsonb_set(step, '{options,shell}', 'true');
+    ELSIF step->>'kind' = 'shell' AND coalesce(jsonb_typeof(step->'options'), 'null') = 'null' THEN
+      step := step || '{"options": {"shell": true}}';
+    END IF;
+    IF step ? 'options' AND jsonb_typeof(step->'options') NOT IN ('object', 'null') THEN
+      PERFORM {{schema}}.api_fail(format('step %s: options must be a JSON object, got %s', pos, step->'options'));
+    END IF;
+    PERFORM {{schema}}.api_check_command(step->>'kind', step->>'command', job.owner, step->'options', format('step %s: ', pos));
     IF step ? 'resumable' AND jsonb_typeof(step->'resumable') NOT IN ('boolean', 'null') THEN
       PERFORM {{schema}}.api_fail(format('step %s: resumable must be true or false, got %s', pos, step->'resumable'));
     END IF;
@@ -2982,7 +3174,11 @@ GRANT EXECUTE ON FUNCTION {{schema}}.alter_job(bigint,text,text,text,text,boolea
 
 GRANT EXECUTE ON FUNCTION {{schema}}.api_apply_schedule({{schema}}.jobs,text) TO job_scheduler;
 
+GRANT EXECUTE ON FUNCTION {{schema}}.api_check_argv(text,text) TO job_scheduler;
+
 GRANT EXECUTE ON FUNCTION {{schema}}.api_check_command(text,text,name) TO job_scheduler;
+
+GRANT EXECUTE ON FUNCTION {{schema}}.api_check_command(text,text,name,jsonb,text) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.api_check_interval(interval,text) TO job_scheduler;
 
@@ -3195,6 +3391,8 @@ GRANT SELECT ON TABLE {{schema}}.step_logs TO job_scheduler;
 GRANT USAGE ON TYPE {{schema}}.cron_spec TO PUBLIC;
 
 -- ==== Comments
+
+COMMENT ON COLUMN {{schema}}.job_logs.sqlstate IS 'SQL jobs: PostgreSQL''s SQLSTATE of the attempt (00000 on success); NULL for other job types';
 
 COMMENT ON COLUMN {{schema}}.jobs.broken_at IS 'When the ticker quarantined the job (a malformed row it could not plan); NULL when healthy. Lifted by a new definition or by enabling the job.';
 

@@ -118,9 +118,9 @@ RETURNING job_id, job_name, owner;
 -- outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
 -- conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
 -- and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
--- The occurrences that do not run get a history entry (@history, JSON [{job_id, scheduled_at,
--- status, message}]): 'missed' (dropped by the catch-up policy; they have no occurrence record)
--- and 'skipped' (by the overlap policy; written only when its occurrence was recorded now, so a
+-- An element of @occurrences with a message is also a history entry of an occurrence that does
+-- not run: outcome 'missed' (dropped by the catch-up policy: history only, no occurrence record)
+-- or 'skipped' (by the overlap policy: written only when its occurrence is recorded now, so a
 -- replayed plan writes none twice). Each takes a run id of its own that names no run, attempt 0.
 -- @now is the clock (null = the database's).
 -- Not null: moved, stopped, replaced
@@ -131,20 +131,19 @@ WITH plan AS (
     FROM plan p WHERE j.job_id = p.job_id
   RETURNING j.job_id
 ), occ_input AS (
-  SELECT * FROM jsonb_to_recordset(@occurrences::jsonb) AS x(job_id int, scheduled_at timestamptz, outcome text)
+  SELECT * FROM jsonb_to_recordset(@occurrences::jsonb) AS x(job_id int, scheduled_at timestamptz, outcome text, message text)
 ), occ AS (
   INSERT INTO {{schema}}.occurrences (job_id, scheduled_at, outcome, node_id)
-  SELECT o.job_id, o.scheduled_at, o.outcome, @node_id FROM occ_input o
+  SELECT o.job_id, o.scheduled_at, o.outcome, @node_id FROM occ_input o WHERE o.outcome <> 'missed'
   ON CONFLICT (job_id, scheduled_at) DO NOTHING
   RETURNING job_id, scheduled_at, outcome
 ), not_run AS (
   INSERT INTO {{schema}}.job_logs (job_id, run_id, task, queue, attempt, status, scheduled_at, finished_at, message, node_id, payload, owner)
   SELECT j.job_id, nextval('{{schema}}.runs_run_id_seq'), CASE WHEN j.job_type = 'task' THEN j.command ELSE '@' || j.job_type END,
-         j.queue, 0, h.status, h.scheduled_at, coalesce(@now::timestamptz, now()), h.message, @node_id, j.payload, j.owner
-    FROM jsonb_to_recordset(@history::jsonb) AS h(job_id int, scheduled_at timestamptz, status text, message text)
-    JOIN {{schema}}.jobs j ON j.job_id = h.job_id
-   WHERE h.status = 'missed'
-      OR EXISTS (SELECT 1 FROM occ o WHERE o.job_id = h.job_id AND o.scheduled_at = h.scheduled_at AND o.outcome = 'skipped')
+         j.queue, 0, h.outcome, h.scheduled_at, coalesce(@now::timestamptz, now()), h.message, @node_id, j.payload, j.owner
+    FROM occ_input h JOIN {{schema}}.jobs j ON j.job_id = h.job_id
+   WHERE h.message IS NOT NULL AND (h.outcome = 'missed'
+      OR EXISTS (SELECT 1 FROM occ o WHERE o.job_id = h.job_id AND o.scheduled_at = h.scheduled_at AND o.outcome = 'skipped'))
   RETURNING log_id
 ), replaced AS (
   DELETE FROM {{schema}}.runs r WHERE r.job_id = ANY(@replace_job_ids::int[]) AND r.status = 'pending'

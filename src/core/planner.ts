@@ -3,7 +3,8 @@
  * skipped by the overlap policy, where the job's cursor (next_run) moves, and whether running
  * runs must be replaced. No I/O: the ticker feeds it a locked job row and writes the result.
  */
-import { compileSchedule, planCatchUp, type Schedule } from './schedule.js';
+import { compileSchedule, planCatchUp, MISSED_COUNT_CAP, type CatchUpPlan, type Schedule } from './schedule.js';
+import { formatDuration } from './duration.js';
 import type { CatchUpPolicy, OverlapPolicy } from './types.js';
 import { isException, type CalendarException } from './calendar.js';
 
@@ -50,7 +51,26 @@ export interface JobPlan {
   missed: number;
   /** Occurrences skipped because a run of the job was still active (overlap policy). */
   overlapSkipped: number;
+  /**
+   * History entries for the occurrences that do not run: 'missed' (dropped by the catch-up policy)
+   * and 'skipped' (by the overlap policy), one each up to {@link NOT_RUN_ENTRIES_CAP} of a kind,
+   * else one entry for all of that kind (its count and range, at the first one's time).
+   */
+  history: NotRunEntry[];
 }
+
+/** A history entry of an occurrence (or of a range of them) that does not run. */
+export interface NotRunEntry {
+  scheduledAt: Date;
+  status: 'missed' | 'skipped';
+  message: string;
+}
+
+/**
+ * Above this many missed (or skipped) occurrences in one pass, a job gets one history entry for
+ * them all instead of one each: a per-minute job down for a week misses 10 000.
+ */
+export const NOT_RUN_ENTRIES_CAP = 10;
 
 /** How far 'skip' tolerates lateness when the job sets no misfire grace. */
 export const DEFAULT_SKIP_GRACE_MS = 60_000;
@@ -118,7 +138,7 @@ export function firstOccurrence(schedule: Pick<Schedule, 'next'>, job: DueJob, n
  * due by the horizon are materialised ahead of time (see {@link planAhead}).
  */
 export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date | null, horizon: Date = now): JobPlan {
-  const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0, overlapSkipped: 0 };
+  const empty: JobPlan = { jobId: job.jobId, nextRun: null, fired: 0, occurrences: [], replace: false, missed: 0, overlapSkipped: 0, history: [] };
   const schedule = scheduleOf(job, custom);
   if (!schedule) return empty;
   const remainingRuns = job.maxRuns === null ? null : Math.max(0, job.maxRuns - job.runCount);
@@ -137,8 +157,13 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
     endAt: job.endAt,
     remainingRuns,
   });
-  const decided = planAhead(job, schedule, applyOverlap(job, plan.fire), plan.next, now, horizon, remainingRuns);
+  const overlapped = applyOverlap(job, plan.fire);
+  const decided = planAhead(job, schedule, overlapped, plan.next, now, horizon, remainingRuns);
   const overlapSkipped = decided.occurrences.filter((o) => o.outcome === 'skipped').length;
+  const history = [
+    ...missedEntries(job, schedule, plan, now),
+    ...skippedEntries(job, overlapped.occurrences.filter((o) => o.outcome === 'skipped').map((o) => o.scheduledAt)),
+  ];
   // Calendar exceptions: the occurrence is recorded as skipped and does not count as a run.
   for (const occurrence of decided.occurrences) {
     if (occurrence.outcome === 'run' && isException(occurrence.scheduledAt, job.timezone, job.exceptions ?? [])) {
@@ -146,7 +171,67 @@ export function planJob(job: DueJob, now: Date, custom?: (after: Date) => Date |
       decided.fired--;
     }
   }
-  return { ...decided, jobId: job.jobId, missed: plan.missed, overlapSkipped };
+  return { ...decided, jobId: job.jobId, missed: plan.missed, overlapSkipped, history };
+}
+
+/**
+ * The entries of the occurrences the catch-up policy dropped. They are the first `plan.missed`
+ * due occurrences from the cursor (whatever fires comes after them), so the few are listed with
+ * next() from the cursor; for many, the last one comes from previous() when the schedule has it.
+ */
+function missedEntries(job: DueJob, schedule: Pick<Schedule, 'next'> & Partial<Pick<Schedule, 'previous'>>, plan: CatchUpPlan, now: Date): NotRunEntry[] {
+  if (plan.missed <= 0 || !job.nextRun) return [];
+  const firstFired = plan.fire[0] ?? null;
+  let why: string;
+  // The bound the missed ones lie before: the first that fires, or the oldest still on time.
+  let before: Date;
+  if (job.catchUp === 'all') {
+    why = `later than the max lateness of ${formatDuration(job.maxLatenessMs)}`;
+    before = new Date(now.getTime() - job.maxLatenessMs);
+  } else if (job.catchUp === 'latest') {
+    why = 'catch-up policy latest: only the latest missed occurrence runs';
+    before = firstFired ?? new Date(now.getTime() + 1);
+  } else if (firstFired) {
+    why = 'catch-up policy skip: missed occurrences are dropped, the next one runs';
+    before = firstFired;
+  } else {
+    why = `catch-up policy skip: more than the misfire grace of ${formatDuration(job.misfireGraceMs ?? DEFAULT_SKIP_GRACE_MS)} late`;
+    before = new Date(Math.min(now.getTime(), job.endAt?.getTime() ?? Infinity) + 1);
+  }
+  if (plan.missed <= NOT_RUN_ENTRIES_CAP) {
+    return listFrom(schedule, job.nextRun, plan.missed, before).map((scheduledAt) => ({ scheduledAt, status: 'missed', message: `missed: ${why}` }));
+  }
+  const count = plan.missed >= MISSED_COUNT_CAP ? `at least ${plan.missed}` : String(plan.missed);
+  const last = schedule.previous?.(new Date(before.getTime() - 1)) ?? null;
+  const range = last && last >= job.nextRun
+    ? `between ${job.nextRun.toISOString()} and ${last.toISOString()}`
+    : `from ${job.nextRun.toISOString()} until before ${before.toISOString()}`;
+  return [{ scheduledAt: job.nextRun, status: 'missed', message: `${count} occurrences missed ${range}: ${why}` }];
+}
+
+/** The entries of the occurrences the overlap policy skipped (ascending). */
+function skippedEntries(job: DueJob, skipped: Date[]): NotRunEntry[] {
+  if (skipped.length === 0) return [];
+  const why = job.overlap === 'queue'
+    ? 'a run of the job was already waiting (overlap policy queue)'
+    : 'a run of the job was still active (overlap policy skip)';
+  if (skipped.length <= NOT_RUN_ENTRIES_CAP) return skipped.map((scheduledAt) => ({ scheduledAt, status: 'skipped', message: `skipped: ${why}` }));
+  const first = skipped[0]!;
+  const last = skipped[skipped.length - 1]!;
+  return [{ scheduledAt: first, status: 'skipped', message: `${skipped.length} occurrences skipped between ${first.toISOString()} and ${last.toISOString()}: ${why}` }];
+}
+
+/** Up to `count` occurrences from `first` (inclusive) and before `before`. */
+function listFrom(schedule: Pick<Schedule, 'next'>, first: Date, count: number, before: Date): Date[] {
+  const found: Date[] = [];
+  let occurrence: Date | null = first;
+  while (occurrence !== null && found.length < count && occurrence < before) {
+    found.push(occurrence);
+    const next: Date | null = schedule.next(occurrence);
+    if (next !== null && next <= occurrence) break;
+    occurrence = next;
+  }
+  return found;
 }
 
 type Decided = Pick<JobPlan, 'occurrences' | 'fired' | 'replace' | 'nextRun'>;

@@ -18,8 +18,12 @@ export type OverlapPolicy = 'allow' | 'skip' | 'queue' | 'replace';
 export type ConflictPolicy = 'raise' | 'ignore' | 'replace';
 /** A live run's state. */
 export type RunStatus = 'pending' | 'running';
-/** How a finished attempt ended, as recorded in its history entry. */
-export type HistoryStatus = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'expired' | 'rescued' | 'released';
+/**
+ * How a finished attempt ended, as recorded in its history entry; or, for an occurrence of a
+ * schedule that did not run, why: 'missed' (dropped by the catch-up policy) or 'skipped' (by the
+ * overlap policy). Those two have attempt 0 and a run id that names no run.
+ */
+export type HistoryStatus = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'expired' | 'rescued' | 'released' | 'missed' | 'skipped';
 /** @deprecated Use {@link HistoryStatus}; this alias stays for compatibility. */
 export type LogStatus = HistoryStatus;
 /** Every state a run moves through, as reported by status-change events. */
@@ -125,6 +129,15 @@ export interface HistoryEntry {
   nodeId: string | null;
   payload: unknown;
   output: unknown;
+  /**
+   * SQL jobs: PostgreSQL's SQLSTATE of the attempt, '00000' when it succeeded (seed 003's
+   * job_sqlstate); null for other job types and for attempts that never reached PostgreSQL.
+   */
+  sqlstate: string | null;
+  /** SQL jobs: the failed statement's DETAIL, HINT and CONTEXT (PostgreSQL's fields), when it said any. */
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
 }
 
 /** @deprecated Use {@link HistoryEntry}; this alias stays for compatibility. */

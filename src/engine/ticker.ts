@@ -191,7 +191,17 @@ export class Ticker extends LoopService {
 
 function applyPlanParams(plans: JobPlan[], nodeId: string, now: Date | null): ApplyPlansParams {
   const cursors = plans.map((p) => ({ job_id: p.jobId, next_run: p.nextRun, fired: p.fired }));
-  const occurrences = plans.flatMap((p) => p.occurrences.map((o) => ({ job_id: p.jobId, scheduled_at: o.scheduledAt, outcome: o.outcome })));
+  // An occurrence with a message also gets a history entry (see applyPlans): a skipped one carries
+  // its entry's message; the missed ones are sent for their entries only.
+  type Occurrence = { job_id: number; scheduled_at: Date; outcome: 'run' | 'skipped' | 'missed'; message?: string };
+  const occurrences = plans.flatMap((p): Occurrence[] => {
+    if (p.history.length === 0) return p.occurrences.map((o) => ({ job_id: p.jobId, scheduled_at: o.scheduledAt, outcome: o.outcome }));
+    const skipped = new Map(p.history.filter((h) => h.status === 'skipped').map((h) => [h.scheduledAt.getTime(), h.message]));
+    return [
+      ...p.occurrences.map((o) => ({ job_id: p.jobId, scheduled_at: o.scheduledAt, outcome: o.outcome, message: o.outcome === 'skipped' ? skipped.get(o.scheduledAt.getTime()) : undefined })),
+      ...p.history.filter((h) => h.status === 'missed').map((h) => ({ job_id: p.jobId, scheduled_at: h.scheduledAt, outcome: h.status, message: h.message })),
+    ];
+  });
   const replace = plans.filter((p) => p.replace).map((p) => p.jobId);
   return { cursors: JSON.stringify(cursors), occurrences: JSON.stringify(occurrences), replace_job_ids: replace, node_id: nodeId, now };
 }

@@ -219,6 +219,10 @@ export interface DashJobHistoryRow {
   payload: unknown;
   output: unknown;
   owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
   duration_ms: number | null;
   steps: unknown;
 }
@@ -295,6 +299,10 @@ export interface DashLogRow {
   payload: unknown;
   output: unknown;
   owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
   job_name: string | null;
 }
 
@@ -888,7 +896,6 @@ export interface ApplyPlansParams {
   occurrences: string | null;
   node_id: string | null;
   replace_job_ids: number[] | null;
-  history: string | null;
   now: Date | string | null;
 }
 
@@ -1093,6 +1100,10 @@ export interface HistoryAfterRow {
   payload: unknown;
   output: unknown;
   owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
   job_name: string | null;
 }
 
@@ -1596,6 +1607,10 @@ export interface LastHistoryOfRunRow {
   payload: unknown;
   output: unknown;
   owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
   job_name: string | null;
 }
 
@@ -1671,6 +1686,10 @@ export interface ListHistoryRow {
   payload: unknown;
   output: unknown;
   owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
   job_name: string | null;
 }
 
@@ -2257,9 +2276,9 @@ export class Queries {
    * outcome}], recorded as planned by node @node_id; the primary key makes each exactly-once: a
    * conflicting one inserts nothing and so creates no run), the runs of the occurrences that fire,
    * and for 'replace' the pending runs dropped and running ones told to stop (@replace_job_ids).
-   * The occurrences that do not run get a history entry (@history, JSON [{job_id, scheduled_at,
-   * status, message}]): 'missed' (dropped by the catch-up policy; they have no occurrence record)
-   * and 'skipped' (by the overlap policy; written only when its occurrence was recorded now, so a
+   * An element of @occurrences with a message is also a history entry of an occurrence that does
+   * not run: outcome 'missed' (dropped by the catch-up policy: history only, no occurrence record)
+   * or 'skipped' (by the overlap policy: written only when its occurrence is recorded now, so a
    * replayed plan writes none twice). Each takes a run id of its own that names no run, attempt 0.
    * @now is the clock (null = the database's).
    * Not null: moved, stopped, replaced
@@ -2267,7 +2286,7 @@ export class Queries {
    * (`applyPlans` in sql/queries/jobs.sql)
    */
   async applyPlans(params: ApplyPlansParams, db?: Queryable): Promise<ApplyPlansRow[]> {
-    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.history, params.now], db)).rows as ApplyPlansRow[];
+    return (await this.execute('applyPlans', [params.cursors, params.occurrences, params.node_id, params.replace_job_ids, params.now], db)).rows as ApplyPlansRow[];
   }
 
   /**
@@ -2663,7 +2682,8 @@ export class Queries {
 
   /**
    * Record a batch of failed attempts of node @node_id. Each input row says how the attempt ended
-   * ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
+   * ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried (null: a
+   * failure no retry can change, not retried). A run is
    * retried while it has retries left, was not cancelled, and its job is not being disabled by this
    * failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
    * @failures and @run_ids as in completeRuns; finished_at as there.
