@@ -115,7 +115,9 @@ test('a node that stops heartbeating loses its run to another node, and its late
   await internals(a).services.executor.waitForIdle(5000);
   await internals(a).services.completer.drain();
   const logs = await b.history({ runId: id });
-  assert.deepEqual(logs.map((l) => [l.attempt, l.status, l.nodeId]), [[2, 'completed', b.nodeId], [1, 'rescued', null]]);
+  // The rescued attempt names the node that lost it (A), not the rescuer, and not nobody.
+  assert.deepEqual(logs.map((l) => [l.attempt, l.status, l.nodeId]), [[2, 'completed', b.nodeId], [1, 'rescued', a.nodeId]]);
+  assert.equal(logs[1]?.finishedAt.getTime(), clock.now().getTime(), 'rescued at the (test) clock\'s time');
   assert.deepEqual(logs[0]?.output, 'from B');
   assert.equal(await db.count('job_logs', "run_id = $1 AND status = 'completed'", [id]), 1);
 });
@@ -130,9 +132,11 @@ test('a run rescued too often is failed instead of looping', async () => {
   await internals(a).services.producer.runOnce();
   clock.advance(2000);
   assert.equal(await internals(a).services.rescuer.rescue(), 1);
-  const [last] = await a.history({ runId: id });
+  const [last, rescued] = await a.history({ runId: id });
   assert.equal(last?.status, 'failed');
   assert.match(last!.message!, /abandoned after 1 rescues/);
+  // Both attempts ran on A, which lost them: each history entry says so.
+  assert.deepEqual([rescued?.status, rescued?.nodeId, last?.nodeId], ['rescued', a.nodeId, a.nodeId]);
   await internals(a).services.executor.abandonAll();
 });
 

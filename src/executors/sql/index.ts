@@ -23,6 +23,9 @@ export class SqlExecutor implements JobExecutor {
   ) {}
 
   async execute(run: ClaimedRun, context: TaskContext): Promise<unknown> {
+    // The duration counts from here, as the engine's own measure of every other job type does
+    // (reading the job included); it is recorded before COMMIT, so COMMIT itself is left out.
+    const started = performance.now();
     const job = await loadJob(this.ctx, run);
     // jsonb of unknown shape (checkRunJob made sure it is an object, when set).
     const options = (job.options ?? {}) as { transaction?: boolean; connection?: string };
@@ -30,7 +33,6 @@ export class SqlExecutor implements JobExecutor {
     const pool = this.connections.poolFor(local ? null : job.database_name, options.connection ?? null);
     const transaction = options.transaction ?? 'auto';
     const exactlyOnce = local && transaction !== false && !needsAutocommit(job.command);
-    const started = performance.now();
     const { output, committed } = await runSql({
       pool,
       queries: this.ctx.store.sql,
@@ -44,7 +46,10 @@ export class SqlExecutor implements JobExecutor {
     return exactlyOnce ? new RecordedResult(committed, output) : output;
   }
 
-  /** Record the completion on the job's own transaction; false (roll back) when fenced off. */
+  /**
+   * Record the completion on the job's own transaction; false (roll back) when fenced off. Its
+   * finished_at is completeRuns' clock_timestamp() (the transaction's now() is when it began).
+   */
   private async recordInTransaction(client: import('pg').PoolClient, run: ClaimedRun, output: SqlOutput, durationMs: number): Promise<boolean> {
     const item = { run_id: run.run_id, attempt: run.attempt, duration_ms: durationMs, output };
     const rows = await this.ctx.store.complete([item], this.ctx.nodeId, this.ctx.clock.now(), client);
