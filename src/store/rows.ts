@@ -222,6 +222,10 @@ export interface HistoryRow {
   node_id: string | null;
   payload: unknown;
   output: unknown;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
 }
 
 /** Map a history row (table `job_logs`) to a history entry. */
@@ -245,6 +249,10 @@ export function toHistoryEntry(row: HistoryRow): HistoryEntry {
     nodeId: row.node_id,
     payload: row.payload,
     output: row.output ?? null,
+    sqlstate: row.sqlstate ?? null,
+    detail: row.detail ?? null,
+    hint: row.hint ?? null,
+    context: row.context ?? null,
   };
 }
 

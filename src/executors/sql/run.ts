@@ -83,8 +83,11 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     const transactional = cmd.transaction === true || !needsAutocommit(cmd.sql);
     return transactional ? await inTransaction(client, cmd, notices) : await autocommit(client, cmd, notices);
   } catch (error) {
-    if (cmd.signal.aborted) throw cmd.signal.reason as Error;
-    throw error;
+    // What PostgreSQL said and what the command printed before it failed go with the failure
+    // (the engine records an error's `output`; a timeout or cancel is the signal's reason).
+    const failure = cmd.signal.aborted ? (cmd.signal.reason as Error) : error;
+    attachDiagnostics(failure, error, notices);
+    throw failure;
   } finally {
     cmd.signal.removeEventListener('abort', cancel);
     client.off('notice', onNotice);
@@ -97,6 +100,35 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
       .catch((error: Error) => (broken = error));
     client.release(broken);
   }
+}
+
+/** PostgreSQL's fields of a failed command (seed 003's job_sqlstate, detail, hint, context). */
+export interface SqlDiagnostics {
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
+}
+
+/** PostgreSQL's diagnostics of `error` (a pg DatabaseError), or null for any other error. */
+export function sqlDiagnostics(error: unknown): SqlDiagnostics | null {
+  const e = error as { code?: unknown; detail?: unknown; hint?: unknown; where?: unknown } | null;
+  if (!e || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return null;
+  const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+  return { sqlstate: e.code, detail: text(e.detail), hint: text(e.hint), context: text(e.where) };
+}
+
+/**
+ * Attach to `failure` (as its `output`, which the engine records instead of a stack trace) the
+ * diagnostics of PostgreSQL's `error` and the notices raised before it. The history trigger
+ * (migration 0027) moves `diagnostics` into the columns sqlstate, detail, hint and context.
+ */
+function attachDiagnostics(failure: unknown, error: unknown, notices: string[]): void {
+  if (!failure || typeof failure !== 'object') return;
+  const diagnostics = sqlDiagnostics(error);
+  const output: { notices: string[]; diagnostics?: SqlDiagnostics } = { notices: [...notices] };
+  if (diagnostics) output.diagnostics = diagnostics;
+  (failure as { output?: unknown }).output = output;
 }
 
 /** The first keyword of a command, as its kind (the function call hides the command tag). */
