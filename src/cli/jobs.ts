@@ -10,6 +10,7 @@ import { parseDuration } from '../core/duration.js';
 import { assertDate } from '../core/validate.js';
 import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import type { Job } from '../core/types.js';
+import { historyMessage } from './runs.js';
 
 interface Common {
   databaseUrl?: string;
@@ -78,7 +79,7 @@ async function show(name: string, o: Common): Promise<void> {
     if (o.json) return printObject({ ...job, history } as unknown as Record<string, unknown>, true);
     printObject({ ...jobRow(job), command: job.command, owner: (job as unknown as { owner?: string }).owner, retries: job.retries, timeout_ms: job.timeoutMs, overlap: job.overlap, catch_up: job.catchUp, failure_limit: job.disableAfterFailures ?? 'never', consecutive_failures: job.consecutiveFailures, running: job.running, pending: job.pending }, false);
     console.log('');
-    printRows(history.map((l) => ({ run: l.runId, attempt: l.attempt, status: l.status, started: l.startedAt, ms: l.durationMs, node: l.nodeId, message: l.message })), ['run', 'attempt', 'status', 'started', 'ms', 'node', 'message'], false);
+    printRows(history.map((l) => ({ run: l.runId, attempt: l.attempt, status: l.status, started: l.startedAt, ms: l.durationMs, node: l.nodeId, sqlstate: l.sqlstate, message: historyMessage(l) })), ['run', 'attempt', 'status', 'started', 'ms', 'node', 'sqlstate', 'message'], false);
   });
 }
 

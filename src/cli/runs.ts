@@ -20,8 +20,17 @@ interface Common {
   json?: boolean;
 }
 
-const historyRow = (l: HistoryEntry): Record<string, unknown> => ({ id: l.id, job: l.jobName ?? l.task, run: l.runId, attempt: l.attempt, status: l.status, finished: l.finishedAt, ms: l.durationMs === null ? null : Math.round(l.durationMs), node: l.nodeId, message: l.message });
-const HISTORY_COLUMNS = ['finished', 'job', 'run', 'attempt', 'status', 'ms', 'node', 'message'];
+/**
+ * A history entry's message as the CLI shows it: with a SQL job's DETAIL and HINT (PostgreSQL's
+ * fields, as psql prints them); the SQLSTATE has a column of its own, CONTEXT is in --json.
+ */
+export function historyMessage(l: HistoryEntry): string | null {
+  const parts = [l.message, l.detail && `DETAIL: ${l.detail}`, l.hint && `HINT: ${l.hint}`].filter((part): part is string => Boolean(part));
+  return parts.length > 0 ? parts.join('  ') : null;
+}
+
+const historyRow = (l: HistoryEntry): Record<string, unknown> => ({ id: l.id, job: l.jobName ?? l.task, run: l.runId, attempt: l.attempt, status: l.status, finished: l.finishedAt, ms: l.durationMs === null ? null : Math.round(l.durationMs), node: l.nodeId, sqlstate: l.sqlstate, message: historyMessage(l) });
+const HISTORY_COLUMNS = ['finished', 'job', 'run', 'attempt', 'status', 'ms', 'node', 'sqlstate', 'message'];
 
 const runId = (value: string): number => assertInteger(Number(value), 'run id', 1, Number.MAX_SAFE_INTEGER);
 
@@ -36,7 +45,7 @@ async function follow(o: Common & { job?: string }): Promise<void> {
       const rows = (await internals(k).store.sql.historyAfter({ after_log_id: last, job_name: o.job ?? null })).map(toHistoryEntry);
       for (const l of rows) {
         last = l.id;
-        console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.message ? `  ${l.message}` : ''}`);
+        console.log(o.json ? JSON.stringify(l) : `${l.finishedAt.toISOString()}  ${l.status.padEnd(9)} ${(l.jobName ?? l.task).padEnd(24)} run ${l.runId} attempt ${l.attempt}${l.sqlstate ? `  [${l.sqlstate}]` : ''}${historyMessage(l) ? `  ${historyMessage(l)}` : ''}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }

@@ -134,9 +134,19 @@ ${logs.map((l) => {
     const output = l.output === null ? null : JSON.stringify(l.output, null, 2);
     return html`<tr><td>${l.run_id}</td><td>${l.attempt}</td><td>${pill(l.status)}</td><td>${time(l.scheduled_at)}</td>
 <td>${time(l.run_time ?? l.finished_at)}</td><td>${formatMs(l.duration_ms)}</td><td>${l.node_id ?? '—'}</td>
-<td>${l.message ? html`<div class="message">${l.message}</div>` : ''}${steps.length ? html`<ul class="steps">${steps.map((s) => html`<li>${pill(s.status)} ${s.name} <span class="muted">${formatMs(s.ms)}</span>${s.message ? html` — ${s.message}` : ''}</li>`)}</ul>` : ''}
+<td>${l.message ? html`<div class="message">${l.message}</div>` : ''}${diagnostics(l)}${steps.length ? html`<ul class="steps">${steps.map((s) => html`<li>${pill(s.status)} ${s.name} <span class="muted">${formatMs(s.ms)}</span>${s.message ? html` — ${s.message}` : ''}</li>`)}</ul>` : ''}
 ${output ? html`<details><summary>output</summary><pre>${output}</pre></details>` : ''}</td></tr>`;
   })}</tbody></table>`;
+}
+
+/**
+ * A SQL attempt's diagnostics (PostgreSQL's SQLSTATE, DETAIL, HINT; CONTEXT folded away), shown
+ * under its message; nothing for a success (00000) or another job type.
+ */
+function diagnostics(l: DashJobHistoryRow): Html {
+  if (!l.sqlstate || l.sqlstate === '00000') return html``;
+  return html`<div class="diagnostics muted">SQLSTATE ${l.sqlstate}${l.detail ? html` · DETAIL: ${l.detail}` : ''}${l.hint ? html` · HINT: ${l.hint}` : ''}</div>
+${l.context ? html`<details><summary>context</summary><pre>${l.context}</pre></details>` : ''}`;
 }
 
 /** Why a quarantined job does not fire, and how it fires again. */

@@ -86,7 +86,7 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     // What PostgreSQL said and what the command printed before it failed go with the failure
     // (the engine records an error's `output`; a timeout or cancel is the signal's reason).
     const failure = cmd.signal.aborted ? (cmd.signal.reason as Error) : error;
-    attachDiagnostics(failure, error, notices);
+    attachDiagnostics(failure, error, notices, cmd.sql);
     throw failure;
   } finally {
     cmd.signal.removeEventListener('abort', cancel);
@@ -110,12 +110,24 @@ export interface SqlDiagnostics {
   context: string | null;
 }
 
-/** PostgreSQL's diagnostics of `error` (a pg DatabaseError), or null for any other error. */
-export function sqlDiagnostics(error: unknown): SqlDiagnostics | null {
+/**
+ * PostgreSQL's diagnostics of `error` (a pg DatabaseError), or null for any other error. The
+ * CONTEXT is the job's own: the frames of Kairos's wrapper (the job's command as the "SQL
+ * statement" of pg_temp.kairos_run_job, and that function's line) are left out, so a statement
+ * that failed at the top level has none, as in psql.
+ */
+export function sqlDiagnostics(error: unknown, sql?: string): SqlDiagnostics | null {
   const e = error as { code?: unknown; detail?: unknown; hint?: unknown; where?: unknown } | null;
   if (!e || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return null;
   const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
-  return { sqlstate: e.code, detail: text(e.detail), hint: text(e.hint), context: text(e.where) };
+  let context = text(e.where);
+  if (context) {
+    context = context.replace(/\n?PL\/pgSQL function pg_temp(_\d+)?\.kairos_run_job\(text\) line \d+ at [A-Za-z ]+$/, '');
+    const statement = sql === undefined ? null : `SQL statement "${sql}"`;
+    if (statement && context.endsWith(statement)) context = context.slice(0, -statement.length).replace(/\n$/, '');
+    context = text(context);
+  }
+  return { sqlstate: e.code, detail: text(e.detail), hint: text(e.hint), context };
 }
 
 /**
@@ -123,9 +135,9 @@ export function sqlDiagnostics(error: unknown): SqlDiagnostics | null {
  * diagnostics of PostgreSQL's `error` and the notices raised before it. The history trigger
  * (migration 0027) moves `diagnostics` into the columns sqlstate, detail, hint and context.
  */
-function attachDiagnostics(failure: unknown, error: unknown, notices: string[]): void {
+function attachDiagnostics(failure: unknown, error: unknown, notices: string[], sql: string): void {
   if (!failure || typeof failure !== 'object') return;
-  const diagnostics = sqlDiagnostics(error);
+  const diagnostics = sqlDiagnostics(error, sql);
   const output: { notices: string[]; diagnostics?: SqlDiagnostics } = { notices: [...notices] };
   if (diagnostics) output.diagnostics = diagnostics;
   (failure as { output?: unknown }).output = output;
