@@ -95,7 +95,7 @@ export function planCommand(cmd: ShellCommand): SpawnPlan {
   if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0 || maxOutputBytes > 2 ** 30) {
     throw invalid('maxOutputBytes', 'an integer from 0 to 1073741824', maxOutputBytes);
   }
-  if (argv[0] === '') throw invalid('command', 'a command line whose first word names a program', command);
+  if (argv.length === 0 || argv[0] === '') throw invalid('command', 'a command line whose first word names a program', command);
   const inherited: Record<string, string> = { PATH: DEFAULT_PATH };
   for (const name of INHERITED_ENV) {
     const value = process.env[name];

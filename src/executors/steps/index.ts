@@ -10,10 +10,10 @@ import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
 import type { Connections } from '../sql/connections.js';
 import type { JobForRunRow, StepsOfJobRow } from '../../store/queries.js';
-import { KairosError } from '../../core/errors.js';
+import { KairosError, KairosPermissionError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';
 import { runSql } from '../sql/run.js';
-import { assertShellAllowed, runShellJob, type ShellOptions } from '../shell/index.js';
+import { assertShellAllowed, KairosPermanentError, runShellJob, type ShellOptions } from '../shell/index.js';
 
 type StepStatus = 'succeeded' | 'failed' | 'ignored' | 'skipped';
 
@@ -47,7 +47,10 @@ export class StepsExecutor implements JobExecutor {
         const output = (error as { output?: unknown }).output ?? null;
         if (step.on_error === 'fail') {
           await this.log(run, job, step, 'failed', started, message, output);
-          throw new KairosError(`step ${step.position} (${step.name}) failed: ${message}`);
+          const text = `step ${step.position} (${step.name}) failed: ${message}`;
+          // A shell step refused for good (see the shell executor) fails the job for good.
+          if (error instanceof KairosPermanentError || error instanceof KairosPermissionError) throw new KairosPermanentError(text, error.code);
+          throw new KairosError(text);
         }
         const status: StepStatus = step.on_error === 'success' ? 'succeeded' : 'ignored';
         await this.log(run, job, step, status, started, `${step.on_error === 'success' ? 'failed, counted as success' : 'failed, ignored'}: ${message}`, output);
