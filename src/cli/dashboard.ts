@@ -51,7 +51,7 @@ async function serve(flags: DashboardFlags): Promise<void> {
     throw new KairosValidationError('host', `Refusing to serve the dashboard on ${flags.host} without authentication: set KAIROS_DASHBOARD_TOKEN (16+ characters) and/or KAIROS_DASHBOARD_USER and KAIROS_DASHBOARD_PASSWORD, or bind to 127.0.0.1`);
   }
   const logger = agentLogger(process.env.KAIROS_LOG_LEVEL ?? 'info', 'auto');
-  const dashboard = createDashboard({ databaseUrl: databaseUrl(flags.databaseUrl), schema: flags.schema, basePath: flags.basePath, readOnly: Boolean(flags.readOnly), auth, logger });
+  const dashboard = createDashboard({ connectionString: databaseUrl(flags.databaseUrl), schema: flags.schema, basePath: flags.basePath, readOnly: Boolean(flags.readOnly), auth, logger });
   const server = http.createServer(dashboard);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,6 @@
 /**
  * `kairos/dashboard`: the web dashboard as a plain Node request handler. Serve it with
- * `http.createServer(createDashboard({ databaseUrl }))`, mount it under a path of your own server
+ * `http.createServer(createDashboard({ connectionString }))`, mount it under a path of your own server
  * (`basePath`), or run `kairos dashboard`. Pages are rendered on the server; a small ES-module
  * client (no bundler, no CDN) draws the uPlot charts and follows live updates.
  */
@@ -12,10 +12,11 @@ import pg from 'pg';
 import { assertSchemaName } from '../store/sql.js';
 import { createPool } from '../store/db.js';
 import { KairosValidationError, describeValue } from '../core/errors.js';
+import { assertKnownKeys } from '../core/validate.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { urlPassword } from '../core/redact.js';
 import { DashboardDb, showError, type Tx } from './db.js';
-import { Security, securityHeaders, type DashboardAuth, type Principal } from './security.js';
+import { Security, securityHeaders, type DashboardAuth, type DashboardUser, type Principal } from './security.js';
 import { LiveEvents } from './events.js';
 import { html, layout, type Html, type PageContext } from './html.js';
 import { calendarPage, nodesPage, overviewPage, runsPage, type QueueSample } from './pages-ops.js';
@@ -32,7 +33,9 @@ export { describeCron, describeSchedule } from './describe.js';
 export interface DashboardOptions {
   /** An existing pool (not closed by close()), or… */
   pool?: pg.Pool;
-  /** …a connection string (the dashboard then owns its pool). */
+  /** …a PostgreSQL connection string (the dashboard then owns its pool). One of `pool` or `connectionString` is required. */
+  connectionString?: string;
+  /** @deprecated Use {@link DashboardOptions.connectionString} (the same); kept for compatibility. Giving both is refused. */
   databaseUrl?: string;
   /** Schema of the installation. @default 'kairos' */
   schema?: string;
@@ -115,8 +118,29 @@ function send(res: ServerResponse, status: number, body: string | Buffer, type =
   res.end(body);
 }
 
+/**
+ * The keys of {@link DashboardOptions} and of its `auth` (a key missing here, or here and not in
+ * the interface, fails the type-check). A typo there is refused: `auth: { tokne }` would serve
+ * the dashboard without a sign-in.
+ */
+const DASHBOARD_OPTION_KEYS = {
+  pool: true, connectionString: true, databaseUrl: true, schema: true, basePath: true, readOnly: true, auth: true,
+  secureCookies: true, logger: true, allowedHosts: true, sampleIntervalMs: true,
+} as const satisfies Record<keyof DashboardOptions, true>;
+const AUTH_KEYS = { token: true, role: true, users: true } as const satisfies Record<keyof DashboardAuth, true>;
+const USER_KEYS = { name: true, password: true, role: true } as const satisfies Record<keyof DashboardUser, true>;
+
+/** Refuse unknown keys in the options, their `auth` and its users, before anything is opened. */
+function checkOptionKeys(options: DashboardOptions): void {
+  if (!options || typeof options !== 'object') throw new KairosValidationError('options', `Expected the options of createDashboard() to be an object, got ${describeValue(options)}`);
+  assertKnownKeys(options, DASHBOARD_OPTION_KEYS, 'createDashboard()');
+  assertKnownKeys(options.auth, AUTH_KEYS, 'createDashboard()', 'auth.');
+  if (Array.isArray(options.auth?.users)) options.auth.users.forEach((user, i) => assertKnownKeys(user, USER_KEYS, 'createDashboard()', `auth.users[${i}].`));
+}
+
 /** Create the dashboard handler. */
 export function createDashboard(options: DashboardOptions): Dashboard {
+  checkOptionKeys(options);
   const app = new DashboardApp(options);
   // Bad input (a KairosValidationError, or an error of the database's own checks) is a 4xx with
   // its message; anything else is a 500 with a generic text, the details only in the log.
@@ -157,6 +181,17 @@ class QueueSampler {
   }
 }
 
+/**
+ * The connection string given as `connectionString` or as its deprecated alias `databaseUrl`;
+ * both at once is refused (even when equal), so a caller never wonders which one won.
+ */
+function dashboardConnectionString(options: DashboardOptions): string | undefined {
+  if (options.connectionString !== undefined && options.databaseUrl !== undefined) {
+    throw new KairosValidationError('connectionString', 'Expected `connectionString` or its deprecated alias `databaseUrl` for the dashboard, got both');
+  }
+  return options.connectionString ?? options.databaseUrl;
+}
+
 /** One dashboard: its options checked, its pool, security and live events, and the request handling. */
 class DashboardApp {
   readonly base: string;
@@ -174,9 +209,10 @@ class DashboardApp {
   constructor(private readonly options: DashboardOptions) {
     this.schema = assertSchemaName(options.schema ?? 'kairos');
     this.base = normaliseBase(options.basePath);
-    if (!options.pool && !options.databaseUrl) throw new KairosValidationError('databaseUrl', 'Expected `pool` or `databaseUrl` for the dashboard, got neither');
+    const connectionString = dashboardConnectionString(options);
+    if (!options.pool && !connectionString) throw new KairosValidationError('connectionString', 'Expected `pool` or `connectionString` for the dashboard, got neither');
     const logger = (this.logger = options.logger ?? silentLogger);
-    this.pool = options.pool ?? createPool(options.databaseUrl!, 5, (error) => logger.warn({ err: error }, 'idle dashboard connection failed'));
+    this.pool = options.pool ?? createPool(connectionString!, 5, (error) => logger.warn({ err: error }, 'idle dashboard connection failed'));
     this.db = new DashboardDb(this.pool, this.schema);
     this.security = new Security(options.auth ?? {}, this.base || '/', Boolean(options.secureCookies));
     this.readOnly = Boolean(options.readOnly);

@@ -13,6 +13,8 @@ import { Client, serve } from './serve.js';
 import { scrub } from '../../src/dashboard/db.js';
 import { parseCron } from '../../src/core/cron.js';
 import { startCli } from '../cli/run-cli.js';
+import { createDashboard } from '../../src/dashboard/index.js';
+import { KairosValidationError } from '../../src/core/errors.js';
 
 const db = await fixture();
 // A step's database must exist and admit the job's owner (checked when the job is defined).
@@ -344,4 +346,19 @@ test('kairos dashboard: loopback by default, refuses other hosts without auth', 
   assert.match(await page.text(), /read-only/);
   running.child.kill('SIGINT');
   assert.equal((await running.exited).code, 0);
+});
+
+test('the dashboard connects with `connectionString` or its deprecated alias `databaseUrl`, never both', async () => {
+  const id = await define('connection-job', ', max_attempts => 3');
+  for (const options of [{ connectionString: db.connectionString }, { databaseUrl: db.connectionString }]) {
+    const page = await new Client(await serve({ ...options, schema: db.schema })).request(`/jobs/${id}`);
+    assert.equal(page.status, 200, `${Object.keys(options)[0]}: ${page.text.slice(0, 300)}`);
+    // The job's failure limit and its consecutive failures, in the glossary's words.
+    assert.match(page.text, /<dt>Failure limit<\/dt><dd>3<\/dd>/);
+    assert.match(page.text, /<dt>Consecutive failures<\/dt><dd>0<\/dd>/);
+  }
+  const refused = (options: Parameters<typeof createDashboard>[0], why: RegExp) =>
+    assert.throws(() => createDashboard({ ...options, schema: db.schema }), (e: unknown) => e instanceof KairosValidationError && e.field === 'connectionString' && why.test(e.message));
+  refused({ connectionString: db.connectionString, databaseUrl: db.connectionString }, /`connectionString` or its deprecated alias `databaseUrl`.*got both/);
+  refused({}, /Expected `pool` or `connectionString`.*got neither/);
 });
