@@ -101,10 +101,15 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
     for (const change of changes) if (FINAL.has(change.next)) m.finished.inc({ job: jobs.label(change.job), status: change.next });
   };
   const onDisabled = (): void => m.disabled.inc();
+  const onMissed = (event: { job: string; missed: number; skipped: number }): void => {
+    if (event.missed > 0) m.missed.inc({ job: jobs.label(event.job) }, event.missed);
+    if (event.skipped > 0) m.skipped.inc({ job: jobs.label(event.job) }, event.skipped);
+  };
   const { executor, completer, rescuer, heartbeat } = internals(kairos).services;
   executor.observers.push(observer);
   kairos.localStatus.push(onStatus);
   kairos.on('jobDisabled', onDisabled);
+  kairos.on('missedFires', onMissed);
   // The engine has no events for these three; wrapping keeps metrics code out of the engine.
   const unwrap = [
     tap(completer, 'onRetry', 'args', (queue) => m.retries.inc({ queue: queues.label(String(queue)) })),
@@ -122,6 +127,7 @@ export function createMetrics(kairos: AnyKairos, options: MetricsOptions = {}): 
       remove(executor.observers, observer);
       remove(kairos.localStatus, onStatus);
       kairos.off('jobDisabled', onDisabled);
+      kairos.off('missedFires', onMissed);
       for (const undo of unwrap) undo();
     },
   };
@@ -157,6 +163,8 @@ function defineMetrics(registry: Registry, kairos: AnyKairos, queues: LabelCap) 
     handoffs: new Counter({ name: 'kairos_handoffs_total', help: 'Runs handed to this node while idle by their enqueue and started without a claim, by queue', labelNames: ['queue'], registers }),
     retries: new Counter({ name: 'kairos_run_retries_total', help: 'Failed attempts put back in the queue for a retry by this node, by queue', labelNames: ['queue'], registers }),
     rescues: new Counter({ name: 'kairos_run_rescues_total', help: 'Runs of dead nodes (expired lease) rescued or abandoned by this node', registers }),
+    missed: new Counter({ name: 'kairos_occurrences_missed_total', help: 'Due occurrences dropped by the catch-up policy (history status missed) by the ticker of this node, by job', labelNames: ['job'], registers }),
+    skipped: new Counter({ name: 'kairos_occurrences_skipped_total', help: 'Occurrences skipped by the overlap policy (history status skipped) by the ticker of this node, by job', labelNames: ['job'], registers }),
     disabled: new Counter({ name: 'kairos_jobs_disabled_total', help: 'Jobs disabled after consecutive failures recorded by this node', registers }),
     heartbeats: new Counter({ name: 'kairos_node_heartbeats_total', help: 'Successful heartbeats of this node', registers }),
     lastHeartbeat: new Gauge({ name: 'kairos_node_last_heartbeat_seconds', help: 'Unix time of this node\'s last successful heartbeat', registers }),

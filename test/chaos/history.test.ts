@@ -123,11 +123,33 @@ test('a row of a day with no partition waits in the default partition and moves 
   ))[0]!.log_id;
   assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_completed_default WHERE log_id = $1`, [id]), 1);
   const created = await Promise.all(Array.from({ length: 4 }, () => db.pool.query(`SELECT ${s}.history_prepare('2040-02-02', 3) AS n`)));
-  assert.equal(created.reduce((sum, r) => sum + Number(r.rows[0].n), 0), 4 * 3, 'concurrent calls create each partition once');
+  // completed, failed, cancelled, missed (0030) and the steps: three days each.
+  assert.equal(created.reduce((sum, r) => sum + Number(r.rows[0].n), 0), 5 * 3, 'concurrent calls create each partition once');
   assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_completed_20400203 WHERE log_id = $1`, [id]), 1);
   assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_completed_default`), 0);
   await assert.rejects(db.pool.query(`SELECT ${s}.history_prepare('2040-02-02', 0)`), /1-366 days/);
   await assert.rejects(db.pool.query(`SELECT ${s}.history_prune_default('jobs', NULL, now(), 10)`), /job_logs or step_logs/);
+});
+
+test('missed and skipped entries follow retention.cancelled: their days are dropped, their default partition pruned', async () => {
+  const row = (status: string, at: string) => q<{ log_id: string }>(
+    `INSERT INTO ${s}.job_logs (run_id, task, queue, attempt, status, finished_at) VALUES (1, 'x', 'default', 0, $1, $2) RETURNING log_id`, [status, at]);
+  await q(`SELECT ${s}.history_prepare('2041-05-01', 1)`);
+  await row('missed', '2041-05-01T10:00:00Z');
+  await row('skipped', '2041-05-01T11:00:00Z');
+  const far = (await row('missed', '2041-09-09T10:00:00Z'))[0]!.log_id;
+  assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_missed_20410501`), 2);
+  assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_missed_default WHERE log_id = $1`, [far]), 1);
+  // Only the cancelled cutoff reaches them; the failed and completed ones do not.
+  const kept = await q(`SELECT * FROM ${s}.history_drop_expired('2041-06-01', '2041-06-01', NULL, NULL)`);
+  assert.ok(!kept.some((r) => r.partition === 'job_logs_missed_20410501'));
+  const dropped = await q(`SELECT * FROM ${s}.history_drop_expired(NULL, NULL, '2041-06-01', NULL)`);
+  assert.deepEqual(dropped.filter((r) => r.partition === 'job_logs_missed_20410501').map((r) => Number(r.row_count)), [2]);
+  assert.ok(!dropped.some((r) => /^job_logs_(completed|failed)_2041/.test(String(r.partition))));
+  assert.equal(await one(`SELECT ${s}.history_prune_default('job_logs', ARRAY['failed'], '2041-10-01', 100)`), 0);
+  assert.equal(await one(`SELECT ${s}.history_prune_default('job_logs', ARRAY['cancelled'], '2041-10-01', 100)`), 1, 'as the pruner asks for retention.cancelled');
+  assert.equal(await one(`SELECT count(*) FROM ${s}.job_logs_missed_default`), 0);
+  await assert.rejects(row('lost', '2041-05-01T10:00:00Z'), /job_logs|check constraint|partition/, 'an unknown status is still refused');
 });
 
 test('two nodes pruning at once: one does the pass, the other skips it', async () => {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture } from '../helpers.js';
+import { eventually, fixture } from '../helpers.js';
 import { drain, TestClock } from '../../src/testing/index.js';
 import type { HistoryEntry } from '../../src/index.js';
 import { internals } from '../../src/api/internals.js';
@@ -121,7 +121,6 @@ test("overlap 'skip': an occurrence skipped because the previous run is still ac
   const ticker = internals(kairos).services.ticker;
   await ticker.materialise();
   const running = drain(kairos);
-  const { eventually } = await import('../helpers.js');
   await eventually(async () => (await db.count('runs', `status = 'running'`)) === 1, { timeoutMs: 10_000, what: 'the first run to start' });
   clock.set('2030-01-01T00:02:00Z');
   await ticker.materialise();

@@ -48,6 +48,24 @@ test('counts attempts, final statuses, durations, retries and schedule lateness 
   metrics.close();
 });
 
+test('occurrences dropped by the catch-up policy and skipped by the overlap policy are counted by job', async () => {
+  await db.pool.query(`DELETE FROM ${s}.jobs`);
+  const clock = new TestClock('2030-01-01T00:00:30Z');
+  const kairos = db.node({ clock, tasks: { ok: () => 'fine' } });
+  const metrics = createMetrics(kairos);
+  await kairos.schedule({ name: 'down', task: 'ok', cron: '* * * * *', catchUp: 'latest', startAt: '2030-01-01T00:01:00Z' });
+  await kairos.schedule({ name: 'busy', task: 'ok', cron: '* * * * *', catchUp: 'all', overlap: 'skip', startAt: '2030-01-01T00:01:00Z' });
+  // A run of 'busy' still waits (nobody drains): its next occurrences are skipped.
+  await db.pool.query(`INSERT INTO ${s}.runs (job_id, task, queue, scheduled_at, run_at) SELECT job_id, 'ok', 'default', now(), now() FROM ${s}.jobs WHERE job_name = 'busy'`);
+  clock.set('2030-01-01T00:10:30Z');
+  await internals(kairos).services.ticker.materialise();
+  const m = await scrape(metrics);
+  assert.equal(value(m, 'kairos_occurrences_missed_total', { job: 'down' }), 9, '00:01-00:09 dropped, 00:10 runs');
+  assert.equal(value(m, 'kairos_occurrences_skipped_total', { job: 'busy' }), 10);
+  assert.equal((await kairos.history({ job: 'busy', status: 'skipped' })).length, 10, 'ten skipped in one pass: one entry each (the cap)');
+  metrics.close();
+});
+
 test('queue depth and the oldest due run are read from the database at scrape time', async () => {
   const kairos = db.node({ queues: ['depth'] });
   const metrics = createMetrics(kairos);
