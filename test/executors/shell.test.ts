@@ -342,3 +342,34 @@ describe('runShell', () => {
     }
   });
 });
+
+describe('runShellJob: argv command lines and /bin/sh scripts (issue #14, item 12)', () => {
+  test('a /bin/sh script runs pipes and > / >> redirections; the same text as argv is refused for good', async () => {
+    const { runShellJob, KairosPermanentError } = await import('../../src/executors/shell/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kairos-sh-'));
+    try {
+      const out = join(dir, 'out.txt');
+      const script = `echo Backup completed | tr a-z A-Z > ${q(out)}; echo more >> ${q(out)}`;
+      const result = await runShellJob(script, { shell: true }, null, new AbortController().signal);
+      assert.equal(result.exitCode, 0);
+      assert.equal(readFileSync(out, 'utf8'), 'BACKUP COMPLETED\nmore\n');
+      await assert.rejects(runShellJob(script, { shell: false }, null, new AbortController().signal), (error: unknown) => {
+        assert.ok(error instanceof KairosPermanentError);
+        assert.equal(error.retryable, false);
+        assert.equal(error.code, 'KAIROS_SHELL_COMMAND');
+        assert.match(error.message, /unquoted `\|` at column 23.*; not retried$/);
+        return true;
+      });
+      // A JSON null (a stored option) is the argv default.
+      const argv = await runShellJob(`touch ${q(join(dir, 'argv'))}`, { shell: null }, null, new AbortController().signal);
+      assert.equal(argv.exitCode, 0);
+      assert.ok(existsSync(join(dir, 'argv')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a command with no word at all is refused before anything runs', async () => {
+    await assert.rejects(runShell({ command: '\\\n' }), (error: unknown) => error instanceof KairosValidationError && /first word names a program/.test(error.message));
+  });
+});
