@@ -293,13 +293,25 @@ function errorMessage(error: unknown): string {
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
 }
 
+/**
+ * What a failed attempt records besides its message. Job executors attach what a failed command
+ * printed (shell exit codes and stderr tails; a SQL job's notices and PostgreSQL's diagnostics),
+ * recorded instead of a stack trace. Otherwise the stack is kept for the frames of the handler's
+ * own code only: frames of Kairos's own files (this package's src/ or dist/), of Node's internals
+ * and of installed packages are left out, and a stack with no other frame (an error of Kairos's
+ * executors: SQL, shell, steps) is not recorded at all.
+ */
 function errorOutput(error: unknown): unknown {
   if (!(error instanceof Error)) return { error: { message: String(error) } };
-  // Job executors attach what a failed command printed (shell exit codes, stderr tails).
   const attached = (error as { output?: unknown }).output;
   if (attached !== undefined) return { error: { name: error.name, message: errorMessage(error) }, ...(attached as object) };
-  return { error: { name: error.name, message: errorMessage(error), stack: error.stack?.slice(0, MAX_MESSAGE) } };
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line) && !KAIROS_FRAME.some((own) => line.includes(own)));
+  if (frames.length === 0) return { error: { name: error.name, message: errorMessage(error) } };
+  return { error: { name: error.name, message: errorMessage(error), stack: `${error.name}: ${errorMessage(error)}\n${frames.join('\n')}`.slice(0, MAX_MESSAGE) } };
 }
+
+/** Stack frames that are not a handler's: Kairos's own directory (src/ or dist/), as a path and as a URL; Node's internals; packages. */
+const KAIROS_FRAME = [decodeURIComponent(new URL('..', import.meta.url).pathname), new URL('..', import.meta.url).href, 'node:', '/node_modules/'];
 
 /** Handler results are recorded when they are JSON; anything else is recorded as null. */
 function toOutput(value: unknown): unknown {
