@@ -138,7 +138,8 @@ SELECT d.run_id, d.job_id FROM done d;
 
 -- name: failRuns
 -- Record a batch of failed attempts of node @node_id. Each input row says how the attempt ended
--- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried. A run is
+-- ('failed', 'timeout' or 'cancelled') and the backoff delay to use if it is retried (null: a
+-- failure no retry can change, not retried). A run is
 -- retried while it has retries left, was not cancelled, and its job is not being disabled by this
 -- failure (max_attempts consecutive failed attempts); otherwise it leaves the queue as failed.
 -- @failures and @run_ids as in completeRuns; finished_at as there.
@@ -147,7 +148,7 @@ WITH decided AS (
   SELECT r.run_id, i.attempt, i.outcome, i.message, i.delay_ms, i.duration_ms, nullif(i.output, 'null'::jsonb) AS output, r.job_id,
          (j.job_id IS NOT NULL AND i.outcome <> 'cancelled' AND j.enabled AND j.max_attempts IS NOT NULL
             AND j.current_attempts::bigint + 1 >= j.max_attempts) AS disables,
-         (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries) AS has_retries
+         (i.outcome <> 'cancelled' AND r.attempt <= r.max_retries AND i.delay_ms IS NOT NULL) AS has_retries
     FROM {{schema}}.runs r
    CROSS JOIN LATERAL jsonb_to_record(@failures::jsonb -> r.run_id::text)
          AS i(attempt int, outcome text, message text, delay_ms bigint, duration_ms double precision, output jsonb)

@@ -16,7 +16,7 @@ import type { ClaimedRun } from '../store/store.js';
 import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import { RunAbort } from './abort.js';
 import { RunContext } from './run-context.js';
-import { KairosCancelledError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
+import { KairosCancelledError, KairosPermissionError, KairosTimeoutError, KairosStateError } from '../core/errors.js';
 import { retryDelay, retryWithBackoff } from '../core/backoff.js';
 import { statusChange } from '../core/types.js';
 import type { AttemptInfo, AttemptObserver, AttemptOutcome } from './tracer.js';
@@ -185,7 +185,8 @@ export class Executor {
           attempt: run.attempt,
           outcome,
           message: errorMessage(reason),
-          delay_ms: retryDelay(run.attempt, { baseMs: run.backoff_ms, maxMs: run.backoff_max_ms }),
+          // Null: no retry, for a failure no retry can change (see permanent()).
+          delay_ms: permanent(reason) ? null : retryDelay(run.attempt, { baseMs: run.backoff_ms, maxMs: run.backoff_max_ms }),
           duration_ms: performance.now() - started,
           output: errorOutput(reason),
         },
@@ -291,6 +292,16 @@ function lostConnection(run: ClaimedRun, error: unknown, maxRescues: number): bo
 function errorMessage(error: unknown): string {
   const text = error instanceof Error ? error.message || error.name : String(error);
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
+}
+
+/**
+ * A failure that no retry can change: an error that says `retryable: false` (the shell
+ * executor's KairosPermanentError: shell off on this node, a command refused before it ran) or a
+ * KairosPermissionError (the owner may not do it). The run fails at once without its retries; the
+ * attempt still counts toward the job's failure limit (max_attempts).
+ */
+function permanent(error: unknown): boolean {
+  return error instanceof KairosPermissionError || (typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false);
 }
 
 /**

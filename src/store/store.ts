@@ -56,8 +56,8 @@ export interface Failure {
   attempt: number;
   outcome: 'failed' | 'timeout' | 'cancelled';
   message: string;
-  /** Backoff to use if the run is retried. */
-  delay_ms: number;
+  /** Backoff to use if the run is retried; null: not retried (a failure no retry can change). */
+  delay_ms: number | null;
   duration_ms: number;
   output: unknown;
 }
