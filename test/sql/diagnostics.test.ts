@@ -149,3 +149,23 @@ test("execute_job of another database's job refuses and changes nothing; trigger
     await pool.query(`DROP DATABASE ${other} WITH (FORCE)`);
   }
 });
+
+test("a multi-step job's SQL step logs keep the diagnostics; the job's history has no stack trace", async () => {
+  await st.as(pool, mallory, `SELECT * FROM ${s}.define_job('diag-steps', 'diag-steps', job_type => 'steps')`);
+  await st.as(pool, mallory, `SELECT ${s}.set_steps('diag-steps', $1)`, [JSON.stringify([
+    { name: 'noisy', kind: 'sql', command: "DO $$ BEGIN RAISE NOTICE 'half way'; RAISE EXCEPTION 'bad row' USING HINT = 'fix it'; END $$", on_error: 'ignore' },
+    { name: 'divide', kind: 'sql', command: 'SELECT 1/0' },
+  ])]);
+  const runId = Number((await st.as(pool, mallory, `SELECT ${s}.trigger_job('diag-steps') AS id`)).rows[0].id);
+  await drain(install.node());
+  const steps = await pool.query(`SELECT name, status, output FROM ${s}.step_logs WHERE run_id = $1 ORDER BY step_log_id`, [runId]);
+  assert.deepEqual(steps.rows.map((r) => [r.name, r.status, r.output?.diagnostics?.sqlstate, r.output?.diagnostics?.hint ?? null, r.output?.notices]), [
+    ['noisy', 'ignored', 'P0001', 'fix it', ['NOTICE: half way']],
+    ['divide', 'failed', '22012', null, []],
+  ]);
+  const { rows } = await pool.query(`SELECT status, message, sqlstate, output FROM ${s}.job_logs WHERE run_id = $1`, [runId]);
+  assert.equal(rows.length, 1);
+  assert.match(rows[0].message, /step 2 \(divide\) failed: division by zero/);
+  assert.equal(rows[0].sqlstate, null, 'a steps job has per-step diagnostics, not one SQLSTATE');
+  assert.doesNotMatch(JSON.stringify(rows[0].output), /stack|\/src\/|\/dist\//, JSON.stringify(rows[0].output));
+});
