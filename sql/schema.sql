@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 31
+-- Schema version: 32
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -248,6 +248,19 @@ CREATE TABLE {{schema}}.step_logs (
     node_id text
 ) PARTITION BY RANGE (finished_at);
 
+CREATE TABLE {{schema}}.tasks (
+    task text NOT NULL,
+    queue text,
+    priority integer,
+    max_retries integer,
+    backoff_ms integer,
+    backoff_max_ms integer,
+    timeout_ms integer,
+    lock_key text,
+    published_by text,
+    updated_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
 -- ==== Partitions (the day partitions <table>_YYYYMMDD are left out)
 
 CREATE TABLE {{schema}}.job_logs_cancelled PARTITION OF {{schema}}.job_logs FOR VALUES IN ('cancelled') PARTITION BY RANGE (finished_at);
@@ -399,6 +412,8 @@ ALTER TABLE {{schema}}.step_logs ADD CONSTRAINT step_logs_job_id_fkey1 FOREIGN K
 ALTER TABLE {{schema}}.step_logs ADD CONSTRAINT step_logs_pkey PRIMARY KEY (step_log_id, finished_at);
 
 ALTER TABLE {{schema}}.step_logs ADD CONSTRAINT step_logs_status_check1 CHECK ((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'ignored'::text, 'skipped'::text])));
+
+ALTER TABLE {{schema}}.tasks ADD CONSTRAINT tasks_pkey PRIMARY KEY (task);
 
 -- ==== Indexes
 
@@ -2189,7 +2204,7 @@ BEGIN
 END $function$;
 
 -- FUNCTION {{schema}}.enqueue(text,jsonb,timestamp with time zone,integer,text,text,text,integer,interval) RETURNS bigint
-CREATE OR REPLACE FUNCTION {{schema}}.enqueue(task text, payload jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 5, queue text DEFAULT 'default'::text, job_key text DEFAULT NULL::text, conflict text DEFAULT 'raise'::text, retries integer DEFAULT 3, delay interval DEFAULT NULL::interval)
+CREATE OR REPLACE FUNCTION {{schema}}.enqueue(task text, payload jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT NULL::integer, queue text DEFAULT NULL::text, job_key text DEFAULT NULL::text, conflict text DEFAULT 'raise'::text, retries integer DEFAULT NULL::integer, delay interval DEFAULT NULL::interval)
  RETURNS bigint
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -2203,18 +2218,19 @@ BEGIN
     PERFORM {{schema}}.api_fail(format('delay must be within 100 years, got %s', delay));
   END IF;
   PERFORM {{schema}}.api_check_name(task, 'task');
-  PERFORM {{schema}}.api_check_name(queue, 'queue');
+  IF queue IS NOT NULL THEN PERFORM {{schema}}.api_check_name(queue, 'queue'); END IF;
   IF conflict NOT IN ('raise', 'ignore', 'replace') THEN PERFORM {{schema}}.api_fail(format('conflict must be raise, ignore or replace, got %L', conflict)); END IF;
-  IF retries IS NULL OR retries < 0 THEN PERFORM {{schema}}.api_fail(format('retries must be 0 or more, got %s', retries)); END IF;
+  IF retries < 0 THEN PERFORM {{schema}}.api_fail(format('retries must be 0 or more, got %s', retries)); END IF;
   IF job_key IS NOT NULL AND (job_key = '' OR length(job_key) > 500) THEN PERFORM {{schema}}.api_fail('job_key must be 1-500 characters'); END IF;
-  -- A batch of one. The options enqueue() has no argument for take the TypeScript API's defaults
-  -- (those of the runs table): backoff 1 s doubling up to 1 h, no timeout, no lock key, no expiry.
+  -- A batch of one. What the call does not give (NULL) comes from the task registry, else the
+  -- defaults (run_options, migration 0032): priority 5, queue 'default', 3 retries, backoff 1 s
+  -- doubling up to 1 h, no timeout, no lock key; no expiry.
   SELECT r.run_id INTO id
     FROM {{schema}}.insert_runs(
-           jsonb_build_array(jsonb_build_object(
-             'task', task, 'queue', queue, 'priority', coalesce(priority, 5), 'payload', coalesce(payload, '{}'),
+           jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+             'task', task, 'queue', queue, 'priority', priority, 'payload', coalesce(payload, '{}'),
              'key', job_key, 'run_at', enqueue.run_at, 'delay_ms', round(extract(epoch FROM delay) * 1000),
-             'max_retries', retries, 'backoff_ms', 1000, 'backoff_max_ms', 3600000)),
+             'max_retries', retries))),
            NULL, NULL, conflict) r;
   IF id IS NULL THEN
     -- Not replaced, or (ignore) not found: one's own run that is running, or another role's run.
@@ -2747,10 +2763,23 @@ CREATE OR REPLACE FUNCTION {{schema}}.run_is_own(p_job integer, p_type text, p_t
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  SELECT CASE WHEN p_job IS NULL THEN p_type = 'task' AND (p_lock IS NULL OR p_lock = p_task)
+  SELECT CASE WHEN p_job IS NULL THEN p_type = 'task' AND (p_lock IS NULL OR p_lock = p_task
+                OR p_lock = (SELECT t.lock_key FROM {{schema}}.tasks t WHERE t.task = p_task))
          ELSE EXISTS (SELECT 1 FROM {{schema}}.jobs j
                        WHERE j.job_id = p_job AND j.owner = p_owner AND j.job_type = p_type
                          AND j.lock_key IS NOT DISTINCT FROM p_lock) END
+$function$;
+
+-- FUNCTION {{schema}}.run_options(text,text,integer,integer,integer,integer,integer,text) RETURNS TABLE(queue text, priority integer, max_retries integer, backoff_ms integer, backoff_max_ms integer, timeout_ms integer, lock_key text)
+CREATE OR REPLACE FUNCTION {{schema}}.run_options(p_task text, p_queue text, p_priority integer, p_max_retries integer, p_backoff_ms integer, p_backoff_max_ms integer, p_timeout_ms integer, p_lock_key text)
+ RETURNS TABLE(queue text, priority integer, max_retries integer, backoff_ms integer, backoff_max_ms integer, timeout_ms integer, lock_key text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT coalesce(p_queue, t.queue, 'default'), coalesce(p_priority, t.priority, 5), coalesce(p_max_retries, t.max_retries, 3),
+         coalesce(p_backoff_ms, t.backoff_ms, 1000), coalesce(p_backoff_max_ms, t.backoff_max_ms, 3600000),
+         coalesce(p_timeout_ms, t.timeout_ms), coalesce(p_lock_key, t.lock_key)
+    FROM (SELECT) one LEFT JOIN {{schema}}.tasks t ON t.task = p_task
 $function$;
 
 -- FUNCTION {{schema}}.runs_from_json(jsonb,jsonb,timestamp with time zone) RETURNS TABLE(ord bigint, task text, queue text, priority integer, payload jsonb, key text, run_at timestamp with time zone, expires_at timestamp with time zone, max_retries integer, backoff_ms integer, backoff_max_ms integer, timeout_ms integer, lock_key text)
@@ -2759,14 +2788,13 @@ CREATE OR REPLACE FUNCTION {{schema}}.runs_from_json(items jsonb, defaults jsonb
  LANGUAGE sql
  STABLE
 AS $function$
-  SELECT x.ord, coalesce(x.task, d.task), coalesce(x.queue, d.queue), coalesce(x.priority, d.priority),
+  SELECT x.ord, coalesce(x.task, d.task), o.queue, o.priority,
          coalesce(x.payload, 'null'::jsonb), x.key,
          coalesce(x.run_at, d.run_at, at, now()) + coalesce(x.delay_ms, d.delay_ms, 0) * interval '1 millisecond',
          CASE WHEN coalesce(x.grace_ms, d.grace_ms) IS NULL THEN NULL
               ELSE coalesce(x.run_at, d.run_at, at, now())
                    + (coalesce(x.delay_ms, d.delay_ms, 0) + coalesce(x.grace_ms, d.grace_ms)) * interval '1 millisecond' END,
-         coalesce(x.max_retries, d.max_retries), coalesce(x.backoff_ms, d.backoff_ms),
-         coalesce(x.backoff_max_ms, d.backoff_max_ms), coalesce(x.timeout_ms, d.timeout_ms), coalesce(x.lock_key, d.lock_key)
+         o.max_retries, o.backoff_ms, o.backoff_max_ms, o.timeout_ms, o.lock_key
     FROM jsonb_to_record(coalesce(defaults, '{}')) AS d(task text, queue text, priority int, run_at timestamptz, delay_ms bigint,
          grace_ms bigint, max_retries int, backoff_ms int, backoff_max_ms int, timeout_ms int, lock_key text),
          ROWS FROM (jsonb_to_recordset(items) AS (task text, queue text, priority int, payload jsonb, key text,
@@ -2774,6 +2802,9 @@ AS $function$
            timeout_ms int, lock_key text))
          WITH ORDINALITY AS x(task, queue, priority, payload, key, run_at, delay_ms, grace_ms, max_retries, backoff_ms,
            backoff_max_ms, timeout_ms, lock_key, ord)
+         CROSS JOIN LATERAL {{schema}}.run_options(coalesce(x.task, d.task), coalesce(x.queue, d.queue), coalesce(x.priority, d.priority),
+           coalesce(x.max_retries, d.max_retries), coalesce(x.backoff_ms, d.backoff_ms), coalesce(x.backoff_max_ms, d.backoff_max_ms),
+           coalesce(x.timeout_ms, d.timeout_ms), coalesce(x.lock_key, d.lock_key)) o
 $function$;
 
 -- FUNCTION {{schema}}.runs_from_json(jsonb,timestamp with time zone) RETURNS TABLE(ord bigint, task text, queue text, priority integer, payload jsonb, key text, run_at timestamp with time zone, expires_at timestamp with time zone, max_retries integer, backoff_ms integer, backoff_max_ms integer, timeout_ms integer, lock_key text)
@@ -3290,6 +3321,8 @@ GRANT EXECUTE ON FUNCTION {{schema}}.remove_alert(integer) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.run_is_own(integer,text,text,text,name) TO job_scheduler;
 
+GRANT EXECUTE ON FUNCTION {{schema}}.run_options(text,text,integer,integer,integer,integer,integer,text) TO job_scheduler;
+
 GRANT EXECUTE ON FUNCTION {{schema}}.runs_from_json(jsonb,jsonb,timestamp with time zone) TO job_scheduler;
 
 GRANT EXECUTE ON FUNCTION {{schema}}.runs_from_json(jsonb,timestamp with time zone) TO job_scheduler;
@@ -3388,6 +3421,10 @@ GRANT SELECT ON TABLE {{schema}}.step_logs TO job_monitor;
 
 GRANT SELECT ON TABLE {{schema}}.step_logs TO job_scheduler;
 
+GRANT SELECT ON TABLE {{schema}}.tasks TO job_monitor;
+
+GRANT SELECT ON TABLE {{schema}}.tasks TO job_scheduler;
+
 GRANT USAGE ON TYPE {{schema}}.cron_spec TO PUBLIC;
 
 -- ==== Comments
@@ -3439,5 +3476,7 @@ COMMENT ON FUNCTION {{schema}}.pgagent_schedule(boolean[],boolean[],boolean[],bo
 COMMENT ON FUNCTION {{schema}}.remove_alert(integer) IS 'Remove an alert rule by id. Raises P0002 for an unknown id.';
 
 COMMENT ON FUNCTION {{schema}}.store_job(pg_catalog.jsonb,timestamp with time zone,timestamp with time zone) IS 'Insert or update a job definition by name (migration 0020): an unchanged schedule keeps next_run and run_count; a new or changed one takes first_next_run.';
+
+COMMENT ON TABLE {{schema}}.tasks IS 'The run options of each task as the nodes defining it published them at start() (NULL: the task does not say; the default applies). Only the agent writes it.';
 
 COMMENT ON TYPE {{schema}}.cron_spec IS 'One parsed cron line (internal to the cron_* functions): allowed values per field and the day rules.';

@@ -18,13 +18,15 @@ SELECT * FROM {{schema}}.insert_runs(@items::jsonb, @defaults::jsonb, @now::time
 -- the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
 -- due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
 -- (test/engine/enqueue.test.ts holds run_at and expires_at equal to insertRunBatch's.)
+-- An option left null comes from the task registry, else the default (run_options, migration 0032).
 -- Not null: run_at_ms
 INSERT INTO {{schema}}.runs
   (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key)
-SELECT @task, @queue, @priority, @payload::jsonb, @key, t.due,
+SELECT @task, o.queue, o.priority, @payload::jsonb, @key, t.due,
        CASE WHEN @grace_ms::bigint IS NULL THEN NULL ELSE t.due + @grace_ms::bigint * interval '1 millisecond' END,
-       @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key
-  FROM (SELECT coalesce(@run_at::timestamptz, @now::timestamptz, now()) + coalesce(@delay_ms::bigint, 0) * interval '1 millisecond' AS due) t
+       o.max_retries, o.backoff_ms, o.backoff_max_ms, o.timeout_ms, o.lock_key
+  FROM (SELECT coalesce(@run_at::timestamptz, @now::timestamptz, now()) + coalesce(@delay_ms::bigint, 0) * interval '1 millisecond' AS due) t,
+       {{schema}}.run_options(@task, @queue, @priority, @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key) o
 RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 
 -- name: insertRunHandoff
@@ -39,11 +41,15 @@ RETURNING run_id, key, floor(extract(epoch FROM run_at) * 1000) AS run_at_ms;
 -- holds the advisory lock `listener_lock`, so the shared probe fails; it succeeds (and is let go
 -- at commit) once the session ended, when the node died or its listener reconnected. The probe
 -- is last: it runs only for rows that qualify otherwise.
+-- Options left null come from the task registry, else the defaults (run_options, migration 0032),
+-- before the queue picks the taker.
 -- Not null: run_at_ms
-WITH taker AS (
+WITH o AS (
+  SELECT * FROM {{schema}}.run_options(@task, @queue, @priority, @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key)
+), taker AS (
   SELECT h.node_id, h.lease_ms, h.token
-    FROM {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
-   WHERE h.run_id IS NULL AND @queue = ANY(h.queues) AND @task = ANY(h.tasks)
+    FROM o, {{schema}}.handoffs h JOIN {{schema}}.nodes n ON n.node_id = h.node_id
+   WHERE h.run_id IS NULL AND o.queue = ANY(h.queues) AND @task = ANY(h.tasks)
      AND n.stopped_at IS NULL AND n.last_heartbeat > now() - h.stale_ms * interval '1 millisecond'
      AND (h.listener_lock IS NULL OR NOT pg_try_advisory_xact_lock_shared(h.listener_lock))
    ORDER BY h.armed_at LIMIT 1
@@ -52,12 +58,12 @@ WITH taker AS (
   INSERT INTO {{schema}}.runs
     (task, queue, priority, payload, key, run_at, expires_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms, lock_key,
      status, node_id, attempt, started_at, lease_until)
-  SELECT @task, @queue, @priority, @payload::jsonb, @key, now(), now() + @grace_ms::bigint * interval '1 millisecond', @max_retries, @backoff_ms, @backoff_max_ms, @timeout_ms, @lock_key,
+  SELECT @task, o.queue, o.priority, @payload::jsonb, @key, now(), now() + @grace_ms::bigint * interval '1 millisecond', o.max_retries, o.backoff_ms, o.backoff_max_ms, o.timeout_ms, o.lock_key,
          CASE WHEN t.node_id IS NULL THEN 'pending' ELSE 'running' END, t.node_id,
          CASE WHEN t.node_id IS NULL THEN 0 ELSE 1 END,
          CASE WHEN t.node_id IS NULL THEN NULL ELSE now() END,
          now() + t.lease_ms * interval '1 millisecond'
-    FROM (SELECT) one LEFT JOIN taker t ON true
+    FROM o LEFT JOIN taker t ON true
   RETURNING run_id, task, queue, priority, payload, key, run_at, max_retries, backoff_ms, backoff_max_ms, timeout_ms,
             lock_key, node_id
 ), taken AS (

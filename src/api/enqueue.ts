@@ -8,7 +8,7 @@ import { KairosConflictError, KairosValidationError, describeValue } from '../co
 import { assertDate, assertInteger, assertKey, assertName, assertOneOf, serializePayload } from '../core/validate.js';
 import type { ConflictPolicy } from '../core/types.js';
 import type { TaskDefinition } from './tasks.js';
-import { optionalDuration, resolveRunSettings } from './run-options.js';
+import { givenRunSettings, optionalDuration } from './run-options.js';
 import type { EnqueueItem, EnqueueOptions, EnqueueResult } from './types.js';
 
 /**
@@ -29,8 +29,14 @@ export const ENQUEUE_MANY_OPTION_KEYS = { client: true, conflict: true } as cons
 /** Options of enqueueMany() as a whole. */
 export type EnqueueManyOptions = Pick<EnqueueOptions, 'client' | 'conflict'>;
 
-/** Build the row of one run, checking everything. `field` prefixes error fields in batches. */
-export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = ''): NewRun {
+/**
+ * Build the row of one run, checking everything. `field` prefixes error fields in batches. Run
+ * options the call does not give are left null, for the insert to take from the task registry
+ * (explicit option > registry > default, run_options in migration 0032); `unpublished` is the
+ * local definition of a task this instance has not published yet, used in the registry's stead.
+ * `definition` validates the payload.
+ */
+export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOptions, 'client'>, definition: TaskDefinition | undefined, field = '', unpublished?: TaskDefinition): NewRun {
   const f = (name: string): string => (field ? `${field}.${name}` : name);
   assertName(task, f('task'));
   if (options === null || typeof options !== 'object') throw new KairosValidationError(f('options'), `Expected options to be an object, got ${describeValue(options)}`);
@@ -38,16 +44,18 @@ export function buildRun(task: string, payload: unknown, options: Omit<EnqueueOp
   const text = serializePayload(checked === undefined ? null : checked, f('payload'));
   return {
     task,
-    queue: assertName(options.queue ?? definition?.queue ?? 'default', f('queue')),
-    priority: assertInteger(options.priority ?? definition?.priority ?? 5, f('priority'), -1000, 1000),
+    queue: optional(options.queue ?? unpublished?.queue, (q) => assertName(q, f('queue'))),
+    priority: optional(options.priority ?? unpublished?.priority, (p) => assertInteger(p, f('priority'), -1000, 1000)),
     payload_json: text,
     key: assertKey(options.key, f('key')),
     run_at: options.runAt === undefined ? null : assertDate(options.runAt, f('runAt')).toISOString(),
     delay_ms: optionalDuration(options.delay, f('delay')),
     grace_ms: optionalDuration(options.misfireGrace, f('misfireGrace')),
-    ...resolveRunSettings(task, options, definition, f),
+    ...givenRunSettings(task, options, unpublished, f),
   };
 }
+
+const optional = <T, R>(value: T | undefined, check: (value: T) => R): R | null => (value === undefined ? null : check(value));
 
 function validatePayload(definition: TaskDefinition, payload: unknown, field: string): unknown {
   try {

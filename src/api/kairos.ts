@@ -12,6 +12,7 @@ import { TASK_OPTION_KEYS, toDefinition, type PayloadOf, type TaskDefinition, ty
 import { buildRun, insertRuns, ENQUEUE_ITEM_KEYS, ENQUEUE_MANY_OPTION_KEYS, ENQUEUE_OPTION_KEYS, type EnqueueManyOptions } from './enqueue.js';
 import type { EnqueueItem, EnqueueOptions, EnqueueResult, HistoryFilter, JobFilter, RunFilter, ScheduleOptions } from './types.js';
 import { buildJob, SCHEDULE_OPTION_KEYS } from './schedules.js';
+import { registryRow } from './run-options.js';
 import * as jobs from './jobs.js';
 import { Store, type NewRun } from '../store/store.js';
 import { createPool, guardCheckedOutClients, inTransaction } from '../store/db.js';
@@ -85,6 +86,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private readonly services: Services;
   private readonly periodicJobs: ScheduleOptions[] = [];
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
+  /** The tasks whose definition this node published to the registry (start(), then task()). */
+  private readonly published = new Set<string>();
   /** Observers of the status changes this node itself records (not other nodes'): alerts and metrics use them. */
   readonly localStatus: Array<(changes: StatusChange[]) => void> = [];
 
@@ -159,7 +162,11 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   private addTask(name: string, handler: TaskHandler | TaskDefinition): void {
     assertName(name, 'task');
     this.ctx.tasks.set(name, toDefinition(handler, name));
-    if (this.state === 'started') this.services.producer.wake();
+    this.published.delete(name);
+    if (this.state === 'started') {
+      this.services.producer.wake();
+      void this.publishTasks([name]).catch((error: unknown) => this.logger.error({ err: error, task: name }, 'publishing the task definition failed'));
+    }
   }
 
   /** Install or upgrade the schema (idempotent; safe from many processes at once). */
@@ -174,6 +181,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     try {
       if (this.options.migrate) await this.migrate();
       await this.register();
+      await this.publishTasks([...this.ctx.tasks.keys()]);
       // The secret before LISTEN: no status message arrives that could not be verified.
       await this.cluster.start();
       await this.notifier.start();
@@ -234,7 +242,10 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     items.forEach((item, i) => assertKnownKeys(item, ENQUEUE_ITEM_KEYS, 'enqueueMany()', `items[${i}].`));
     const conflict = options.conflict ?? items[0]?.conflict ?? 'raise';
     if (items.some((i) => (i.conflict ?? conflict) !== conflict)) throw new KairosValidationError('conflict', 'Expected every item of one enqueueMany call to use the same `conflict` policy');
-    const rows = items.map((item, i) => buildRun(item.task, item.payload, item, this.ctx.tasks.get(item.task), items.length > 1 ? `items[${i}]` : ''));
+    const rows = items.map((item, i) => {
+      const definition = this.ctx.tasks.get(item.task);
+      return buildRun(item.task, item.payload, item, definition, items.length > 1 ? `items[${i}]` : '', this.published.has(item.task) ? undefined : definition);
+    });
     const now = this.clock.now();
     const client = options.client;
     const written = conflict === 'replace' && !client
@@ -371,6 +382,24 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     return jobs.history(this.store, filter);
   }
   nodes(): Promise<NodeInfo[]> { return jobs.listNodes(this.store); }
+
+  /**
+   * Publish the run options of these defined tasks to the registry (migration 0032), which every
+   * insert reads for the options its caller did not give. The last publisher wins; replacing a
+   * different definition another node published is logged.
+   */
+  private async publishTasks(names: string[]): Promise<void> {
+    const defined = names.flatMap((name) => {
+      const definition = this.ctx.tasks.get(name);
+      return definition ? [{ name, definition }] : [];
+    });
+    if (defined.length === 0) return;
+    const rows = defined.map(({ name, definition }) => registryRow(name, definition));
+    const replaced = await this.store.sql.publishTasks({ node_id: this.nodeId, tasks: JSON.stringify(rows) });
+    for (const r of replaced) this.logger.warn({ task: r.task, previous: r.previous_node, node: this.nodeId }, 'task definition differs from the one another node published; this node\'s replaces it');
+    // A task redefined meanwhile publishes again itself.
+    for (const { name, definition } of defined) if (this.ctx.tasks.get(name) === definition) this.published.add(name);
+  }
 
   private async register(): Promise<void> {
     const sentAt = Date.now();

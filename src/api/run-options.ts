@@ -45,6 +45,45 @@ export function resolveRunSettings(task: string, options: RunOptionsGiven, defin
   };
 }
 
+/** The options a run is inserted with: null where neither the call nor `fallback` says (the insert fills them in). */
+export type GivenRunSettings = { [K in keyof RunSettings]: RunSettings[K] | null };
+
+/**
+ * The settings of an enqueued run: only what the call gave (or, for an instance that defines the
+ * task but has not published it yet, its definition), null for the rest. The insert fills each
+ * null from the task registry, else from the defaults (run_options, migration 0032), so that runs
+ * enqueued anywhere (SQL, an enqueue-only instance) get the task's options.
+ */
+export function givenRunSettings(task: string, options: RunOptionsGiven, fallback: TaskDefinition | undefined, field: (name: string) => string = (name) => name): GivenRunSettings {
+  const retries = options.retries ?? fallback?.retries;
+  const backoff = options.backoff ?? fallback?.backoff;
+  const maxBackoff = options.maxBackoff ?? fallback?.maxBackoff;
+  return {
+    max_retries: retries === undefined ? null : assertInteger(retries, field('retries'), 0, 1000),
+    backoff_ms: backoff === undefined ? null : parseDuration(backoff, field('backoff'), { minMs: 0, maxMs: MAX_DELAY_MS }),
+    backoff_max_ms: maxBackoff === undefined ? null : parseDuration(maxBackoff, field('maxBackoff'), { minMs: 0, maxMs: MAX_DELAY_MS }),
+    timeout_ms: optionalDuration(options.timeout ?? fallback?.timeout, field('timeout'), 1),
+    lock_key: lockKey(fallback?.exclusive, task),
+  };
+}
+
+/** A task's row in the registry (migration 0032): what its definition says, null for the rest. */
+export interface TaskRegistryRow extends GivenRunSettings {
+  task: string;
+  queue: string | null;
+  priority: number | null;
+}
+
+/** The registry row of a defined task (its definition was checked when it was defined). */
+export function registryRow(task: string, definition: TaskDefinition): TaskRegistryRow {
+  return {
+    task,
+    queue: definition.queue ?? null,
+    priority: definition.priority ?? null,
+    ...givenRunSettings(task, {}, definition),
+  };
+}
+
 /** The advisory lock name of an exclusive task, or null. */
 export function lockKey(exclusive: boolean | string | undefined, task: string): string | null {
   if (exclusive === undefined || exclusive === false) return null;

@@ -1342,17 +1342,17 @@ export interface InsertRunParams {
   now: Date | string | null;
   payload: string | null;
   task: string | null;
-  queue: string | null;
-  priority: number | null;
   key: string | null;
   grace_ms: number | null;
+  run_at: Date | string | null;
+  delay_ms: number | null;
+  queue: string | null;
+  priority: number | null;
   max_retries: number | null;
   backoff_ms: number | null;
   backoff_max_ms: number | null;
   timeout_ms: number | null;
   lock_key: string | null;
-  run_at: Date | string | null;
-  delay_ms: number | null;
 }
 
 /** A row of {@link Queries.insertRun}. */
@@ -1365,16 +1365,16 @@ export interface InsertRunRow {
 /** The parameters of {@link Queries.insertRunHandoff}. */
 export interface InsertRunHandoffParams {
   grace_ms: number | null;
-  queue: string | null;
   task: string | null;
+  queue: string | null;
   priority: number | null;
-  payload: string | null;
-  key: string | null;
   max_retries: number | null;
   backoff_ms: number | null;
   backoff_max_ms: number | null;
   timeout_ms: number | null;
   lock_key: string | null;
+  payload: string | null;
+  key: string | null;
 }
 
 /** A row of {@link Queries.insertRunHandoff}. */
@@ -1879,6 +1879,18 @@ export interface SchemaDumpCommentsRow {
   type: string | null;
   identity: string | null;
   description: string;
+}
+
+/** The parameters of {@link Queries.publishTasks}. */
+export interface PublishTasksParams {
+  node_id: string | null;
+  tasks: string | null;
+}
+
+/** A row of {@link Queries.publishTasks}. */
+export interface PublishTasksRow {
+  task: string;
+  previous_node: string | null;
 }
 
 /** Every named query of sql/queries/, typed. Reached through `Store.sql`. */
@@ -2595,12 +2607,13 @@ export class Queries {
    * the batch statement's JSON parsing, numbering and sort. Same rules as runs_from_json (0005):
    * due at coalesce(run_at, @now, now()) + delay; expires grace after that; @payload is the payload's JSON.
    * (test/engine/enqueue.test.ts holds run_at and expires_at equal to insertRunBatch's.)
+   * An option left null comes from the task registry, else the default (run_options, migration 0032).
    * Not null: run_at_ms
    *
    * (`insertRun` in sql/queries/runs.sql)
    */
   async insertRun(params: InsertRunParams, db?: Queryable): Promise<InsertRunRow[]> {
-    return (await this.execute('insertRun', [params.now, params.payload, params.task, params.queue, params.priority, params.key, params.grace_ms, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key, params.run_at, params.delay_ms], db)).rows as InsertRunRow[];
+    return (await this.execute('insertRun', [params.now, params.payload, params.task, params.key, params.grace_ms, params.run_at, params.delay_ms, params.queue, params.priority, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key], db)).rows as InsertRunRow[];
   }
 
   /**
@@ -2615,12 +2628,14 @@ export class Queries {
    * holds the advisory lock `listener_lock`, so the shared probe fails; it succeeds (and is let go
    * at commit) once the session ended, when the node died or its listener reconnected. The probe
    * is last: it runs only for rows that qualify otherwise.
+   * Options left null come from the task registry, else the defaults (run_options, migration 0032),
+   * before the queue picks the taker.
    * Not null: run_at_ms
    *
    * (`insertRunHandoff` in sql/queries/runs.sql)
    */
   async insertRunHandoff(params: InsertRunHandoffParams, db?: Queryable): Promise<InsertRunHandoffRow[]> {
-    return (await this.execute('insertRunHandoff', [params.grace_ms, params.queue, params.task, params.priority, params.payload, params.key, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key], db)).rows as InsertRunHandoffRow[];
+    return (await this.execute('insertRunHandoff', [params.grace_ms, params.task, params.queue, params.priority, params.max_retries, params.backoff_ms, params.backoff_max_ms, params.timeout_ms, params.lock_key, params.payload, params.key], db)).rows as InsertRunHandoffRow[];
   }
 
   /**
@@ -2909,5 +2924,17 @@ export class Queries {
    */
   async schemaDumpComments(params: SchemaDumpCommentsParams, db?: Queryable): Promise<SchemaDumpCommentsRow[]> {
     return (await this.execute('schemaDumpComments', [params.schema], db)).rows as SchemaDumpCommentsRow[];
+  }
+
+  /**
+   * Publish the definitions of node @node_id (a JSON array of {task, queue, priority, max_retries,
+   * backoff_ms, backoff_max_ms, timeout_ms, lock_key}; null: the definition does not say). The last
+   * publisher wins. Returns the tasks whose published definition was different and by whom, so the
+   * node can log that it replaced another node's definition.
+   *
+   * (`publishTasks` in sql/queries/tasks.sql)
+   */
+  async publishTasks(params: PublishTasksParams, db?: Queryable): Promise<PublishTasksRow[]> {
+    return (await this.execute('publishTasks', [params.node_id, params.tasks], db)).rows as PublishTasksRow[];
   }
 }

@@ -63,19 +63,23 @@ export interface Failure {
 }
 
 /** A run to insert (ad-hoc enqueue). */
+/**
+ * A run to insert. A null option is one the caller did not give: the insert takes it from the task
+ * registry, else the default (run_options, migration 0032).
+ */
 export interface NewRun {
   task: string;
-  queue: string;
-  priority: number;
+  queue: string | null;
+  priority: number | null;
   /** The payload as JSON text (checked and serialised once, by the API). */
   payload_json: string;
   key: string | null;
   run_at: string | null;
   delay_ms: number | null;
   grace_ms: number | null;
-  max_retries: number;
-  backoff_ms: number;
-  backoff_max_ms: number;
+  max_retries: number | null;
+  backoff_ms: number | null;
+  backoff_max_ms: number | null;
   timeout_ms: number | null;
   lock_key: string | null;
 }

@@ -21,7 +21,7 @@ test('migrations are idempotent and safe when many processes run them at once', 
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition) ORDER BY 1',
       [schema],
     );
-    assert.deepEqual(tables.rows.map((r) => r.table_name), ['alert_rules', 'handoffs', 'job_logs', 'job_steps', 'jobs', 'member_job', 'member_job_log', 'migrations', 'my_job', 'my_job_log', 'nodes', 'notify_secret', 'occurrences', 'runs', 'settings', 'step_logs']);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ['alert_rules', 'handoffs', 'job_logs', 'job_steps', 'jobs', 'member_job', 'member_job_log', 'migrations', 'my_job', 'my_job_log', 'nodes', 'notify_secret', 'occurrences', 'runs', 'settings', 'step_logs', 'tasks']);
     const columns = await pools[0]!.query("SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs'", [schema]);
     const names = new Set(columns.rows.map((r) => r.column_name));
     for (const legacy of ['job_id', 'job_name', 'job_type', 'command', 'schedule_interval', 'schedule_time', 'enabled', 'last_run', 'next_run', 'last_status', 'last_message', 'max_attempts', 'current_attempts', 'created_at', 'updated_at']) {
