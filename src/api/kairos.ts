@@ -22,7 +22,7 @@ import { defaultLogger } from './logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
 import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
 import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js';
-import { runNames, statusChange, type Job, type StatusChange, type Run, type HistoryEntry, type NodeInfo } from '../core/types.js';
+import { statusChange, type Job, type StatusChange, type Run, type HistoryEntry, type NodeInfo } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../store/notifier.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';

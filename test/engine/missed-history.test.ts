@@ -17,7 +17,7 @@ async function setup(start: string, tasks: Record<string, (payload: unknown) => 
   await db.pool.query(`DELETE FROM "${db.schema}".jobs`);
   const clock = new TestClock(start);
   const ran: string[] = [];
-  const kairos = db.node({ clock, tasks: { record: () => void ran.push('record'), ...tasks } });
+  const kairos = db.node({ clock, tasks: { record: () => void ran.push('record'), ...tasks } as Record<string, (payload: unknown) => unknown> });
   const tick = async (): Promise<number> => {
     await internals(kairos).services.ticker.materialise();
     return drain(kairos);
