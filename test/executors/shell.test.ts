@@ -289,6 +289,15 @@ describe('runShell', () => {
     assert.deepEqual([result.aborted, result.abortReason, result.pid, result.exitCode], [true, 'too late', null, null]);
   });
 
+  test('an abort while the working directory is checked starts nothing', async () => {
+    const controller = new AbortController();
+    // runShell checks the signal, then awaits the cwd check: the abort lands during that await.
+    const pending = runShell({ command: 'sleep 30', cwd: tmpdir(), signal: controller.signal });
+    controller.abort('stop now');
+    const result = await pending;
+    assert.deepEqual([result.aborted, result.abortReason, result.pid, result.exitCode], [true, 'stop now', null, null]);
+  });
+
   test('shell: true runs pipelines, redirections and expansions through /bin/sh', async () => {
     const result = await runShell({ command: `printf 'b\\na\\n' | sort | tr a-z A-Z; echo "$GREETING" >&2`, shell: true, env: { GREETING: 'hi there' } });
     assert.deepEqual([result.exitCode, result.stdout, result.stderr], [0, 'A\nB\n', 'hi there\n']);

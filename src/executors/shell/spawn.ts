@@ -71,6 +71,10 @@ export async function runShell(cmd: ShellCommand): Promise<ShellResult> {
     stderr.push(Buffer.from(`kairos: cannot run in ${options.cwd}: ${cwdError.message} (${cwdError.code})\n`));
     return result({ ...NOT_STARTED, spawnError: cwdError.code }, stdout, stderr, started);
   }
+  // Again: an abort during the cwd check came before the process's abort listener exists.
+  if (options.signal?.aborted) {
+    return result({ ...NOT_STARTED, aborted: true, abortReason: options.signal.reason }, stdout, stderr, started);
+  }
   return result(await runProcess(options, stdout, stderr), stdout, stderr, started);
 }
 
