@@ -19,6 +19,7 @@ export {
   KairosTimeoutError,
   KairosCancelledError,
   KairosPermissionError,
+  KairosPermanentError,
   isKairosError,
 } from './core/errors.js';
 export { parseCron, type CronSchedule } from './core/cron.js';

@@ -102,6 +102,20 @@ export class KairosPermissionError extends KairosError {
   }
 }
 
+/**
+ * A failure that no retry can change. A handler may throw it too: the engine's executor sees
+ * `retryable: false` and records the attempt as failed with no retry (failRuns: a null delay has
+ * no retries), whatever retries are left.
+ */
+export class KairosPermanentError extends KairosError {
+  override name = 'KairosPermanentError';
+  readonly retryable = false;
+
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
+}
+
 /** True when `error` is any {@link KairosError}. */
 export function isKairosError(error: unknown): error is KairosError {
   return error instanceof KairosError;

@@ -354,7 +354,8 @@ describe('runShell', () => {
 
 describe('runShellJob: argv command lines and /bin/sh scripts (issue #14, item 12)', () => {
   test('a /bin/sh script runs pipes and > / >> redirections; the same text as argv is refused for good', async () => {
-    const { runShellJob, KairosPermanentError } = await import('../../src/executors/shell/index.js');
+    const { runShellJob } = await import('../../src/executors/shell/index.js');
+    const { KairosPermanentError } = await import('../../src/index.js');
     const dir = mkdtempSync(join(tmpdir(), 'kairos-sh-'));
     try {
       const out = join(dir, 'out.txt');

@@ -13,7 +13,7 @@
 import type { ExecutorContext, JobExecutor } from '../types.js';
 import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
-import { KairosError, KairosPermissionError, KairosTimeoutError, KairosValidationError } from '../../core/errors.js';
+import { KairosError, KairosPermanentError, KairosPermissionError, KairosTimeoutError, KairosValidationError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';
 import { runShell, type ShellResult } from './spawn.js';
 
@@ -26,19 +26,6 @@ export class ShellCommandError extends KairosError {
     readonly output: unknown,
   ) {
     super(message, { code: 'KAIROS_SHELL' });
-  }
-}
-
-/**
- * A failure that no retry can change. The engine's executor sees `retryable: false` and records
- * the attempt as failed with no retry (failRuns: a null delay has no retries).
- */
-export class KairosPermanentError extends KairosError {
-  override name = 'KairosPermanentError';
-  readonly retryable = false;
-
-  constructor(message: string, code: string) {
-    super(message, { code });
   }
 }
 

@@ -10,10 +10,10 @@ import type { ClaimedRun } from '../../store/store.js';
 import type { TaskContext } from '../../core/contracts.js';
 import type { Connections } from '../sql/connections.js';
 import type { JobForRunRow, StepsOfJobRow } from '../../store/queries.js';
-import { KairosError, KairosPermissionError } from '../../core/errors.js';
+import { KairosError, KairosPermanentError, KairosPermissionError } from '../../core/errors.js';
 import { loadJob } from '../sql/index.js';
 import { runSql } from '../sql/run.js';
-import { assertShellAllowed, KairosPermanentError, runShellJob, type ShellOptions } from '../shell/index.js';
+import { assertShellAllowed, runShellJob, type ShellOptions } from '../shell/index.js';
 
 type StepStatus = 'succeeded' | 'failed' | 'ignored' | 'skipped';
 
