@@ -55,12 +55,12 @@ test('new Kairos() refuses an unknown option and an unknown retention key, namin
   assert.throws(() => new Kairos(typo<KairosOptions>({ ...base, pollIntervall: '1s' })), unknown('pollIntervall', 'new Kairos()', 'pollInterval'));
   assert.throws(() => new Kairos(typo<KairosOptions>({ ...base, retention: { completd: '1d' } })), unknown('retention.completd', 'new Kairos()', 'completed'));
   assert.throws(() => new Kairos(typo<KairosOptions>({ ...base, retention: '7d' })), { name: 'KairosValidationError', message: /Expected `retention` to be an object/ });
-  assert.throws(() => new Kairos(typo<KairosOptions>({ ...base, frobnicate: true })), { message: /^Unknown option `frobnicate` of new Kairos\(\); known options: connectionString, pool, schema,/ });
+  assert.throws(() => new Kairos(typo<KairosOptions>({ ...base, frobnicate: true })), { message: /^Unknown option `frobnicate` of new Kairos\(\); known options: connectionString, pool, listenConnectionString, schema,/ });
 });
 
 test('new Kairos() accepts every documented option', async () => {
   const all: Required<KairosOptions> = {
-    connectionString: db.connectionString, pool: db.pool, schema: db.schema, tasks: { t: () => 'ok' }, queues: ['default'], concurrency: 2,
+    connectionString: db.connectionString, pool: db.pool, listenConnectionString: db.connectionString, schema: db.schema, tasks: { t: () => 'ok' }, queues: ['default'], concurrency: 2,
     batchSize: 2, prefetch: 0, nodeName: 'options-node', nodeTags: ['a'], pollInterval: '1s', scheduleAhead: '100ms', heartbeatInterval: '5s',
     lease: '30s', rescueInterval: '5s', maxRescues: 3, shutdownTimeout: '1s',
     retention: { completed: '1d', failed: '2d', cancelled: '1d', nodes: '1d', interval: '1h' },

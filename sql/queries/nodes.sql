@@ -77,12 +77,21 @@ DELETE FROM {{schema}}.occurrences o USING doomed d WHERE o.job_id = d.job_id AN
 -- name: pruneNodes
 DELETE FROM {{schema}}.nodes WHERE last_heartbeat < @heartbeat_before;
 
--- name: tryExclusiveLock
--- A session advisory lock on @lock_key (hashed), if free.
-SELECT pg_try_advisory_lock(hashtext(@lock_key)) AS locked;
+-- name: tryTransactionLock
+-- A transaction-scoped advisory lock on @lock_key (hashed), if free, in a transaction the caller
+-- keeps open (idle) for as long as it holds the lock (store/locks.ts): no session state, so it
+-- works through a transaction-mode pooler. The transaction is exempt from the server's
+-- idle_in_transaction_session_timeout (managed PostgreSQL often sets one), which would end it and
+-- the lock with it; an idle READ COMMITTED transaction holds no snapshot back.
+-- Not null: locked
+SELECT pg_try_advisory_xact_lock(hashtext(@lock_key)) AS locked,
+       set_config('idle_in_transaction_session_timeout', '0', true) IS NOT NULL AS exempt;
 
--- name: exclusiveUnlock
-SELECT pg_advisory_unlock(hashtext(@lock_key)) AS unlocked;
+-- name: backendPid
+-- The server process of this connection: a pooler (PgBouncer, Supavisor, RDS Proxy) answers the
+-- connection with a process id of its own, so the two differ behind one (store/pooler.ts).
+-- Not null: pid
+SELECT pg_backend_pid() AS pid;
 
 -- name: dbNow
 -- Not null: db_time

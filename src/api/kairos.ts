@@ -25,6 +25,7 @@ import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js'
 import { statusChange, type Job, type StatusChange, type Run, type HistoryEntry, type NodeInfo } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
 import { Notifier, type Notice } from '../store/notifier.js';
+import { poolThroughPooler } from '../store/pooler.js';
 import { cancelNotice, jobsNotice, runsNotice } from '../engine/notices.js';
 import { openTelemetryTracer } from '../observability/tracing.js';
 import { CancelCheck } from '../engine/cancels.js';
@@ -147,7 +148,8 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     this.services = { producer, ticker, heartbeat, rescuer: new Rescuer(this.ctx), pruner: new Pruner(this.ctx), executor, completer: this.completer };
     registerInternals(this, { pool: this.pool, store: this.store, services: this.services });
     const poolOptions = (this.pool as unknown as { options: pg.ClientConfig }).options;
-    this.notifier = new Notifier({ ...poolOptions }, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
+    const listenConfig = this.options.listenConnectionString ? { connectionString: this.options.listenConnectionString } : { ...poolOptions };
+    this.notifier = new Notifier(listenConfig, this.store.channel, this.logger, `kairos-listener:${this.nodeId}`);
     // Hand-offs only while the LISTEN session lives (migration 0021).
     producer.handoff.listener = () => this.notifier.sessionLock;
     this.listen();
@@ -179,6 +181,7 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
     if (this.state !== 'new') throw new KairosStateError(`start() can only be called once (state: ${this.state})`);
     this.state = 'starting';
     try {
+      await this.checkPooler();
       if (this.options.migrate) await this.migrate();
       await this.register();
       await this.publishTasks([...this.ctx.tasks.keys()]);
@@ -199,6 +202,17 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
       if (this.ownsPool) await this.pool.end().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Behind a connection pooler (store/pooler.ts) the pool's connections carry no session state of
+   * Kairos's: named prepared statements are turned off, and SQL jobs that cannot run in a
+   * transaction are refused by the SQL executor, which checks its own connections.
+   */
+  private async checkPooler(): Promise<void> {
+    if (!(await poolThroughPooler(this.pool, this.store.sql))) return;
+    this.store.prepared = false;
+    this.logger.info({ listenConnection: this.options.listenConnectionString !== null }, 'connected through a connection pooler: prepared statements off, no session state on pooled connections');
   }
 
   /**

@@ -6,6 +6,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { KairosValidationError, describeValue } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
+import { redactConnectionString } from '../core/redact.js';
 import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -37,6 +38,13 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   connectionString?: string;
   /** An existing pool (Kairos does not end it on stop()). */
   pool?: pg.Pool;
+  /**
+   * A direct (or session-mode pooler) connection for LISTEN, when `connectionString` or `pool`
+   * goes through a transaction-mode pooler (PgBouncer, Supavisor, RDS Proxy), where LISTEN never
+   * delivers. Without it, such a node finds LISTEN deaf at start, warns, and polls.
+   * @default the connection `connectionString` or `pool` makes
+   */
+  listenConnectionString?: string;
   /** Schema of this installation; several installations can share a database. @default 'kairos' */
   schema?: string;
   /** Task handlers, by name. */
@@ -137,7 +145,7 @@ function flag(value: unknown, field: string, fallback: boolean): boolean {
  * here and not in the interface, fails the type-check).
  */
 export const KAIROS_OPTION_KEYS = {
-  connectionString: true, pool: true, schema: true, tasks: true, queues: true, concurrency: true, batchSize: true, prefetch: true,
+  connectionString: true, pool: true, listenConnectionString: true, schema: true, tasks: true, queues: true, concurrency: true, batchSize: true, prefetch: true,
   nodeName: true, nodeTags: true, pollInterval: true, scheduleAhead: true, heartbeatInterval: true, lease: true, rescueInterval: true,
   maxRescues: true, shutdownTimeout: true, retention: true, migrate: true, handoff: true, preparedStatements: true, clusterEvents: true,
   logger: true, clock: true, maxConnections: true, runSqlJobs: true, allowShell: true, connections: true,
@@ -184,6 +192,10 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
   if (!options.connectionString && !options.pool) {
     throw new KairosValidationError('connectionString', 'Expected `connectionString` or `pool`, got neither');
   }
+  const listen = options.listenConnectionString;
+  if (listen !== undefined && !/^postgres(ql)?:\/\//.test(String(listen))) {
+    throw new KairosValidationError('listenConnectionString', `Expected \`listenConnectionString\` to be a postgres:// URL, got ${describeValue(typeof listen === 'string' ? redactConnectionString(listen) : listen)}`);
+  }
   const concurrency = options.concurrency === undefined ? DEFAULTS.concurrency : assertInteger(options.concurrency, 'concurrency', 1, 10_000);
   const queues = nameList(options.queues, 'queues', [...DEFAULTS.queues]);
   if (queues.length === 0) throw new KairosValidationError('queues', 'Expected `queues` to name at least one queue, got []');
@@ -195,6 +207,7 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
   const r = options.retention ?? {};
   return {
     schema: assertSchemaName(options.schema ?? DEFAULTS.schema),
+    listenConnectionString: listen ?? null,
     queues,
     concurrency,
     batchSize: options.batchSize === undefined ? Math.min(concurrency, DEFAULTS.maxBatchSize) : assertInteger(options.batchSize, 'batchSize', 1, 5000),

@@ -20,6 +20,8 @@ import { alertRulesSchema, redactAlertRules, unknownRuleKey, type AlertRule } fr
 export interface AgentConfig {
   /** PostgreSQL URL; null = the embedded PostgreSQL. */
   databaseUrl: string | null;
+  /** A direct (or session-mode) URL for LISTEN when databaseUrl goes through a transaction-mode pooler; null = databaseUrl. */
+  listenUrl: string | null;
   schema: string;
   /** Attempts run at once. */
   concurrency: number;
@@ -27,7 +29,7 @@ export interface AgentConfig {
   /** Milliseconds between polls (in every source, a bare number is seconds: `10` = 10 s). */
   pollInterval: number;
   allowShell: boolean;
-  /** Prepare the hot statements once per connection; off behind PgBouncer before 1.21 in transaction mode. */
+  /** Prepare the hot statements once per connection; turned off by itself behind a connection pooler. */
   preparedStatements: boolean;
   /** Migrate the schema at start. */
   migrate: boolean;
@@ -85,7 +87,7 @@ interface Given { key: string; value: unknown; source: Source }
 
 /** The agent's defaults: the library's (src/api/options.ts DEFAULTS) where they overlap. */
 const DEFAULTS: Omit<AgentConfig, 'notes'> = {
-  databaseUrl: null, schema: KAIROS_DEFAULTS.schema, concurrency: KAIROS_DEFAULTS.concurrency, queues: [...KAIROS_DEFAULTS.queues],
+  databaseUrl: null, listenUrl: null, schema: KAIROS_DEFAULTS.schema, concurrency: KAIROS_DEFAULTS.concurrency, queues: [...KAIROS_DEFAULTS.queues],
   pollInterval: KAIROS_DEFAULTS.pollIntervalMs, allowShell: false, preparedStatements: true, migrate: false,
   nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: KAIROS_DEFAULTS.shutdownTimeoutMs, connections: {},
 };
@@ -120,6 +122,7 @@ const postgresUrl = (): z.ZodType => z.string({ error: POSTGRES_URL }).refine(is
 /** Each setting: its environment variable, its YAML key, and its schema for a given source. */
 const FIELDS: Record<Key, { env?: string; yaml: string; schema: (source: Source) => z.ZodType }> = {
   databaseUrl: { env: 'DATABASE_URL', yaml: 'database_url', schema: postgresUrl },
+  listenUrl: { env: 'KAIROS_LISTEN_URL', yaml: 'listen_url', schema: postgresUrl },
   schema: {
     env: 'KAIROS_SCHEMA', yaml: 'schema',
     schema: () => text('a lower-case identifier (letters, digits, _; at most 50 characters; not starting with pg_)', /^(?!pg_)[a-z_][a-z0-9_]{0,49}$/),

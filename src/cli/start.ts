@@ -81,7 +81,7 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
     await preflight(url, config);
     const tasks = await loadTaskModules(config.tasks);
     const kairos = new Kairos({
-      connectionString: url, schema: config.schema, concurrency: config.concurrency, queues: config.queues,
+      connectionString: url, listenConnectionString: config.listenUrl ?? undefined, schema: config.schema, concurrency: config.concurrency, queues: config.queues,
       pollInterval: config.pollInterval, nodeName: config.nodeName ?? undefined, nodeTags: config.nodeTags,
       runSqlJobs: true, allowShell: config.allowShell, connections: config.connections, preparedStatements: config.preparedStatements,
       shutdownTimeout: config.shutdownTimeout, migrate: config.migrate, logger, tasks,

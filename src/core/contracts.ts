@@ -71,6 +71,8 @@ export interface TaskDefinition<P = unknown> extends TaskOptions<P> {
 /** Options after defaults and validation. */
 export interface ResolvedOptions {
   schema: string;
+  /** The LISTEN connection's URL when it is not the pool's. */
+  listenConnectionString: string | null;
   queues: string[];
   concurrency: number;
   batchSize: number;

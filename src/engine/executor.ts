@@ -9,10 +9,10 @@
  * other run is recorded at once and its slot freed; a handler that ignores its signal then goes
  * on beside the retry.
  */
-import type pg from 'pg';
 import type { EngineContext } from './context.js';
 import type { Completer } from './completer.js';
 import type { ClaimedRun } from '../store/store.js';
+import { tryHoldLock, type HeldLock } from '../store/locks.js';
 import { RecordedResult, type JobExecutor } from '../executors/types.js';
 import { RunAbort } from './abort.js';
 import { RunContext } from './run-context.js';
@@ -117,7 +117,7 @@ export class Executor {
 
   private async execute(entry: ActiveRun): Promise<void> {
     const { run } = entry;
-    let lock: pg.PoolClient | undefined;
+    let lock: HeldLock | undefined;
     try {
       if (run.lock_key) {
         lock = await this.acquireLock(run);
@@ -133,7 +133,7 @@ export class Executor {
         await this.handBack(run, `released: ${errorMessage(error)}`);
       }
     } finally {
-      if (lock) await this.releaseLock(lock, run.lock_key!);
+      if (lock) await lock.release();
     }
   }
 
@@ -244,29 +244,17 @@ export class Executor {
     if (run.job_id !== null) this.ctx.jobRunFinished();
   }
 
-  /** Exclusive runs hold a session advisory lock on a dedicated connection for the whole attempt. */
-  private async acquireLock(run: ClaimedRun): Promise<pg.PoolClient | undefined> {
-    const client = await this.ctx.store.pool.connect();
-    const key = `${this.ctx.store.schema}:${run.lock_key}`;
-    const rows = await this.ctx.store.sql.tryExclusiveLock({ lock_key: key }, client).catch((error: unknown) => {
-      client.release();
-      throw error;
-    });
-    if (rows[0]?.locked) return client;
-    client.release();
+  /**
+   * Exclusive runs hold an advisory lock for the whole attempt, in a transaction left open on a
+   * dedicated connection (store/locks.ts: safe behind a transaction-mode pooler).
+   */
+  private async acquireLock(run: ClaimedRun): Promise<HeldLock | undefined> {
+    const lock = await tryHoldLock(this.ctx.store, `${this.ctx.store.schema}:${run.lock_key}`);
+    if (lock) return lock;
     // Busy elsewhere: hand the run back without counting the attempt, and look again shortly.
     await this.ctx.store.release(this.ctx.nodeId, [run.run_id], null, this.ctx.clock.now(), this.ctx.options.exclusiveRetryMs, true);
     this.ctx.publish([statusChange(run, 'running', 'pending')]);
     return undefined;
-  }
-
-  private async releaseLock(client: pg.PoolClient, lockKey: string): Promise<void> {
-    try {
-      await this.ctx.store.sql.exclusiveUnlock({ lock_key: `${this.ctx.store.schema}:${lockKey}` }, client);
-      client.release();
-    } catch (error) {
-      client.release(error as Error);
-    }
   }
 }
 

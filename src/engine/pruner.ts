@@ -4,9 +4,10 @@
  * than their policy's age (a DROP TABLE: no dead rows, no vacuum), then deletes, in batches that
  * each commit on their own, the few old rows that landed in a default partition (a day that had
  * no partition yet). It also forgets old occurrence records and long-dead nodes. One node at a
- * time: a session advisory lock is held for the pass.
+ * time: an advisory lock is held for the pass (store/locks.ts).
  */
 import type { Queries } from '../store/queries.js';
+import { tryHoldLock } from '../store/locks.js';
 import { LoopService } from './service.js';
 import type { EngineContext } from './context.js';
 
@@ -51,19 +52,13 @@ export class Pruner extends LoopService {
   async prune(): Promise<PruneResult> {
     const now = this.ctx.clock.now() ?? (await this.dbNow());
     const lockKey = `kairos-prune:${this.ctx.store.schema}`;
-    const client = await this.ctx.store.pool.connect();
+    // Held by an open transaction on its own connection (store/locks.ts); the pass runs on the pool.
+    const lock = await tryHoldLock(this.ctx.store, lockKey);
+    if (!lock) return { logs: 0, steps: 0, partitions: 0, occurrences: 0, nodes: 0, ran: false };
     try {
-      // The session lock and everything under it on the one connection.
-      const db = this.ctx.store.on(client);
-      const [lock] = await db.tryExclusiveLock({ lock_key: lockKey });
-      if (!lock?.locked) return { logs: 0, steps: 0, partitions: 0, occurrences: 0, nodes: 0, ran: false };
-      try {
-        return { ...(await this.sweep(now, db)), ran: true };
-      } finally {
-        await db.exclusiveUnlock({ lock_key: lockKey });
-      }
+      return { ...(await this.sweep(now, this.ctx.store.sql)), ran: true };
     } finally {
-      client.release();
+      await lock.release();
     }
   }
 

@@ -1,6 +1,9 @@
 /**
- * Forward-only migrations. Safe to run from many processes at once: a session advisory lock
- * serialises them, and each file is applied in its own transaction together with its version row.
+ * Forward-only migrations. Safe to run from many processes at once: the pending files are applied
+ * in one transaction, with their version rows, after a transaction-scoped advisory lock and a look
+ * at what is applied (all or nothing: a failed file leaves the schema as it was). No session
+ * state: a session lock behind a transaction-mode pooler stayed on an idle server connection and
+ * made the next `start()` wait for it forever.
  */
 import type pg from 'pg';
 import { readMigrations, renderSql, quoteIdent, assertSchemaName, assertRoleName, DEFAULT_ROLES, type RoleNames } from './sql.js';
@@ -35,35 +38,33 @@ export async function migrate(pool: pg.Pool, schema: string, options: MigrateOpt
     shell: assertRoleName(options.roles?.shell ?? DEFAULT_ROLES.shell, 'roles.shell'),
   };
   const client = await pool.connect();
-  const lockKey = `kairos-migrate:${schema}`;
+  const q = quoteIdent(schema);
   try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
-    const q = quoteIdent(schema);
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`kairos-migrate:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${q}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const done = new Set(
-      (await client.query<{ version: number }>(`SELECT version FROM ${q}.migrations`)).rows.map((r) => r.version),
-    );
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${q}.migrations`)).rows.map((r) => r.version));
     const applied: number[] = [];
     for (const migration of readMigrations()) {
       if (done.has(migration.version)) continue;
-      await client.query('BEGIN');
       try {
         await client.query(renderSql(migration.text, schema, roles));
-        await client.query(`INSERT INTO ${q}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-        await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK');
         throw databaseError(`Migration ${migration.version}_${migration.name}`, error);
       }
+      await client.query(`INSERT INTO ${q}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       applied.push(migration.version);
     }
     const version = (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${q}.migrations`)).rows[0]?.v ?? 0;
+    await client.query('COMMIT');
     return { schema, applied, version };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
     client.release();
   }
 }

@@ -14,10 +14,11 @@
  * node is handed runs only while its LISTEN session lives, and the session ends as soon as the
  * process dies (or the connection drops: the next connection holds another key).
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
 import { KairosDatabaseError } from '../core/errors.js';
+import { announcedPid } from './pooler.js';
 
 /** A parsed notification: `t` says what it is about. */
 export interface Notice {
@@ -27,6 +28,15 @@ export interface Notice {
 
 /** Called with the parsed notification and its raw payload (what a signature covers). */
 type Handler = (notice: Notice, raw: string) => void;
+
+/** How long a NOTIFY sent to a pooled LISTEN connection may take to come back before LISTEN is deemed deaf. */
+const PROBE_MS = 2000;
+
+/** Whether `client` goes through a pooler: its announced process id is not the server's (store/pooler.ts). */
+async function throughPoolerRaw(client: pg.Client): Promise<boolean> {
+  const result = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return result.rows[0]?.pid !== announcedPid(client);
+}
 
 /** Longest payload PostgreSQL delivers (NOTIFY refuses 8000 bytes and more). */
 const MAX_PAYLOAD = 8000;
@@ -51,6 +61,11 @@ export class Notifier {
   private retryMs = 100;
   private retryTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
+  /**
+   * True once LISTEN was found not to deliver on this connection (store/pooler.ts): the notifier
+   * stays disconnected, consumers poll, and no session lock is held.
+   */
+  deaf = false;
 
   constructor(
     private readonly connectionConfig: pg.ClientConfig,
@@ -117,6 +132,16 @@ export class Notifier {
     await client.connect();
     const key = sessionLockKey();
     try {
+      const pooled = await throughPoolerRaw(client);
+      // Behind a pooler the session is only ours in session mode: ask the server to prove that
+      // LISTEN delivers before relying on it (and before taking a session lock that would stay
+      // on a server connection someone else is served by next).
+      if (pooled) await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+      if (pooled && !(await this.delivers(client))) {
+        await client.end().catch(() => undefined);
+        this.goDeaf();
+        return;
+      }
       // Free by construction (a fresh random key): the lock is never waited for. Taken first, so
       // that pg_stat_activity still shows the connection's last statement as its LISTEN.
       await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
@@ -136,6 +161,43 @@ export class Notifier {
       this.logger.info({ channel: this.channel }, 'LISTEN connection restored');
       for (const handler of this.reconnectHandlers) handler();
     }
+  }
+
+  /**
+   * Whether a NOTIFY sent from another connection reaches `client` within PROBE_MS. Through a
+   * transaction-mode pooler it never does: LISTEN ran on a server connection that went back to
+   * the pool, and what it hears goes to whichever client that connection serves then, or nowhere.
+   */
+  private async delivers(client: pg.Client): Promise<boolean> {
+    const token = `kairos-probe:${randomUUID()}`;
+    const heard = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), PROBE_MS);
+      client.on('notification', (message) => {
+        if (message.payload !== JSON.stringify({ t: 'probe', token })) return;
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    const sender = new pg.Client({ ...this.connectionConfig, application_name: `${this.applicationName}-probe`.slice(0, 63) });
+    sender.on('error', () => undefined);
+    try {
+      await sender.connect();
+      await sender.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ t: 'probe', token })]);
+    } finally {
+      await sender.end().catch(() => undefined);
+    }
+    return heard;
+  }
+
+  /** LISTEN cannot work on this connection: say so once, and leave consumers to their polling. */
+  private goDeaf(): void {
+    this.deaf = true;
+    this.logger.warn(
+      { channel: this.channel },
+      'LISTEN does not deliver notifications on this connection (a transaction-mode pooler such as PgBouncer, Supavisor or RDS Proxy?): ' +
+        'runs are picked up by polling (pollInterval), hand-off and cluster events are off. Set listenConnectionString ' +
+        '(KAIROS_LISTEN_URL) to a direct or session-mode connection (docs/operations.md, "Behind a connection pooler").',
+    );
   }
 
   private lost(client: pg.Client, error: Error): void {

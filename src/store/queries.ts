@@ -1239,24 +1239,20 @@ export interface PruneNodesParams {
   heartbeat_before: Date | string | null;
 }
 
-/** The parameters of {@link Queries.tryExclusiveLock}. */
-export interface TryExclusiveLockParams {
+/** The parameters of {@link Queries.tryTransactionLock}. */
+export interface TryTransactionLockParams {
   lock_key: string | null;
 }
 
-/** A row of {@link Queries.tryExclusiveLock}. */
-export interface TryExclusiveLockRow {
-  locked: boolean | null;
+/** A row of {@link Queries.tryTransactionLock}. */
+export interface TryTransactionLockRow {
+  locked: boolean;
+  exempt: boolean | null;
 }
 
-/** The parameters of {@link Queries.exclusiveUnlock}. */
-export interface ExclusiveUnlockParams {
-  lock_key: string | null;
-}
-
-/** A row of {@link Queries.exclusiveUnlock}. */
-export interface ExclusiveUnlockRow {
-  unlocked: boolean | null;
+/** A row of {@link Queries.backendPid}. */
+export interface BackendPidRow {
+  pid: number;
 }
 
 /** A row of {@link Queries.dbNow}. */
@@ -2510,21 +2506,28 @@ export class Queries {
   }
 
   /**
-   * A session advisory lock on @lock_key (hashed), if free.
+   * A transaction-scoped advisory lock on @lock_key (hashed), if free, in a transaction the caller
+   * keeps open (idle) for as long as it holds the lock (store/locks.ts): no session state, so it
+   * works through a transaction-mode pooler. The transaction is exempt from the server's
+   * idle_in_transaction_session_timeout (managed PostgreSQL often sets one), which would end it and
+   * the lock with it; an idle READ COMMITTED transaction holds no snapshot back.
+   * Not null: locked
    *
-   * (`tryExclusiveLock` in sql/queries/nodes.sql)
+   * (`tryTransactionLock` in sql/queries/nodes.sql)
    */
-  async tryExclusiveLock(params: TryExclusiveLockParams, db?: Queryable): Promise<TryExclusiveLockRow[]> {
-    return (await this.execute('tryExclusiveLock', [params.lock_key], db)).rows as TryExclusiveLockRow[];
+  async tryTransactionLock(params: TryTransactionLockParams, db?: Queryable): Promise<TryTransactionLockRow[]> {
+    return (await this.execute('tryTransactionLock', [params.lock_key], db)).rows as TryTransactionLockRow[];
   }
 
   /**
-   * exclusiveUnlock
+   * The server process of this connection: a pooler (PgBouncer, Supavisor, RDS Proxy) answers the
+   * connection with a process id of its own, so the two differ behind one (store/pooler.ts).
+   * Not null: pid
    *
-   * (`exclusiveUnlock` in sql/queries/nodes.sql)
+   * (`backendPid` in sql/queries/nodes.sql)
    */
-  async exclusiveUnlock(params: ExclusiveUnlockParams, db?: Queryable): Promise<ExclusiveUnlockRow[]> {
-    return (await this.execute('exclusiveUnlock', [params.lock_key], db)).rows as ExclusiveUnlockRow[];
+  async backendPid(db?: Queryable): Promise<BackendPidRow[]> {
+    return (await this.execute('backendPid', [], db)).rows as BackendPidRow[];
   }
 
   /**

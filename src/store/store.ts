@@ -113,8 +113,12 @@ export class Store {
   constructor(
     readonly pool: pg.Pool,
     readonly schema: string,
-    /** Prepare the hot statements on each connection (off behind PgBouncer < 1.21 in transaction mode). */
-    readonly prepared = true,
+    /**
+     * Prepare the hot statements on each connection. Turned off for good when a pooler is found
+     * in between (Kairos.start(), store/pooler.ts) or a statement name turns out to be taken on
+     * the server connection (42P05: a pooler handed this client another client's session).
+     */
+    public prepared = true,
   ) {
     this.queries = new QuerySet(schema);
     this.channel = channelName(schema);
@@ -150,6 +154,10 @@ export class Store {
         return await client.query({ name, text, values, types: KAIROS_TYPES });
       } catch (error) {
         const code = (error as { code?: string }).code;
+        if (code === '42P05') {
+          this.prepared = false;
+          return await client.query({ text, values, types: KAIROS_TYPES });
+        }
         if (code !== '26000' && code !== '0A000') throw error;
         await forgetPrepared(client, name, code === '0A000');
         return await client.query({ name, text, values, types: KAIROS_TYPES });

@@ -36,7 +36,7 @@ async function assertProblem(loading: Promise<unknown>, field: string, pattern: 
 }
 
 const DEFAULTS: AgentConfig = {
-  databaseUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, preparedStatements: true, migrate: false,
+  databaseUrl: null, listenUrl: null, schema: 'kairos', concurrency: 10, queues: ['default'], pollInterval: 5000, allowShell: false, preparedStatements: true, migrate: false,
   nodeName: null, nodeTags: [], logLevel: 'info', logFormat: 'auto', tasks: [], shutdownTimeout: 30_000, connections: {}, notes: [],
 };
 
@@ -207,7 +207,7 @@ describe('file problems', () => {
     const loading = loadAgentConfig({ flags: {}, env: {}, configFile: path });
     await assertProblem(loading, 'kairos.concurency', new RegExp(`^Unknown setting \`concurency\` in ${path} \\(line 2\\); did you mean \`concurrency\`\\?$`));
     await assertProblem(loadAgentConfig({ flags: {}, env: {}, configFile: path }), 'kairos.pollInterval', /did you mean `poll_interval`\?/);
-    await assertProblem(loadAgentConfig({ flags: {}, env: {}, configFile: path }), 'kairos.frobnicate', /\(line 4\); known settings: database_url, schema,/);
+    await assertProblem(loadAgentConfig({ flags: {}, env: {}, configFile: path }), 'kairos.frobnicate', /\(line 4\); known settings: database_url, listen_url, schema,/);
     await assertProblem(load({}, {}, 'pgagent:\n  db_hots: h'), 'pgagent.db_hots', /did you mean `db_host`/);
   });
 
@@ -244,4 +244,13 @@ describe('redactConfig', () => {
     assert.equal(redactConfig(DEFAULTS).databaseUrl, null);
     assert.equal(redactConfig({ ...DEFAULTS, databaseUrl: 'postgres://u@h/d' }).databaseUrl, 'postgres://u@h/d', 'nothing to hide');
   });
+});
+
+test('the LISTEN URL (issue #15): --listen-url, KAIROS_LISTEN_URL or listen_url, a postgres:// URL or refused', async () => {
+  assert.equal((await load({ listenUrl: 'postgres://flag@h/d' }, { KAIROS_LISTEN_URL: 'postgres://env@h/d' }, 'listen_url: postgres://file@h/d')).listenUrl, 'postgres://flag@h/d');
+  assert.equal((await load({}, { KAIROS_LISTEN_URL: 'postgres://env@h/d' }, 'listen_url: postgres://file@h/d')).listenUrl, 'postgres://env@h/d');
+  assert.equal((await load({}, {}, 'listen_url: postgres://file@h/d')).listenUrl, 'postgres://file@h/d');
+  assert.equal((await load()).listenUrl, null);
+  await assertProblem(load({}, { KAIROS_LISTEN_URL: 'mysql://h/d' }), 'listenUrl', /a PostgreSQL URL such as postgres:\/\/user@host:5432\/db/);
+  await assertProblem(load({}, {}, 'listen_ur: postgres://h/d'), 'listen_ur', /did you mean `listen_url`\?/);
 });

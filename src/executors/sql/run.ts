@@ -12,7 +12,8 @@
  * The connection is DISCARDed afterwards: no temp object or setting of one owner reaches the next.
  */
 import type pg from 'pg';
-import { KairosPermissionError } from '../../core/errors.js';
+import { KairosPermanentError, KairosPermissionError } from '../../core/errors.js';
+import { throughPooler } from '../../store/pooler.js';
 import { forgetPrepared } from '../../store/db.js';
 import type { Queries } from '../../store/queries.js';
 
@@ -72,8 +73,12 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     if (notices.length > MAX_NOTICES) notices.shift();
   };
   client.on('notice', onNotice);
-  const pid = (client as unknown as { processID: number }).processID;
-  const cancel = (): void => void cmd.queries.cancelBackend({ pid }, cmd.pool).catch(() => undefined);
+  // The server process to cancel: the one the job's statement reports (behind a pooler the
+  // connection's announced process id is the pooler's own, and could name someone else's backend).
+  const server = { pid: null as number | null };
+  const cancel = (): void => {
+    if (server.pid !== null) void cmd.queries.cancelBackend({ pid: server.pid }, cmd.pool).catch(() => undefined);
+  };
   cmd.signal.addEventListener('abort', cancel, { once: true });
   let broken: Error | undefined;
   try {
@@ -81,7 +86,7 @@ export async function runSql(cmd: SqlCommand): Promise<{ output: SqlOutput; comm
     // Only maintenance statements leave the owner's function (and the transaction): anything else
     // asked to run without one still runs in the function, committed at once.
     const transactional = cmd.transaction === true || !needsAutocommit(cmd.sql);
-    return transactional ? await inTransaction(client, cmd, notices) : await autocommit(client, cmd, notices);
+    return transactional ? await inTransaction(client, cmd, notices, server) : await autocommit(client, cmd, notices, server);
   } catch (error) {
     // What PostgreSQL said and what the command printed before it failed go with the failure
     // (the engine records an error's `output`; a timeout or cancel is the signal's reason).
@@ -204,9 +209,10 @@ UNLISTEN *; DISCARD TEMP; SELECT pg_catalog.pg_advisory_unlock_all()`;
  * job in it and the scrub (one simple query: values are inlined as literals, so that nothing runs
  * between the job and the scrub); the completion; COMMIT.
  */
-async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
+async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: string[], server: { pid: number | null }): Promise<{ output: SqlOutput; committed: boolean }> {
   try {
-    checkOwner(await client.query(`BEGIN; ${becomeOwner(client, cmd, true)}`));
+    server.pid = checkOwner(await client.query(`BEGIN; ${becomeOwner(client, cmd, true)}`));
+    if (cmd.signal.aborted) throw cmd.signal.reason as Error;
     const results = await client.query(`${RUNNER}; SELECT pg_temp.kairos_run_job(${client.escapeLiteral(cmd.sql)}) AS affected; ${SCRUB}`);
     const affected = (results as unknown as pg.QueryResult[]).find((r) => r.fields.some((f) => f.name === 'affected'))?.rows[0]?.affected;
     const output: SqlOutput = { rows: Number(affected ?? 0), command: firstKeyword(cmd.sql), notices: [...notices] };
@@ -231,21 +237,38 @@ async function inTransaction(client: pg.PoolClient, cmd: SqlCommand, notices: st
 function becomeOwner(client: pg.PoolClient, cmd: SqlCommand, local: boolean): string {
   const role = client.escapeLiteral(cmd.role);
   const timeout = cmd.timeoutMs ? `, pg_catalog.set_config('statement_timeout', CASE WHEN m.ok THEN '${Math.floor(cmd.timeoutMs)}' END, ${local})` : '';
-  return `SELECT m.ok AS may_connect, pg_catalog.current_database() AS database,
+  return `SELECT m.ok AS may_connect, pg_catalog.current_database() AS database, pg_catalog.pg_backend_pid() AS pid,
                  pg_catalog.set_config('role', CASE WHEN m.ok THEN ${role} END, ${local})${timeout}
             FROM (SELECT pg_catalog.has_database_privilege(${role}, pg_catalog.current_database(), 'CONNECT') AS ok) m`;
 }
 
-/** Refuse the job when the owner may not connect (the result of {@link becomeOwner}, maybe after BEGIN's). */
-function checkOwner(result: pg.QueryResult | pg.QueryResult[]): void {
-  const row = (Array.isArray(result) ? result[result.length - 1] : result)?.rows[0] as { may_connect?: boolean; database?: string } | undefined;
+/**
+ * Refuse the job when the owner may not connect (the result of {@link becomeOwner}, maybe after
+ * BEGIN's); else the server process the job runs in.
+ */
+function checkOwner(result: pg.QueryResult | pg.QueryResult[]): number | null {
+  const row = (Array.isArray(result) ? result[result.length - 1] : result)?.rows[0] as { may_connect?: boolean; database?: string; pid?: number } | undefined;
   if (!row?.may_connect) {
     throw new KairosPermissionError(`The job's owner may not connect to database "${row?.database}" (no CONNECT privilege); the job is not run`);
   }
+  return row.pid ?? null;
 }
 
-async function autocommit(client: pg.PoolClient, cmd: SqlCommand, notices: string[]): Promise<{ output: SqlOutput; committed: boolean }> {
-  checkOwner(await client.query(becomeOwner(client, cmd, false)));
+/**
+ * A maintenance statement, outside any transaction: the owner's role is set for the session,
+ * then the statement runs. Through a connection pooler the two could land on different server
+ * connections (the statement with the agent's rights, the role left on a connection someone else
+ * is served by next), so there it is refused, for good, before anything is set.
+ */
+async function autocommit(client: pg.PoolClient, cmd: SqlCommand, notices: string[], server: { pid: number | null }): Promise<{ output: SqlOutput; committed: boolean }> {
+  if (await throughPooler(client, cmd.queries)) {
+    throw new KairosPermanentError(
+      `${firstKeyword(cmd.sql) ?? 'This statement'} must run outside a transaction, which Kairos does not do through a connection pooler ` +
+        '(the role it sets for the job could stay on a pooled server connection); give this database a direct connection (the agent\'s connections option) to run it; not retried',
+      'KAIROS_POOLER_AUTOCOMMIT',
+    );
+  }
+  server.pid = checkOwner(await client.query(becomeOwner(client, cmd, false)));
   // Extended protocol: one statement, so "VACUUM; RESET ROLE; …" cannot ride along.
   const result = await client.query({ text: cmd.sql, queryMode: 'extended' } as pg.QueryConfig);
   return { output: { rows: result.rowCount ?? 0, command: result.command ?? firstKeyword(cmd.sql), notices: [...notices] }, committed: true };
