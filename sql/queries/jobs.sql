@@ -220,11 +220,15 @@ SELECT s.*, (SELECT coalesce(bool_or(l.status = 'succeeded'), false) FROM {{sche
   FROM {{schema}}.job_steps s WHERE s.job_id = @job_id ORDER BY s.position;
 
 -- name: insertStepLog
--- The log of one step of an attempt; @duration_ms in milliseconds, @output as JSON text.
+-- The log of one step of an attempt, written as the step ends: finished by the database clock
+-- (clock_timestamp(), not the transaction's start) or the test clock @now, started @duration_ms
+-- (measured by the node) before that; @output as JSON text.
 INSERT INTO {{schema}}.step_logs (run_id, attempt, job_id, step_id, position, name, status, started_at, finished_at,
                                   duration, message, output, owner, node_id)
-VALUES (@run_id, @attempt, @job_id, @step_id, @position, @name, @status, @started_at, @finished_at,
-        @duration_ms::double precision * interval '1 millisecond', @message, @output, @owner, @node_id);
+SELECT @run_id, @attempt, @job_id, @step_id, @position, @name, @status, t.finished - t.duration, t.finished,
+       t.duration, @message, @output, @owner, @node_id
+  FROM (SELECT coalesce(@now::timestamptz, clock_timestamp()) AS finished,
+               @duration_ms::double precision * interval '1 millisecond' AS duration) t;
 
 -- name: isRoleMember
 -- Whether role @member is a member of role @role (null when either is null).

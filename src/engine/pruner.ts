@@ -82,6 +82,7 @@ export class Pruner extends LoopService {
     const policies: Array<[string[], number]> = [
       [['completed'], retention.completedMs],
       [['failed', 'expired', 'rescued', 'released', 'retrying'], retention.failedMs],
+      // missed and skipped follow cancelled (neither ran): the SQL adds them (migration 0030).
       [['cancelled'], retention.cancelledMs],
     ];
     const deletedRows = async (batch: Promise<Array<{ deleted: number }>>): Promise<number> => (await batch)[0]?.deleted ?? 0;

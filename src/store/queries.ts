@@ -971,6 +971,7 @@ export interface StepsOfJobRow {
 
 /** The parameters of {@link Queries.insertStepLog}. */
 export interface InsertStepLogParams {
+  now: Date | string | null;
   duration_ms: number | null;
   output: string | null;
   run_id: number | null;
@@ -980,8 +981,6 @@ export interface InsertStepLogParams {
   position: number | null;
   name: string | null;
   status: string | null;
-  started_at: Date | string | null;
-  finished_at: Date | string | null;
   message: string | null;
   owner: string | null;
   node_id: string | null;
@@ -2335,12 +2334,14 @@ export class Queries {
   }
 
   /**
-   * The log of one step of an attempt; @duration_ms in milliseconds, @output as JSON text.
+   * The log of one step of an attempt, written as the step ends: finished by the database clock
+   * (clock_timestamp(), not the transaction's start) or the test clock @now, started @duration_ms
+   * (measured by the node) before that; @output as JSON text.
    *
    * (`insertStepLog` in sql/queries/jobs.sql)
    */
   async insertStepLog(params: InsertStepLogParams, db?: Queryable): Promise<number> {
-    return (await this.execute('insertStepLog', [params.duration_ms, params.output, params.run_id, params.attempt, params.job_id, params.step_id, params.position, params.name, params.status, params.started_at, params.finished_at, params.message, params.owner, params.node_id], db)).rowCount ?? 0;
+    return (await this.execute('insertStepLog', [params.now, params.duration_ms, params.output, params.run_id, params.attempt, params.job_id, params.step_id, params.position, params.name, params.status, params.message, params.owner, params.node_id], db)).rowCount ?? 0;
   }
 
   /**

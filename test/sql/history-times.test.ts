@@ -100,3 +100,25 @@ test('with a test clock, a SQL job\'s finished_at is the clock\'s time (the inje
   assert.equal(new Date(t.started).toISOString(), '2031-05-06T07:08:09.000Z');
   assert.ok(t.durationMs >= SLEEP_MS, `duration ${t.durationMs} ms is measured, not taken from the clock`);
 });
+
+test('step logs take their times from the database clock, or the test clock when one is injected', async () => {
+  await define('clocked-steps', 'steps', 'clocked-steps');
+  await db.pool.query(`SELECT ${s}.set_steps('clocked-steps', $1)`, [JSON.stringify([{ name: 'nap', kind: 'sql', command: `SELECT pg_sleep(${SLEEP_MS / 1000})` }])]);
+  const clock = new TestClock('2031-05-06T07:08:09.000Z');
+  const clocked = db.node({ clock, runSqlJobs: true });
+  const runId = await clocked.trigger('clocked-steps');
+  assert.equal(await drain(clocked), 1);
+  const stepTimes = async (id: number) =>
+    (await db.pool.query(
+      `SELECT finished_at, extract(epoch FROM finished_at - started_at)::float8 * 1000 AS elapsed, extract(epoch FROM duration)::float8 * 1000 AS duration_ms
+         FROM ${s}.step_logs WHERE run_id = $1`, [id])).rows[0];
+  const withClock = await stepTimes(runId);
+  assert.equal(withClock.finished_at.toISOString(), '2031-05-06T07:08:09.000Z', 'the test clock\'s time');
+  assert.ok(withClock.duration_ms >= SLEEP_MS && Math.abs(withClock.elapsed - withClock.duration_ms) < 1, 'started_at is the duration before finished_at');
+  const node = db.node({ runSqlJobs: true });
+  const before = (await db.pool.query('SELECT clock_timestamp() AS t')).rows[0].t as Date;
+  const real = await node.trigger('clocked-steps');
+  assert.equal(await drain(node), 1);
+  const t = await stepTimes(real);
+  assert.ok(t.finished_at.getTime() - before.getTime() >= SLEEP_MS, 'finished by the database clock, after the step slept');
+});
