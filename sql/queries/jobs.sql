@@ -256,3 +256,27 @@ DELETE FROM {{schema}}.job_logs WHERE finished_at < @finished_before AND (@statu
 -- (for `kairos history --follow`); job_name is null once the job is deleted.
 SELECT l.*, j.job_name FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
  WHERE l.log_id > @after_log_id AND (@job_name::text IS NULL OR j.job_name = @job_name) ORDER BY l.log_id LIMIT 500;
+
+-- name: declareJob
+-- A job declared in the agent's YAML file (`jobs:`, src/cli/declared-jobs.ts), through the SQL
+-- API's define_job, so the same checks and errors apply and an unchanged declaration changes
+-- nothing. pgAgent's calendar arrays (@minutes … @months, any of them null = pgAgent's "none
+-- chosen") compile with pgagent_schedule into one more cron line next to @cron's.
+SELECT (d).job_name AS job_name
+  FROM (SELECT {{schema}}.define_job(
+          job_name => @job_name::text, command => @command::text, job_type => @job_type::text,
+          cron => nullif(coalesce(@cron::text[], '{}') || CASE WHEN @calendar::boolean THEN ARRAY[{{schema}}.pgagent_schedule(
+                    minutes => coalesce(@minutes::boolean[], array_fill(false, ARRAY[60])),
+                    hours => coalesce(@hours::boolean[], array_fill(false, ARRAY[24])),
+                    weekdays => coalesce(@weekdays::boolean[], array_fill(false, ARRAY[7])),
+                    monthdays => coalesce(@monthdays::boolean[], array_fill(false, ARRAY[32])),
+                    months => coalesce(@months::boolean[], array_fill(false, ARRAY[12])))] ELSE '{}'::text[] END, '{}'),
+          every => @every::interval, at => @at::timestamptz, timezone => coalesce(@timezone::text, 'UTC'),
+          start_at => @start_at::timestamptz, end_at => @end_at::timestamptz,
+          exceptions => coalesce(@exceptions::jsonb, '[]'), database => @database::text,
+          run_as => coalesce(@run_as::name, current_user), timeout => @timeout::interval, retries => coalesce(@retries::integer, 0),
+          description => @description::text, options => coalesce(@options::jsonb, '{}'), enabled => coalesce(@enabled::boolean, true)) AS d) s;
+
+-- name: declareSteps
+-- The steps of a declared multi-step job, through set_steps (its checks).
+SELECT {{schema}}.set_steps(@job_name::text, @steps::jsonb) AS steps;

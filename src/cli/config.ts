@@ -14,6 +14,7 @@ import { redactConnectionString } from '../core/redact.js';
 import { DEFAULTS as KAIROS_DEFAULTS } from '../api/options.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { didYouMean, isName, NAME_RULE } from '../core/validate.js';
+import { declaredJobsSchema, unknownJobKey, type DeclaredJob } from './declared-jobs.js';
 import { alertRulesSchema, redactAlertRules, unknownRuleKey, type AlertRule } from '../observability/alert-rules.js';
 
 /** The agent's settings, complete and checked. */
@@ -53,6 +54,8 @@ export interface AgentConfig {
   httpHost?: string;
   /** Alert rules (YAML `alerts:`, see docs/observability.md); absent = none besides the SQL ones. */
   alerts?: AlertRule[];
+  /** Jobs declared in the file (YAML `jobs:`, src/cli/declared-jobs.ts), applied at start. */
+  jobs?: DeclaredJob[];
 }
 
 /** Where configuration comes from; `configFile` is optional. */
@@ -166,6 +169,7 @@ const FIELDS: Record<Key, { env?: string; yaml: string; schema: (source: Source)
   httpPort: { env: 'KAIROS_HTTP_PORT', yaml: 'http.port', schema: () => integer(0, 65_535) },
   httpHost: { env: 'KAIROS_HTTP_HOST', yaml: 'http.host', schema: () => HOST },
   alerts: { yaml: 'alerts', schema: () => alertRulesSchema() },
+  jobs: { yaml: 'jobs', schema: () => declaredJobsSchema() },
 };
 const KEYS = Object.keys(FIELDS) as Key[];
 /** pgAgent's connection settings, turned into `databaseUrl`. YAML reads `password: 0123` as 123, hence strings only. */
@@ -215,7 +219,9 @@ export async function loadAgentConfig(input: AgentConfigInput): Promise<AgentCon
     const parsed = schema.safeParse(value, { reportInput: true });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        const unknownKey = key === 'alerts' ? unknownRuleKey(issue as Parameters<typeof unknownRuleKey>[0], value, key, ` (from ${source.label})`) : undefined;
+        const from = ` (from ${source.label})`;
+        const unknownKey = key === 'alerts' ? unknownRuleKey(issue as Parameters<typeof unknownRuleKey>[0], value, key, from)
+          : key === 'jobs' ? unknownJobKey(issue as Parameters<typeof unknownJobKey>[0], key, from) : undefined;
         if (unknownKey) {
           problems.push(new KairosValidationError(unknownKey.field, unknownKey.message));
           continue;

@@ -13,6 +13,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgr
 import { redactConnectionString } from '../core/redact.js';
 import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
+import { applyDeclaredJobs } from './declared-jobs.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createAlerts } from '../observability/alerts.js';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
@@ -86,6 +87,11 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
       runSqlJobs: true, allowShell: config.allowShell, connections: config.connections, preparedStatements: config.preparedStatements,
       shutdownTimeout: config.shutdownTimeout, migrate: config.migrate, logger, tasks,
     });
+    // Declared jobs before the node starts (after the schema, when it is this agent's to install).
+    if (config.jobs?.length) {
+      if (config.migrate) await kairos.migrate();
+      await applyDeclaredJobs(url, config.schema, config.jobs, logger);
+    }
     // Observers first, so the first attempt is counted; the probes answer while the node starts.
     const metrics = createMetrics(kairos);
     const alerts = createAlerts(kairos, { checkedRules: config.alerts ?? [], registry: metrics.registry });

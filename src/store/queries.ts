@@ -1106,6 +1106,49 @@ export interface HistoryAfterRow {
   job_name: string | null;
 }
 
+/** The parameters of {@link Queries.declareJob}. */
+export interface DeclareJobParams {
+  minutes: boolean[] | null;
+  months: boolean[] | null;
+  cron: string[] | null;
+  job_name: string | null;
+  command: string | null;
+  job_type: string | null;
+  calendar: boolean | null;
+  hours: boolean[] | null;
+  weekdays: boolean[] | null;
+  monthdays: boolean[] | null;
+  every: string | null;
+  at: Date | string | null;
+  timezone: string | null;
+  start_at: Date | string | null;
+  end_at: Date | string | null;
+  exceptions: string | null;
+  database: string | null;
+  run_as: string | null;
+  timeout: string | null;
+  retries: number | null;
+  description: string | null;
+  options: string | null;
+  enabled: boolean | null;
+}
+
+/** A row of {@link Queries.declareJob}. */
+export interface DeclareJobRow {
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.declareSteps}. */
+export interface DeclareStepsParams {
+  job_name: string | null;
+  steps: string | null;
+}
+
+/** A row of {@link Queries.declareSteps}. */
+export interface DeclareStepsRow {
+  steps: number | null;
+}
+
 /** The parameters of {@link Queries.registerNode}. */
 export interface RegisterNodeParams {
   node_id: string | null;
@@ -2383,6 +2426,27 @@ export class Queries {
    */
   async historyAfter(params: HistoryAfterParams, db?: Queryable): Promise<HistoryAfterRow[]> {
     return (await this.execute('historyAfter', [params.after_log_id, params.job_name], db)).rows as HistoryAfterRow[];
+  }
+
+  /**
+   * A job declared in the agent's YAML file (`jobs:`, src/cli/declared-jobs.ts), through the SQL
+   * API's define_job, so the same checks and errors apply and an unchanged declaration changes
+   * nothing. pgAgent's calendar arrays (@minutes … @months, any of them null = pgAgent's "none
+   * chosen") compile with pgagent_schedule into one more cron line next to @cron's.
+   *
+   * (`declareJob` in sql/queries/jobs.sql)
+   */
+  async declareJob(params: DeclareJobParams, db?: Queryable): Promise<DeclareJobRow[]> {
+    return (await this.execute('declareJob', [params.minutes, params.months, params.cron, params.job_name, params.command, params.job_type, params.calendar, params.hours, params.weekdays, params.monthdays, params.every, params.at, params.timezone, params.start_at, params.end_at, params.exceptions, params.database, params.run_as, params.timeout, params.retries, params.description, params.options, params.enabled], db)).rows as DeclareJobRow[];
+  }
+
+  /**
+   * The steps of a declared multi-step job, through set_steps (its checks).
+   *
+   * (`declareSteps` in sql/queries/jobs.sql)
+   */
+  async declareSteps(params: DeclareStepsParams, db?: Queryable): Promise<DeclareStepsRow[]> {
+    return (await this.execute('declareSteps', [params.job_name, params.steps], db)).rows as DeclareStepsRow[];
   }
 
   /**
