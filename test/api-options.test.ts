@@ -111,6 +111,10 @@ test('enqueue() and enqueueMany() refuse a typo before any run is inserted', asy
   // `client` belongs to the call, not to an item.
   await assert.rejects(kairos.enqueueMany([typo<EnqueueItem>({ task: 'typo-task', payload: {}, client: db.pool })]), { name: 'KairosValidationError', field: 'items[0].client' });
   await assert.rejects(kairos.enqueueMany([{ task: 'typo-task', payload: {} }], typo({ conflcit: 'ignore' })), unknown('conflcit', 'enqueueMany()', 'conflict'));
+  // An item that is not an object: a validation error naming it (a TypeError before).
+  for (const bad of [null, 'typo-task', ['typo-task', {}]]) {
+    await assert.rejects(kairos.enqueueMany([{ task: 'typo-task', payload: {} }, bad as unknown as EnqueueItem]), { name: 'KairosValidationError', field: 'items[1]', message: /^Expected `items\[1\]` to be an object such as \{ task, payload \}, got / });
+  }
   assert.equal(await db.count('runs', "task = 'typo-task'"), 0);
 });
 

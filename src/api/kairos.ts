@@ -20,7 +20,7 @@ import { migrate, type MigrateResult } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
 import { defaultLogger } from './logger.js';
 import { databaseClock, type Clock } from '../core/clock.js';
-import { KairosStateError, KairosValidationError, KairosNotFoundError } from '../core/errors.js';
+import { KairosStateError, KairosValidationError, KairosNotFoundError, describeValue } from '../core/errors.js';
 import { assertInteger, assertKnownKeys, assertName } from '../core/validate.js';
 import { statusChange, type Job, type StatusChange, type Run, type HistoryEntry, type NodeInfo } from '../core/types.js';
 import type { EngineContext } from '../engine/context.js';
@@ -253,7 +253,10 @@ export class Kairos<T extends TaskMap = TaskMap> extends EventEmitter {
   async enqueueMany<N extends keyof T & string>(items: Array<EnqueueItem<N, PayloadOf<T[N]>>>, options: EnqueueManyOptions = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new KairosValidationError('items', 'Expected `items` to be an array of { task, payload, ...options }');
     assertKnownKeys(options, ENQUEUE_MANY_OPTION_KEYS, 'enqueueMany()');
-    items.forEach((item, i) => assertKnownKeys(item, ENQUEUE_ITEM_KEYS, 'enqueueMany()', `items[${i}].`));
+    items.forEach((item, i) => {
+      if (!item || typeof item !== 'object' || Array.isArray(item)) throw new KairosValidationError(`items[${i}]`, `Expected \`items[${i}]\` to be an object such as { task, payload }, got ${describeValue(item)}`);
+      assertKnownKeys(item, ENQUEUE_ITEM_KEYS, 'enqueueMany()', `items[${i}].`);
+    });
     const conflict = options.conflict ?? items[0]?.conflict ?? 'raise';
     if (items.some((i) => (i.conflict ?? conflict) !== conflict)) throw new KairosValidationError('conflict', 'Expected every item of one enqueueMany call to use the same `conflict` policy');
     const rows = items.map((item, i) => {
