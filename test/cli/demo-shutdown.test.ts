@@ -3,19 +3,22 @@
  * terminal closed) and EPIPE (stdout piped to a reader that went away), the server's postmaster
  * is gone and its port refuses connections. Uncaught errors go through the same hooks
  * (src/cli/shutdown.ts), tested with a small process that owns a server and crashes, since nothing
- * outside the demo can make it throw. All cases share one data directory, initialised once.
+ * outside the demo can make it throw. All demo cases share one data directory, initialised once.
+ * `kairos start` without a database (its own embedded server) is checked with SIGHUP, the signal
+ * it did not handle before; SIGINT and SIGTERM go through the same hooks.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { livePostmaster } from '../../src/embedded/postgres.js';
 import { eventually } from '../helpers.js';
 import { startCli } from './run-cli.js';
 
+const ROOT = resolve(import.meta.dirname, '..', '..');
 const dataDir = join(mkdtempSync(join(tmpdir(), 'kairos-demo-shutdown-')), 'pg');
 
 after(async () => {
@@ -100,3 +103,37 @@ for (const how of ['throw', 'reject'] as const) {
     assert.equal(await refused(port), true);
   });
 }
+
+test('kairos start with the embedded PostgreSQL: SIGHUP (the terminal closed) stops the node and the server', async () => {
+  // start keeps its server in ./.kairos/agent-pg: run it in a folder of its own.
+  const cwd = join(dataDir, '..', 'agent');
+  mkdirSync(cwd);
+  const env = { ...process.env, DATABASE_URL: undefined, KAIROS_LOG_FORMAT: 'json' };
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const started = new Promise<void>((resolve, reject) => {
+    const check = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('kairos agent started')) resolve();
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('close', () => reject(new Error(`kairos start exited before starting: ${output}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  try {
+    await started;
+    const agentDir = join(cwd, '.kairos', 'agent-pg');
+    const pid = livePostmaster(agentDir);
+    assert.ok(pid !== null, `start runs an embedded server: ${output}`);
+    child.kill('SIGHUP');
+    assert.equal(await exited, 0, output);
+    assert.match(output, /"stopped"/);
+    await eventually(() => livePostmaster(agentDir) === null && !runs(pid), 20_000, `the agent's embedded PostgreSQL (pid ${pid}) to be gone after SIGHUP`);
+  } finally {
+    clearTimeout(killer);
+    const pid = livePostmaster(join(cwd, '.kairos', 'agent-pg'));
+    if (pid !== null) process.kill(pid, 'SIGINT'); // a failing run must not leave it up (after() waits for none on this dir)
+  }
+});
