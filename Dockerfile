@@ -33,7 +33,7 @@ COPY sql ./sql
 RUN npm run build \
  && npm pack --ignore-scripts --pack-destination /tmp \
  && mkdir /package \
- && tar -xzf /tmp/kairos-*.tgz -C /package --strip-components=1
+ && tar -xzf /tmp/kairos-scheduler-*.tgz -C /package --strip-components=1
 
 # ---- deps: production dependencies only ---------------------------------------------------
 FROM node:20.19-bookworm-slim AS deps

@@ -107,7 +107,7 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   clusterEvents?: boolean;
   /** Pino-compatible logger. @default JSON on stderr at KAIROS_LOG_LEVEL (warn) */
   logger?: Logger;
-  /** A fixed clock for tests (see `kairos/testing`). @default the database clock */
+  /** A fixed clock for tests (see `kairos-scheduler/testing`). @default the database clock */
   clock?: Clock;
   /** Maximum pool size when Kairos creates the pool. @default concurrency + 5 */
   maxConnections?: number;

@@ -1,7 +1,8 @@
 /**
  * `kairos demo`: a tour on an embedded PostgreSQL (or --database-url). Recurring jobs fire every
  * few seconds, a one-time job fires once, a flaky job fails and is retried, everything lands in
- * the history; Ctrl-C stops Kairos first, then the database.
+ * the history; Ctrl-C (or SIGTERM, SIGHUP, a closed pipe, a crash) stops Kairos first, then the
+ * embedded database, so the demo never leaves a PostgreSQL running.
  */
 import { Kairos } from '../api/kairos.js';
 import { defineTask } from '../api/tasks.js';
@@ -9,6 +10,7 @@ import { silentLogger } from '../core/logger.js';
 import type { StatusChange } from '../core/types.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/postgres.js';
 import { redactConnectionString } from '../core/redact.js';
+import { exitOnShutdown } from './shutdown.js';
 
 const time = (d: Date = new Date()): string => d.toISOString().slice(11, 23);
 const say = (text: string): void => console.log(`${time()}  ${text}`);
@@ -60,49 +62,61 @@ async function summary(kairos: Kairos): Promise<void> {
   say(`history: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'empty'}; jobs: ${(await kairos.listJobs()).map((j) => `${j.name} next ${j.nextRun ? time(j.nextRun) : '—'}`).join(', ')}`);
 }
 
-/** Action of `kairos demo`. */
+/** Action of `kairos demo`. Ctrl-C, SIGTERM, SIGHUP, closed output and uncaught errors all stop the server (see shutdown.ts). */
 export async function demoCommand(options: { databaseUrl?: string; schema: string; duration?: number; dataDir: string }): Promise<void> {
-  let server: EmbeddedPostgres | undefined;
-  let url = options.databaseUrl;
-  if (!url) {
-    say(`starting an embedded PostgreSQL (data in ${options.dataDir}) …`);
-    server = await startEmbeddedPostgres({ dataDir: options.dataDir });
-    url = server.url;
-  }
-  say(`database: ${redactConnectionString(url)}, schema ${options.schema}`);
-  const kairos = new Kairos({ connectionString: url, schema: options.schema, tasks: demoTasks(), logger: silentLogger, pollInterval: 1000, shutdownTimeout: 5000 });
-  kairos.on('status', (change: StatusChange) => {
-    const line = describe(change);
-    if (line) say(line);
-  });
-  let stopping: Promise<void> | undefined;
+  let starting: Promise<EmbeddedPostgres> | undefined;
+  let kairos: Kairos | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped: Promise<void> | undefined;
+  // Whatever has started so far, in reverse: Kairos, then the server (awaited if still starting).
   const stop = (why: string): Promise<void> =>
-    (stopping ??= (async () => {
+    (stopped ??= (async () => {
       say(`${why}: stopping Kairos (running jobs finish or are handed back) …`);
       clearInterval(timer);
-      await summary(kairos).catch(() => undefined);
-      await kairos.stop();
-      if (server) {
-        say('stopping the embedded PostgreSQL …');
-        await server.stop();
+      try {
+        if (kairos) {
+          await summary(kairos).catch(() => undefined);
+          await kairos.stop();
+        }
+      } finally {
+        const server = await starting?.catch(() => undefined);
+        if (server) {
+          say('stopping the embedded PostgreSQL …');
+          await server.stop();
+        }
       }
       say('stopped cleanly');
     })());
-  const timer = setInterval(() => void summary(kairos).catch(() => undefined), 10_000);
+  const hooks = exitOnShutdown((reason) => stop(reason === 'SIGINT' ? 'Ctrl-C' : reason), (error) => console.error(`kairos: stopping failed: ${String(error)}`));
   try {
+    let url = options.databaseUrl;
+    if (!url) {
+      say(`starting an embedded PostgreSQL (data in ${options.dataDir}) …`);
+      starting = startEmbeddedPostgres({ dataDir: options.dataDir });
+      url = (await starting).url;
+    }
+    say(`database: ${redactConnectionString(url)}, schema ${options.schema}`);
+    kairos = new Kairos({ connectionString: url, schema: options.schema, tasks: demoTasks(), logger: silentLogger, pollInterval: 1000, shutdownTimeout: 5000 });
+    kairos.on('status', (change: StatusChange) => {
+      const line = describe(change);
+      if (line) say(line);
+    });
+    const node = kairos;
+    timer = setInterval(() => void summary(node).catch(() => undefined), 10_000);
     await kairos.start();
     await setUp(kairos);
     say(`Kairos node ${kairos.nodeId} started: heartbeat every 2 s (cron), report every 5 s (interval), a reminder in 3 s, emails, a flaky job. Ctrl-C to stop.`);
   } catch (error) {
-    clearInterval(timer);
-    await kairos.stop().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
+    await stop('start failed').catch(() => undefined);
+    hooks.dispose();
     throw error;
   }
-  await new Promise<void>((resolve) => {
-    const finish = (why: string): void => void stop(why).then(resolve, resolve);
-    process.once('SIGINT', () => finish('Ctrl-C'));
-    process.once('SIGTERM', () => finish('SIGTERM'));
-    if (options.duration) setTimeout(() => finish(`${options.duration} s elapsed`), options.duration * 1000);
-  });
+  // Signals and the rest end the process from exitOnShutdown; only --duration ends it here.
+  if (options.duration) {
+    await new Promise((resolve) => setTimeout(resolve, options.duration! * 1000));
+    await stop(`${options.duration} s elapsed`);
+    hooks.dispose();
+  } else {
+    await new Promise<never>(() => undefined);
+  }
 }

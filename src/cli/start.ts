@@ -14,6 +14,7 @@ import { redactConnectionString } from '../core/redact.js';
 import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
 import { applyDeclaredJobs } from './declared-jobs.js';
+import { exitOnShutdown } from './shutdown.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createAlerts } from '../observability/alerts.js';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
@@ -36,30 +37,22 @@ async function preflight(url: string, config: AgentConfig): Promise<void> {
   }
 }
 
-/** Stop the node (and the embedded server) on SIGTERM/SIGINT; resolves when stopped. */
-function untilSignal(kairos: Kairos, server: EmbeddedPostgres | undefined, logger: Logger, afterStop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping: running jobs finish or are handed back');
-      void kairos
-        .stop()
-        .catch((error: unknown) => logger.error({ err: error }, 'stopping failed'))
-        .then(async () => {
-          await afterStop().catch((error: unknown) => logger.error({ err: error }, 'stopping alerts and probes failed'));
-          if (server) {
-            forgetEmbeddedUrl();
-            await server.stop();
-          }
-          logger.info({}, 'stopped');
-          resolve();
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+/**
+ * Stop the node, then the embedded server, on SIGTERM, SIGINT or SIGHUP, closed output or an
+ * uncaught error (shutdown.ts), then exit. Never resolves: the process ends there.
+ */
+function untilShutdown(kairos: Kairos, logger: Logger, afterStop: () => Promise<void>, stopServer: () => Promise<void>): Promise<never> {
+  exitOnShutdown(async (reason) => {
+    logger.info({ signal: reason }, 'stopping: running jobs finish or are handed back');
+    try {
+      await kairos.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping failed'));
+      await afterStop().catch((error: unknown) => logger.error({ err: error }, 'stopping alerts and probes failed'));
+    } finally {
+      await stopServer();
+    }
+    logger.info({}, 'stopped');
+  }, (error) => logger.error({ err: error }, 'stopping the embedded PostgreSQL failed'));
+  return new Promise<never>(() => undefined);
 }
 
 /** Action of `kairos start`. */
@@ -77,6 +70,12 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
     logger.info({ database: redactConnectionString(url), dataDir: server.dataDir }, 'no database given: using the embedded PostgreSQL');
     config.migrate = true;
   }
+  const embedded = server;
+  const stopServer = async (): Promise<void> => {
+    if (!embedded) return;
+    forgetEmbeddedUrl();
+    await embedded.stop();
+  };
   let web: ObservabilityServer | undefined;
   try {
     await preflight(url, config);
@@ -101,17 +100,14 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
     }
     await kairos.start();
     logger.info({ node: kairos.nodeId, tasks: Object.keys(tasks), shell: config.allowShell }, 'kairos agent started');
-    await untilSignal(kairos, server, logger, async () => {
+    await untilShutdown(kairos, logger, async () => {
       await alerts.close(5000);
       metrics.close();
       await web?.close();
-    });
+    }, stopServer);
   } catch (error) {
     await web?.close();
-    if (server) {
-      forgetEmbeddedUrl();
-      await server.stop().catch(() => undefined);
-    }
+    await stopServer().catch(() => undefined);
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `kairos/dashboard`: the web dashboard as a plain Node request handler. Serve it with
+ * `kairos-scheduler/dashboard`: the web dashboard as a plain Node request handler. Serve it with
  * `http.createServer(createDashboard({ connectionString }))`, mount it under a path of your own server
  * (`basePath`), or run `kairos dashboard`. Pages are rendered on the server; a small ES-module
  * client (no bundler, no CDN) draws the uPlot charts and follows live updates.

@@ -11,7 +11,7 @@ import type { Gauge, Registry } from 'prom-client';
 
 /**
  * prom-client, loaded on first use: it costs ~13 MB of RSS, and a node that never exports metrics
- * (the benchmark's, most applications') should not pay it for importing 'kairos'.
+ * (the benchmark's, most applications') should not pay it for importing 'kairos-scheduler'.
  */
 export function promClient(): typeof PromClient {
   return createRequire(import.meta.url)('prom-client') as typeof PromClient;

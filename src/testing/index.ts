@@ -1,5 +1,5 @@
 /**
- * `kairos/testing`: helpers for testing code that uses Kairos, against a real PostgreSQL.
+ * `kairos-scheduler/testing`: helpers for testing code that uses Kairos, against a real PostgreSQL.
  * - createTestSchema: an isolated, migrated schema per test file (dropped afterwards).
  * - runTask: call a task handler directly with a realistic context, no database needed.
  * - waitForStatus / waitForRun: wait for an event with a bound instead of sleeping.
