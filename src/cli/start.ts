@@ -14,6 +14,7 @@ import { redactConnectionString } from '../core/redact.js';
 import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
 import { applyDeclaredJobs } from './declared-jobs.js';
+import { logRuns } from './run-log.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createAlerts } from '../observability/alerts.js';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
@@ -99,9 +100,11 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
       web = await startObservabilityServer(kairos, { port: config.httpPort, host: config.httpHost, metrics });
       logger.info({ url: web.url }, `probes and metrics on ${web.url} (/healthz, /readyz, /metrics)`);
     }
+    const stopRunLog = logRuns(kairos, logger);
     await kairos.start();
     logger.info({ node: kairos.nodeId, tasks: Object.keys(tasks), shell: config.allowShell }, 'kairos agent started');
     await untilSignal(kairos, server, logger, async () => {
+      stopRunLog();
       await alerts.close(5000);
       metrics.close();
       await web?.close();
