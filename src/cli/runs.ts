@@ -12,7 +12,7 @@ import { parseDuration } from '../core/duration.js';
 import { assertInteger } from '../core/validate.js';
 import { parseCron } from '../core/cron.js';
 import { nextOccurrences } from '../core/schedule.js';
-import { KairosNotFoundError } from '../core/errors.js';
+import { KairosNotFoundError, KairosValidationError } from '../core/errors.js';
 import { toHistoryEntry } from '../store/rows.js';
 import type { HistoryEntry } from '../core/types.js';
 
@@ -109,6 +109,7 @@ export function registerRuns(program: Command, common: (cmd: Command) => Command
     .action(async (o: Common & { job?: string; status?: string; limit: string; follow?: boolean }) => {
       const status = o.status === undefined ? undefined : oneOf(o.status, '--status', HISTORY_STATUSES);
       const limit = limitOption(o.limit);
+      if (o.follow && status !== undefined) throw new KairosValidationError('status', '--status cannot be combined with --follow: --follow prints every new entry (filter with --job)');
       if (o.follow) return follow(o);
       await withClient(o, async (k) => {
         const entries = firstRows(await k.history({ job: o.job, status, limit: fetchLimit(limit) }), limit);

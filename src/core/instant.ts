@@ -31,9 +31,13 @@ export function parseInstant(value: string, field: string): Date {
     throw new KairosValidationError(field, `Expected \`${field}\` to be a date and time, got ${describeValue(value)}${hint}; ${HOW}`);
   }
   const [year, month, day] = m[1]!.split('-').map(Number) as [number, number, number];
-  const date = assertDate(`${m[1]}T${m[2] ?? '00:00'}${m[2] && m[2].length === 5 ? ':00' : ''}${offset}`.replace(',', '.'), field);
   // Date rolls 2026-02-30 over into March; a day the calendar does not have is a mistake.
   const check = new Date(Date.UTC(year, month - 1, day));
   if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) throw new KairosValidationError(field, `Expected \`${field}\` to be a date and time, got ${describeValue(value)}: there is no ${m[1]}; ${HOW}`);
-  return date;
+  const time = m[2] ?? '00:00';
+  try {
+    return assertDate(`${m[1]}T${time}${time.length === 5 ? ':00' : ''}${offset}`.replace(',', '.'), field);
+  } catch (error) {
+    throw new KairosValidationError(field, `Expected \`${field}\` to be a date and time, got ${describeValue(value)}: not a time of day or out of range; ${HOW}`, { cause: error });
+  }
 }

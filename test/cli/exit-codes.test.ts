@@ -92,3 +92,9 @@ test('a malformed offset says how to write one; --tz with --every (or --at) is r
   assert.equal(cron.code, 0, cron.stderr);
   assert.equal(await db.count('jobs'), before + 1, 'only the valid job was written');
 });
+
+test('history --follow with --status is refused rather than the status ignored', async () => {
+  const result = await kairos(['history', ...base, '--follow', '--status', 'failed']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--status cannot be combined with --follow/);
+});
