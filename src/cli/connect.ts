@@ -9,7 +9,7 @@ import { Kairos } from '../api/kairos.js';
 import { KAIROS_TYPES } from '../store/db.js';
 import { assertPostgresUrl } from './errors.js';
 import { silentLogger } from '../core/logger.js';
-import { KairosDatabaseError } from '../core/errors.js';
+import { KairosValidationError } from '../core/errors.js';
 
 /** Where a running embedded server's URL is written. */
 export const EMBEDDED_URL_FILE = '.kairos/embedded-url';
@@ -29,7 +29,7 @@ export function forgetEmbeddedUrl(): void {
 export function databaseUrl(given: string | undefined): string {
   if (given) return assertPostgresUrl(given);
   if (existsSync(EMBEDDED_URL_FILE)) return readFileSync(EMBEDDED_URL_FILE, 'utf8').trim();
-  throw new KairosDatabaseError('no database: give --database-url (or DATABASE_URL), or run `kairos start` with the embedded PostgreSQL first');
+  throw new KairosValidationError('database-url', 'no database: give --database-url (or DATABASE_URL), or run `kairos start` with the embedded PostgreSQL first');
 }
 
 /** A Kairos client (never started) for one command; closed by `withClient`. */
