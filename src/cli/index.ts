@@ -8,9 +8,8 @@ import { registerJobs } from './jobs.js';
 import { registerRuns } from './runs.js';
 import { registerDashboard } from './dashboard.js';
 import { startCommand } from './start.js';
-import { EXIT } from './output.js';
+import { describeFailure, type ErrorContext } from './errors.js';
 import { VERSION } from '../api/kairos.js';
-import { KairosNotFoundError, KairosValidationError, KairosConflictError } from '../core/errors.js';
 
 /** Build the command tree (exported for tests). */
 export function program(): Command {
@@ -61,21 +60,23 @@ export function program(): Command {
   return cli;
 }
 
+/** What a command was pointed at, read from its arguments and environment, to name it in an error. */
+function errorContext(argv: string[]): ErrorContext {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    if (i >= 0) return argv[i + 1];
+    return argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+  };
+  return { databaseUrl: value('--database-url') ?? process.env.DATABASE_URL, schema: value('--schema') ?? process.env.KAIROS_SCHEMA ?? 'kairos' };
+}
+
 /** Run the CLI with `argv` (as process.argv). */
 export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
-    const code = (error as { code?: string; exitCode?: number }).code;
-    if (typeof code === 'string' && code.startsWith('commander.')) {
-      process.exitCode = (error as { exitCode?: number }).exitCode ?? EXIT.usage;
-      return;
-    }
-    console.error(`kairos: ${error instanceof Error ? error.message : String(error)}`);
-    const sqlState = (error as { code?: string }).code;
-    process.exitCode =
-      error instanceof KairosNotFoundError || sqlState === 'P0002' ? EXIT.notFound
-      : error instanceof KairosValidationError || error instanceof KairosConflictError || error instanceof SyntaxError || sqlState === '22023' || sqlState === '42501' ? EXIT.usage
-      : EXIT.failure;
+    const failure = describeFailure(error, errorContext(argv));
+    if (failure.message) console.error(`kairos: ${failure.message}`);
+    process.exitCode = failure.exitCode;
   }
 }

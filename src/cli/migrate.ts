@@ -5,13 +5,15 @@ import pg from 'pg';
 import { migrate } from '../store/migrate.js';
 import { assertSchemaName } from '../store/sql.js';
 import { redactConnectionString } from '../core/redact.js';
-import { KairosDatabaseError } from '../core/errors.js';
+import { KairosDatabaseError, KairosValidationError } from '../core/errors.js';
+import { assertPostgresUrl } from './errors.js';
 
 /** Action of `kairos migrate`. */
 export async function migrateCommand(options: { databaseUrl?: string; schema: string }): Promise<void> {
-  if (!options.databaseUrl) throw new KairosDatabaseError('migrate needs --database-url (or DATABASE_URL)');
+  if (!options.databaseUrl) throw new KairosValidationError('database-url', 'migrate needs --database-url (or DATABASE_URL)');
   assertSchemaName(options.schema);
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1 });
+  assertPostgresUrl(options.databaseUrl);
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1, connectionTimeoutMillis: 10_000 });
   try {
     const result = await migrate(pool, options.schema).catch((error: unknown) => {
       throw new KairosDatabaseError(`cannot migrate ${redactConnectionString(options.databaseUrl!)}: ${(error as Error).message}`, { cause: error });

@@ -31,6 +31,14 @@ export function printRows(rows: Array<Record<string, unknown>>, columns: string[
   for (const row of cells) console.log(line(row));
 }
 
+/** Print a value as JSON for scripts: the TypeScript API's objects, camelCase, dates as ISO strings. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Format a value for a `key: value` line (as a table cell, without the width limit). */
+export const valueText = cell;
+
 /** Print one object as `key: value` lines, or as JSON. */
 export function printObject(value: Record<string, unknown>, json: boolean): void {
   if (json) {

@@ -15,6 +15,7 @@ import { schemaVersion, latestVersion } from '../store/migrate.js';
 import type { Logger } from '../core/logger.js';
 import { applyDeclaredJobs } from './declared-jobs.js';
 import { exitOnShutdown } from './shutdown.js';
+import { logRuns } from './run-log.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createAlerts } from '../observability/alerts.js';
 import { startObservabilityServer, type ObservabilityServer } from '../observability/http.js';
@@ -98,9 +99,11 @@ export async function startCommand(flags: Record<string, unknown>): Promise<void
       web = await startObservabilityServer(kairos, { port: config.httpPort, host: config.httpHost, metrics });
       logger.info({ url: web.url }, `probes and metrics on ${web.url} (/healthz, /readyz, /metrics)`);
     }
+    const stopRunLog = logRuns(kairos, logger);
     await kairos.start();
     logger.info({ node: kairos.nodeId, tasks: Object.keys(tasks), shell: config.allowShell }, 'kairos agent started');
     await untilShutdown(kairos, logger, async () => {
+      stopRunLog();
       await alerts.close(5000);
       metrics.close();
       await web?.close();

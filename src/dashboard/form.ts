@@ -10,6 +10,7 @@ import { assertDate, serializePayload } from '../core/validate.js';
 import { assertExceptions, isException, type CalendarException } from '../core/calendar.js';
 import { parseCron } from '../core/cron.js';
 import { assertTimeZone } from '../core/timezone.js';
+import { parseInstant } from '../core/instant.js';
 import { compileSchedule, nextOccurrences, type Schedule } from '../core/schedule.js';
 import { describeCron } from './describe.js';
 import type { Tx } from './db.js';
@@ -66,8 +67,7 @@ function duration(values: FormValues, field: string, minMs = 1): number | null {
 function date(values: FormValues, field: string): Date | null {
   const v = opt(values[field]);
   if (v === null) return null;
-  const withZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(v) ? v : `${v}Z`;
-  return assertDate(withZone, field);
+  return parseInstant(v, field);
 }
 
 /**

@@ -20,11 +20,11 @@ await db.pool.query(
 test('kairos history lists the history, newest first; `history list` is the same; `kairos logs` is its alias', async () => {
   const history = await kairos(['history', ...base, '--json']);
   assert.equal(history.code, 0, history.stderr);
-  const entries = JSON.parse(history.stdout) as Array<{ run: number; job: string; status: string; message: string | null }>;
-  assert.deepEqual(entries.map((e) => [e.run, e.job, e.status]), [[7002, 'other', 'completed'], [7001, 'fragile', 'failed']]);
+  const entries = JSON.parse(history.stdout) as Array<{ runId: number; jobName: string | null; task: string; status: string; message: string | null }>;
+  assert.deepEqual(entries.map((e) => [e.runId, e.jobName ?? e.task, e.status]), [[7002, 'other', 'completed'], [7001, 'fragile', 'failed']]);
   const listed = await kairos(['history', 'list', ...base, '--job', 'fragile', '--json']);
   assert.equal(listed.code, 0, listed.stderr);
-  assert.deepEqual(JSON.parse(listed.stdout), entries.filter((e) => e.job === 'fragile'));
+  assert.deepEqual(JSON.parse(listed.stdout), entries.filter((e) => e.jobName === 'fragile'));
   const logs = await kairos(['logs', ...base, '--json']);
   assert.equal(logs.code, 0, logs.stderr);
   assert.deepEqual(JSON.parse(logs.stdout), entries, '`kairos logs` runs `kairos history`');

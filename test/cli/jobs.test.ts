@@ -15,9 +15,9 @@ test('kairos jobs add / list / show / disable / enable / run / delete', async ()
   assert.match(added.stdout, /job nightly-vacuum saved: cron 0 3 \* \* \* \(Europe\/Berlin\)/);
   const listed = await run('jobs', 'list', '--json');
   assert.equal(listed.code, 0, listed.stderr);
-  const jobs = JSON.parse(listed.stdout) as Array<{ name: string; next_run: string }>;
+  const jobs = JSON.parse(listed.stdout) as Array<{ name: string; nextRun: string }>;
   assert.equal(jobs[0]?.name, 'nightly-vacuum');
-  assert.equal(new Date(jobs[0]!.next_run).toISOString(), parseCron('0 3 * * *', 'Europe/Berlin').next(new Date())!.toISOString());
+  assert.equal(new Date(jobs[0]!.nextRun).toISOString(), parseCron('0 3 * * *', 'Europe/Berlin').next(new Date())!.toISOString());
   const table = await run('jobs', 'list');
   assert.match(table.stdout, /^NAME\s+TYPE\s+SCHEDULE/m);
   assert.equal((await run('jobs', 'disable', 'nightly-vacuum')).code, 0);
@@ -25,7 +25,7 @@ test('kairos jobs add / list / show / disable / enable / run / delete', async ()
   assert.equal(JSON.parse(shown.stdout).enabled, false);
   assert.equal((await run('jobs', 'enable', 'nightly-vacuum')).code, 0);
   const queued = await run('jobs', 'run', 'nightly-vacuum', '--json');
-  const runId = JSON.parse(queued.stdout).run as number;
+  const runId = JSON.parse(queued.stdout).runId as number;
   assert.ok(runId > 0);
   const runs = await run('runs', 'list', '--json');
   assert.deepEqual(JSON.parse(runs.stdout).map((r: { id: number }) => r.id), [runId]);

@@ -265,9 +265,9 @@ test('`kairos jobs list` and `jobs show` show broken jobs with their reason', as
   const base = ['--database-url', db.connectionString, '--schema', db.schema];
   const listed = await cli(['jobs', 'list', ...base, '--json']);
   assert.equal(listed.code, 0, listed.stderr);
-  const jobs = JSON.parse(listed.stdout) as Array<{ name: string; broken: string | null }>;
-  assert.match(jobs.find((j) => j.name === 'evil-tz')?.broken ?? '', /Nowhere\/Land/);
-  assert.equal(jobs.find((j) => j.name === 'victim')?.broken, null);
+  const jobs = JSON.parse(listed.stdout) as Array<{ name: string; brokenReason: string | null }>;
+  assert.match(jobs.find((j) => j.name === 'evil-tz')?.brokenReason ?? '', /Nowhere\/Land/);
+  assert.equal(jobs.find((j) => j.name === 'victim')?.brokenReason, null);
   const table = await cli(['jobs', 'list', ...base]);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^evil-tz\s.*Nowhere\/Land/m);

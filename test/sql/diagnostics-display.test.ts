@@ -26,7 +26,8 @@ test('kairos history and jobs show give the SQLSTATE, DETAIL and HINT of a faile
   const [entry] = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
   assert.equal(entry?.status, 'failed');
   assert.equal(entry?.sqlstate, 'P0001');
-  assert.equal(entry?.message, 'stuck <order>  DETAIL: carrier & co refused  HINT: retry tomorrow');
+  // --json gives the API's HistoryEntry: the diagnostics in fields of their own.
+  assert.deepEqual([entry?.message, entry?.detail, entry?.hint], ['stuck <order>', 'carrier & co refused', 'retry tomorrow']);
   const text = await cli(['history', ...base, '--job', 'diag-shown']);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /SQLSTATE +MESSAGE/);
