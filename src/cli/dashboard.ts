@@ -80,11 +80,10 @@ async function serve(flags: DashboardFlags): Promise<void> {
     await dashboard.close();
     throw listenError(error, flags.host, port);
   }
-  await reportHealth(dashboard, flags.schema);
   const address = server.address();
   const shown = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : `${flags.host}:${port}`;
   console.log(`Kairos dashboard on http://${shown}${dashboard.basePath}/ (schema ${flags.schema}${flags.readOnly ? ', read-only' : ''}${authenticated ? ', authentication on' : ''})`);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -92,6 +91,8 @@ async function serve(flags: DashboardFlags): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await reportHealth(dashboard, flags.schema);
+  await stopped;
   await dashboard.close();
 }
 

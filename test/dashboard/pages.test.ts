@@ -7,10 +7,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import pg from 'pg';
 import { fixture, eventually } from '../helpers.js';
 import { Client, serve } from './serve.js';
 import type { Logger } from '../../src/core/logger.js';
+import { startCli } from '../cli/run-cli.js';
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -206,4 +208,28 @@ test('a schema that is not installed: one clear page (503) on every path, one lo
     assert.match(line.msg, new RegExp(`run \`kairos migrate --schema ${schema}\``));
     assert.ok(line.msg.length < 300, line.msg);
   }
+});
+
+test('kairos dashboard: a busy port exits at once with a message; a missing schema or an unreachable database is said at start', async () => {
+  const env = { KAIROS_DASHBOARD_TOKEN: '', KAIROS_DASHBOARD_USER: '', KAIROS_DASHBOARD_PASSWORD: '' };
+  const squatter = http.createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = String((squatter.address() as { port: number }).port);
+  try {
+    const busy = await startCli(['dashboard', '--database-url', db.connectionString, '--schema', db.schema, '--port', port], env).exited;
+    assert.equal(busy.code, 1, busy.stderr);
+    assert.match(busy.stderr, new RegExp(`kairos: Cannot start the dashboard: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    assert.doesNotMatch(busy.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
+  const schema = `absent_${randomBytes(4).toString('hex')}`;
+  const missing = startCli(['dashboard', '--database-url', db.connectionString, '--schema', schema, '--port', '0'], env);
+  await missing.waitFor(`run \`kairos migrate --schema ${schema}\``);
+  missing.child.kill('SIGINT');
+  assert.equal((await missing.exited).code, 0);
+  const unreachable = startCli(['dashboard', '--database-url', 'postgres://nobody:pw@127.0.0.1:1/none', '--port', '0'], env);
+  await unreachable.waitFor('the dashboard cannot reach the database');
+  unreachable.child.kill('SIGINT');
+  await unreachable.exited;
 });
