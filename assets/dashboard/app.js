@@ -49,7 +49,8 @@ async function charts(root) {
       continue;
     }
     const width = Math.max(280, el.clientWidth || 480);
-    new uPlot({ width, height: 200, series: [{}, ...lines], axes: [{ stroke: '#64748b' }, { stroke: '#64748b', size: 64 }], legend: { live: false } }, values, el);
+    // Axes in UTC like every time the dashboard shows (uPlot's default is the viewer's zone).
+    new uPlot({ width, height: 200, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'), series: [{}, ...lines], axes: [{ stroke: '#64748b' }, { stroke: '#64748b', size: 64 }], legend: { live: false } }, values, el);
   }
 }
 

@@ -107,14 +107,6 @@ SELECT l.*,
           FROM {{schema}}.step_logs s WHERE s.run_id = l.run_id AND s.attempt = l.attempt) AS steps
   FROM {{schema}}.job_logs l WHERE l.job_id = @job_id ORDER BY l.log_id DESC LIMIT @limit;
 
--- name: dashLiveRuns
--- Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
-SELECT r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.status, r.run_at, r.scheduled_at, r.attempt,
-       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner, j.job_name,
-       now() - r.started_at AS elapsed
-  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
- ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT @limit;
-
 -- name: dashRecentFailures
 -- The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task) whose
 -- job name or task contains @search (null: any), skipping the first @offset.

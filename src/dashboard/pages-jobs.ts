@@ -111,7 +111,7 @@ function definition(job: JobView): Html {
     ['Retries', `${job.retries} (backoff ${formatMs(job.backoffMs)}, at most ${formatMs(job.backoffMaxMs)})`], ['Timeout', formatMs(job.timeoutMs)],
     ['Failure limit', job.disableAfterFailures ?? 'never'], ['Consecutive failures', job.consecutiveFailures],
     ['Overlap', job.overlap], ['Catch-up', `${job.catchUp} (max lateness ${formatMs(job.maxLatenessMs)})`], ['Misfire grace', formatMs(job.misfireGraceMs)],
-    ['Ends', job.endAt ? job.endAt.toISOString() : '—'], ['Runs', `${job.runCount}${job.maxRuns ? ` of ${job.maxRuns}` : ''}`],
+    ['Ends', time(job.endAt)], ['Runs', `${job.runCount}${job.maxRuns ? ` of ${job.maxRuns}` : ''}`],
     ['Calendar exceptions', job.exceptions.map((e) => [e.date, e.time].filter(Boolean).join(' ')).join(', ') || '—'],
     ['Pinned to', [job.nodeName, ...job.nodeTags.map((t) => `tag ${t}`)].filter(Boolean).join(', ') || 'any node'],
     ['Labels', job.labels.join(', ') || '—'], ['Running · queued', `${job.running} · ${job.pending}`],

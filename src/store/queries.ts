@@ -242,33 +242,6 @@ export interface DashJobHistoryRow {
   steps: unknown;
 }
 
-/** The parameters of {@link Queries.dashLiveRuns}. */
-export interface DashLiveRunsParams {
-  limit: number | null;
-}
-
-/** A row of {@link Queries.dashLiveRuns}. */
-export interface DashLiveRunsRow {
-  run_id: number;
-  job_id: number | null;
-  task: string;
-  job_type: string;
-  queue: string;
-  priority: number;
-  status: string;
-  run_at: Date;
-  scheduled_at: Date | null;
-  attempt: number;
-  max_retries: number;
-  node_id: string | null;
-  started_at: Date | null;
-  cancel_requested: boolean;
-  last_error: string | null;
-  owner: string;
-  job_name: string | null;
-  elapsed: Interval | null;
-}
-
 /** The parameters of {@link Queries.dashRecentFailures}. */
 export interface DashRecentFailuresParams {
   limit: number | null;
@@ -2150,15 +2123,6 @@ export class Queries {
    */
   async dashJobHistory(params: DashJobHistoryParams, db?: Queryable): Promise<DashJobHistoryRow[]> {
     return (await this.execute('dashJobHistory', [params.limit, params.job_id], db)).rows as DashJobHistoryRow[];
-  }
-
-  /**
-   * Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
-   *
-   * (`dashLiveRuns` in sql/queries/dashboard.sql)
-   */
-  async dashLiveRuns(params: DashLiveRunsParams, db?: Queryable): Promise<DashLiveRunsRow[]> {
-    return (await this.execute('dashLiveRuns', [params.limit], db)).rows as DashLiveRunsRow[];
   }
 
   /**

@@ -233,3 +233,14 @@ test('kairos dashboard: a busy port exits at once with a message; a missing sche
   unreachable.child.kill('SIGINT');
   await unreachable.exited;
 });
+
+test('the Failures card counts what its subtitle says: failed or expired attempts of the last hour (not retries)', async () => {
+  await db.pool.query(`SELECT ${s}.define_job(job_name => 'card-fail', command => 'SELECT 1/0', cron => '{"0 3 * * *"}', queue => 'default', retries => 1, run_as => current_user)`);
+  const run = await trigger('card-fail');
+  await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'failed'", [run])) === 1, 15_000, 'the final failed attempt');
+  assert.equal(await db.count('job_logs', "run_id = $1 AND status = 'retrying'", [run]), 1, 'one retrying attempt first');
+  const failed = await db.count('job_logs', "finished_at > now() - interval '1 hour' AND status IN ('failed', 'expired')");
+  const page = await new Client(open).request('/');
+  const card = /<div class="label">Failures<\/div><div class="value">(\d+)<\/div><div class="sub">([^<]*)</.exec(page.text);
+  assert.deepEqual(card?.slice(1), [String(failed), 'failed or expired attempts, last hour']);
+});
