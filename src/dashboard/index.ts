@@ -311,6 +311,8 @@ class DashboardApp {
     const ctx = this.context(req, res, principal, { notice: noticeText(query.get('notice')) });
     try {
       const rendered = await this.db.tx(principal.role, (tx) => this.page(path, query, tx, ctx, this.sampler.now()));
+      // A page that renders again after the schema was missing: the next outage is logged again.
+      this.watch.succeeded('page');
       if (!rendered) return this.errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
       send(res, 200, rendered.text);
     } catch (error) {
