@@ -5,12 +5,12 @@
 
 const base = document.querySelector('meta[name="kairos-base"]')?.content ?? '';
 
-/** "5 min ago" / "in 3 h" for <time data-relative>, with the local time as a tooltip. */
+/** "5 min ago" / "in 3 h" for <time data-relative>, with the server's "YYYY-MM-DD HH:MM:SS UTC" as a tooltip (one format everywhere). */
 function relativeTimes(root) {
   const now = Date.now();
   for (const el of root.querySelectorAll('time[datetime]')) {
     const at = new Date(el.getAttribute('datetime'));
-    el.title = at.toLocaleString();
+    el.title = `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
     if (!el.hasAttribute('data-relative')) continue;
     const s = Math.round((at.getTime() - now) / 1000);
     const abs = Math.abs(s);
@@ -49,7 +49,8 @@ async function charts(root) {
       continue;
     }
     const width = Math.max(280, el.clientWidth || 480);
-    new uPlot({ width, height: 200, series: [{}, ...lines], axes: [{ stroke: '#64748b' }, { stroke: '#64748b', size: 64 }], legend: { live: false } }, values, el);
+    // Axes in UTC like every time the dashboard shows (uPlot's default is the viewer's zone).
+    new uPlot({ width, height: 200, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'), series: [{}, ...lines], axes: [{ stroke: '#64748b' }, { stroke: '#64748b', size: 64 }], legend: { live: false } }, values, el);
   }
 }
 

@@ -12,7 +12,7 @@ SELECT (SELECT count(*) FROM {{schema}}.jobs)::int AS jobs,
        (SELECT count(*) FROM {{schema}}.runs WHERE status = 'pending' AND run_at <= now())::int AS queued,
        (SELECT count(*) FROM {{schema}}.runs WHERE status = 'pending' AND run_at > now())::int AS scheduled,
        (SELECT count(*) FROM {{schema}}.job_logs WHERE finished_at > now() - interval '1 hour' AND status = 'completed')::int AS completed_1h,
-       (SELECT count(*) FROM {{schema}}.job_logs WHERE finished_at > now() - interval '1 hour' AND status IN ('failed', 'retrying', 'expired'))::int AS failed_1h,
+       (SELECT count(*) FROM {{schema}}.job_logs WHERE finished_at > now() - interval '1 hour' AND status IN ('failed', 'expired'))::int AS failed_1h,
        (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM duration) * 1000)
           FROM {{schema}}.job_logs WHERE finished_at > now() - interval '1 hour' AND duration IS NOT NULL) AS p95_ms_1h,
        (SELECT count(*) FROM {{schema}}.nodes WHERE stopped_at IS NULL AND last_heartbeat > now() - interval '1 minute')::int AS live_nodes,
@@ -42,7 +42,7 @@ SELECT count(*) FILTER (WHERE status = 'pending' AND run_at <= now())::int AS qu
 
 -- name: dashJobs
 -- The jobs page: @search (in the name or description), @status (enabled | disabled | failing | broken),
--- @owner, @queue, @tag (a label), each null for any, and at most @limit jobs. With each job: success
+-- @owner, @queue, @tag (a label), each null for any: a page of @limit jobs from @offset. With each job: success
 -- rate over its last 50 attempts (the lateral aggregate always yields one row), the durations of its
 -- last 20 (oldest first, for the sparkline; null when none) and its live runs.
 -- Not null: attempts, succeeded, running, pending
@@ -64,7 +64,17 @@ SELECT j.*, EXTRACT(EPOCH FROM j.schedule_interval) * 1000 AS interval_ms, s.att
         OR (@status = 'failing' AND j.last_status IS FALSE) OR (@status = 'broken' AND j.broken_at IS NOT NULL))
    AND (@owner::text IS NULL OR j.owner = @owner) AND (@queue::text IS NULL OR j.queue = @queue)
    AND (@tag::text IS NULL OR @tag = ANY (j.labels))
- ORDER BY j.job_name LIMIT @limit;
+ ORDER BY j.job_name LIMIT @limit OFFSET @offset;
+
+-- name: dashJobCount
+-- How many jobs dashJobs selects for the same filters (for its pages).
+-- Not null: total
+SELECT count(*)::int AS total FROM {{schema}}.jobs j
+ WHERE (@search::text IS NULL OR strpos(lower(j.job_name), lower(@search)) > 0 OR strpos(lower(coalesce(j.description, '')), lower(@search)) > 0)
+   AND (@status::text IS NULL OR (@status = 'enabled' AND j.enabled) OR (@status = 'disabled' AND NOT j.enabled)
+        OR (@status = 'failing' AND j.last_status IS FALSE) OR (@status = 'broken' AND j.broken_at IS NOT NULL))
+   AND (@owner::text IS NULL OR j.owner = @owner) AND (@queue::text IS NULL OR j.queue = @queue)
+   AND (@tag::text IS NULL OR @tag = ANY (j.labels));
 
 -- name: dashFacets
 -- The values the jobs filters offer.
@@ -97,20 +107,65 @@ SELECT l.*,
           FROM {{schema}}.step_logs s WHERE s.run_id = l.run_id AND s.attempt = l.attempt) AS steps
   FROM {{schema}}.job_logs l WHERE l.job_id = @job_id ORDER BY l.log_id DESC LIMIT @limit;
 
--- name: dashLiveRuns
--- Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
-SELECT r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.status, r.run_at, r.scheduled_at, r.attempt,
-       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner, j.job_name,
-       now() - r.started_at AS elapsed
-  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
- ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT @limit;
-
 -- name: dashRecentFailures
--- The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task).
+-- The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task) whose
+-- job name or task contains @search (null: any), skipping the first @offset.
 SELECT l.log_id, l.run_id, l.job_id, l.task, l.queue, l.attempt, l.status, l.finished_at, l.message, l.node_id,
        l.payload, j.job_name
   FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
- WHERE l.status IN ('failed', 'expired') ORDER BY l.log_id DESC LIMIT @limit;
+ WHERE l.status IN ('failed', 'expired')
+   AND (@search::text IS NULL OR strpos(lower(coalesce(j.job_name, l.task)), lower(@search)) > 0)
+ ORDER BY l.log_id DESC LIMIT @limit OFFSET @offset;
+
+-- name: dashFailureCount
+-- How many failed attempts dashRecentFailures selects for @search (null: any).
+-- Not null: total
+SELECT count(*)::int AS total
+  FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+ WHERE l.status IN ('failed', 'expired')
+   AND (@search::text IS NULL OR strpos(lower(coalesce(j.job_name, l.task)), lower(@search)) > 0);
+
+-- name: dashRunList
+-- The runs page's live runs whose job name or task contains @search and whose status is @status
+-- (running | pending; null: any), running first then by due time: a page of @limit from @offset.
+SELECT r.run_id, r.job_id, r.task, r.job_type, r.queue, r.priority, r.status, r.run_at, r.scheduled_at, r.attempt,
+       r.max_retries, r.node_id, r.started_at, r.cancel_requested, r.last_error, r.owner, j.job_name
+  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
+ WHERE (@search::text IS NULL OR strpos(lower(coalesce(j.job_name, r.task)), lower(@search)) > 0)
+   AND (@status::text IS NULL OR r.status = @status)
+ ORDER BY r.status = 'running' DESC, r.run_at, r.run_id LIMIT @limit OFFSET @offset;
+
+-- name: dashRunCount
+-- How many live runs dashRunList selects for @search and @status (bulk cancel checks this count).
+-- Not null: total
+SELECT count(*)::int AS total
+  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id
+ WHERE (@search::text IS NULL OR strpos(lower(coalesce(j.job_name, r.task)), lower(@search)) > 0)
+   AND (@status::text IS NULL OR r.status = @status);
+
+-- name: dashRun
+-- One run for its page: the live row when it is still queued or running (live: true), else what its
+-- latest attempt record says, with its job's name (null for a plain task or a deleted job).
+-- Not null: live, run_id, task, queue, status
+SELECT true AS live, r.run_id, r.job_id, r.task, r.queue, r.status, r.attempt, r.max_retries, r.run_at, r.scheduled_at,
+       r.started_at, r.node_id, r.cancel_requested, r.last_error, r.payload, j.job_name
+  FROM {{schema}}.runs r LEFT JOIN {{schema}}.jobs j ON j.job_id = r.job_id WHERE r.run_id = @run_id
+UNION ALL
+SELECT * FROM (
+  SELECT false, l.run_id, l.job_id, l.task, l.queue, l.status, l.attempt, NULL::int, NULL::timestamptz, l.scheduled_at,
+         l.run_time, l.node_id, false, l.message, l.payload, j.job_name
+    FROM {{schema}}.job_logs l LEFT JOIN {{schema}}.jobs j ON j.job_id = l.job_id
+   WHERE l.run_id = @run_id AND NOT EXISTS (SELECT 1 FROM {{schema}}.runs r WHERE r.run_id = @run_id)
+   ORDER BY l.log_id DESC LIMIT 1) last;
+
+-- name: dashRunAttempts
+-- Every attempt record of a run, oldest first, with its diagnostics and the steps it ran (a JSON array).
+-- Not null: steps
+SELECT l.*, extract(epoch FROM l.duration)::float8 * 1000 AS duration_ms,
+       (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'message', s.message,
+                                                   'ms', extract(epoch FROM s.duration) * 1000, 'output', s.output) ORDER BY s.position), '[]')
+          FROM {{schema}}.step_logs s WHERE s.run_id = l.run_id AND s.attempt = l.attempt) AS steps
+  FROM {{schema}}.job_logs l WHERE l.run_id = @run_id ORDER BY l.log_id LIMIT 200;
 
 -- name: dashLog
 -- One attempt record (retrying it; job_name: null for a plain task).

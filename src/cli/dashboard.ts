@@ -7,8 +7,8 @@ import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { databaseUrl } from './connect.js';
 import { agentLogger } from './logger.js';
-import { KairosValidationError } from '../core/errors.js';
-import { createDashboard, type DashboardAuth } from '../dashboard/index.js';
+import { KairosStateError, KairosValidationError } from '../core/errors.js';
+import { createDashboard, type Dashboard, type DashboardAuth } from '../dashboard/index.js';
 
 /** Flags of `kairos dashboard`. */
 interface DashboardFlags {
@@ -42,6 +42,23 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host.toLowerCase());
 }
 
+/** Why the port could not be listened on, in words (EADDRINUSE, EACCES, EADDRNOTAVAIL), with the cause. */
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as { code?: string }).code;
+  const why = code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use (another dashboard or program listens there); choose another with --port`
+    : code === 'EACCES' ? `no permission to listen on port ${port} of ${host}; choose a port above 1023 with --port`
+      : code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine; choose another with --host`
+        : `cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`;
+  return new KairosStateError(`Cannot start the dashboard: ${why}`, { cause: error });
+}
+
+/** Say at start, in one line, when the database does not answer or the schema is not installed (the dashboard still serves: /healthz says 503 until it is fixed). */
+async function reportHealth(dashboard: Dashboard, schema: string): Promise<void> {
+  const health = await dashboard.health();
+  if (health.status === 'database-unreachable') console.error('kairos: the dashboard cannot reach the database (check DATABASE_URL / --database-url and that PostgreSQL runs); it keeps trying, /healthz answers 503 meanwhile');
+  else if (!health.ok) console.error(`kairos: Kairos is not installed in schema "${schema}" (or is older than this dashboard): run \`kairos migrate --schema ${schema}\`; pages explain it meanwhile`);
+}
+
 async function serve(flags: DashboardFlags): Promise<void> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new KairosValidationError('port', `Expected \`--port\` to be a port number from 0 to 65535, got "${flags.port}"`);
@@ -53,14 +70,20 @@ async function serve(flags: DashboardFlags): Promise<void> {
   const logger = agentLogger(process.env.KAIROS_LOG_LEVEL ?? 'info', 'auto');
   const dashboard = createDashboard({ connectionString: databaseUrl(flags.databaseUrl), schema: flags.schema, basePath: flags.basePath, readOnly: Boolean(flags.readOnly), auth, logger });
   const server = http.createServer(dashboard);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, flags.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, flags.host, () => resolve());
+    });
+  } catch (error) {
+    // Close the pool and timers so the process exits at once with the message, not a stack trace.
+    await dashboard.close();
+    throw listenError(error, flags.host, port);
+  }
   const address = server.address();
   const shown = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : `${flags.host}:${port}`;
   console.log(`Kairos dashboard on http://${shown}${dashboard.basePath}/ (schema ${flags.schema}${flags.readOnly ? ', read-only' : ''}${authenticated ? ', authentication on' : ''})`);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -68,6 +91,8 @@ async function serve(flags: DashboardFlags): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await reportHealth(dashboard, flags.schema);
+  await stopped;
   await dashboard.close();
 }
 

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { Notifier } from '../store/notifier.js';
 import type { Logger } from '../core/logger.js';
 import type { DashboardDb } from './db.js';
+import type { SchemaWatch } from './health.js';
 
 /** The SSE hub of one dashboard. */
 export class LiveEvents {
@@ -21,7 +22,7 @@ export class LiveEvents {
   private lastStamp = '';
   private closed = false;
 
-  constructor(private readonly db: DashboardDb, private readonly logger: Logger, private readonly pollMs = 2000) {}
+  constructor(private readonly db: DashboardDb, private readonly logger: Logger, private readonly watch: SchemaWatch, private readonly pollMs = 2000) {}
 
   /** How many pages are listening. */
   get size(): number {
@@ -69,11 +70,13 @@ export class LiveEvents {
   private async checkStamp(): Promise<void> {
     try {
       const [row] = await this.db.store.sql.dashStamp();
+      this.watch.succeeded('change check');
       const stamp = JSON.stringify(row);
       if (this.lastStamp && stamp !== this.lastStamp) this.changed('poll');
       this.lastStamp = stamp;
     } catch (error) {
-      this.logger.warn({ err: error }, 'dashboard change check failed');
+      // Every pollMs while a page is open: one line per outage, not a stack trace every tick.
+      this.watch.failed('change check', error);
     }
   }
 

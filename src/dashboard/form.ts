@@ -154,19 +154,28 @@ export interface Preview {
   field?: string;
 }
 
-/** Format an instant in a zone: "Mon 2025-11-24 03:00:00". */
+/** Whether the schedule's own field is still empty (a fresh form): no preview yet, and no error either. */
+function nothingTyped(query: URLSearchParams, kind: string): boolean {
+  const field = kind === 'cron' ? 'cron' : kind === 'interval' ? 'every' : kind === 'once' ? 'at' : null;
+  return field !== null && (query.get(field) ?? '').trim() === '';
+}
+
+/**
+ * Format an instant as the wall clock of a zone, in the dashboard's one time format
+ * ("2025-11-24 03:00:00 Europe/Berlin", as time() writes "… UTC").
+ */
 export function zoned(at: Date, timezone: string): string {
   let format: Intl.DateTimeFormat;
   try {
     format = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+      timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
     });
   } catch {
     // A zone this runtime does not know (a row written around the API, not yet quarantined): UTC.
     return `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
   }
   const parts = Object.fromEntries(format.formatToParts(at).map((p) => [p.type, p.value]));
-  return `${parts.weekday} ${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${timezone}`;
 }
 
 /** The next `count` fires of a schedule, skipping calendar exceptions. */
@@ -195,6 +204,7 @@ export function previewSchedule(query: URLSearchParams, now: Date): Preview {
     const values = Object.fromEntries(query) as FormValues;
     let schedule: Pick<Schedule, 'next'>;
     let words: string;
+    if (nothingTyped(query, kind)) return { ok: true, words: '', next: [], timezone };
     if (kind === 'cron') {
       const text = (query.get('cron') ?? '').split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
       const lines = (text === '' ? [''] : text.split('\n')).map((line) => parseCron(line, timezone));

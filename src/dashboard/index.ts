@@ -19,7 +19,9 @@ import { DashboardDb, showError, type Tx } from './db.js';
 import { Security, securityHeaders, type DashboardAuth, type DashboardUser, type Principal } from './security.js';
 import { LiveEvents } from './events.js';
 import { html, layout, type Html, type PageContext } from './html.js';
-import { calendarPage, nodesPage, overviewPage, runsPage, type QueueSample } from './pages-ops.js';
+import { calendarPage, nodesPage, overviewPage, type QueueSample } from './pages-ops.js';
+import { runPage, runsPage } from './pages-runs.js';
+import { SchemaWatch, schemaPage, type Health } from './health.js';
 import { jobPage, jobsPage } from './pages-jobs.js';
 import { formPage, jobValues } from './page-form.js';
 import { FormError, noticeText, perform } from './actions.js';
@@ -27,6 +29,7 @@ import { previewSchedule, type FormValues } from './form.js';
 import { checkFormType, checkPath, consumeBody, parseForm } from './request.js';
 
 export type { DashboardAuth, DashboardUser } from './security.js';
+export type { Health } from './health.js';
 export { describeCron, describeSchedule } from './describe.js';
 
 /** Options of {@link createDashboard}. */
@@ -64,6 +67,8 @@ export interface Dashboard {
   close(): Promise<void>;
   /** The options in force (base path normalised). */
   readonly basePath: string;
+  /** Whether the database answers and the schema is installed (what `/healthz` reports). */
+  health(): Promise<Health>;
 }
 
 const ASSET_DIR = fileURLToPath(new URL('../../assets/dashboard/', import.meta.url));
@@ -149,6 +154,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   }) as Dashboard;
   Object.defineProperty(handler, 'basePath', { value: app.base });
   handler.close = () => app.close();
+  handler.health = () => app.watch.check();
   return handler;
 }
 
@@ -157,7 +163,7 @@ class QueueSampler {
   private readonly samples: QueueSample[] = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly db: DashboardDb, private readonly logger: Logger, intervalMs: number) {
+  constructor(private readonly db: DashboardDb, private readonly watch: SchemaWatch, intervalMs: number) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -175,9 +181,10 @@ class QueueSampler {
 
   private sample(): void {
     this.db.store.sql.dashQueueDepth().then(([row]) => {
+      this.watch.succeeded('queue sampling');
       this.samples.push({ at: row!.at.getTime(), queued: row!.queued, running: row!.running });
       if (this.samples.length > 240) this.samples.shift();
-    }, (error: unknown) => this.logger.warn({ err: error }, 'queue sampling failed'));
+    }, (error: unknown) => this.watch.failed('queue sampling', error));
   }
 }
 
@@ -205,6 +212,8 @@ class DashboardApp {
   private readonly events: LiveEvents;
   private readonly assets: Map<string, { type: string; body: Buffer }>;
   private readonly sampler: QueueSampler;
+  /** Whether the schema is installed, and the one-log-line-per-outage rule of the periodic work. */
+  readonly watch: SchemaWatch;
 
   constructor(private readonly options: DashboardOptions) {
     this.schema = assertSchemaName(options.schema ?? 'kairos');
@@ -217,9 +226,10 @@ class DashboardApp {
     this.security = new Security(options.auth ?? {}, this.base || '/', Boolean(options.secureCookies));
     this.readOnly = Boolean(options.readOnly);
     this.allowedHosts = options.allowedHosts ?? (this.security.enabled ? null : ['127.0.0.1', 'localhost', '[::1]']);
-    this.events = new LiveEvents(this.db, logger);
+    this.watch = new SchemaWatch(this.pool, this.schema, logger);
+    this.events = new LiveEvents(this.db, logger, this.watch);
     this.assets = loadAssets();
-    this.sampler = new QueueSampler(this.db, logger, options.sampleIntervalMs ?? 15_000);
+    this.sampler = new QueueSampler(this.db, this.watch, options.sampleIntervalMs ?? 15_000);
   }
 
   /** Never shown: the dashboard's token and passwords, and the database password however given. */
@@ -252,6 +262,13 @@ class DashboardApp {
       return send(res, 404, 'Not found', 'text/plain; charset=utf-8');
     }
     securityHeaders(res);
+    // The probe answers before the Host and sign-in checks: it says only ok or not (no data), and
+    // a kubelet or load balancer asks by IP address without credentials.
+    if (url?.pathname === `${this.base}/healthz` && (req.method === 'GET' || req.method === 'HEAD')) {
+      await consumeBody(req, res, false);
+      const health = await this.watch.check();
+      return send(res, health.ok ? 200 : 503, JSON.stringify(health), 'application/json; charset=utf-8');
+    }
     const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const hostAllowed = !this.allowedHosts || this.allowedHosts.includes(hostname);
     const principal = hostAllowed ? this.security.authenticate(req) : null;
@@ -294,13 +311,26 @@ class DashboardApp {
     const ctx = this.context(req, res, principal, { notice: noticeText(query.get('notice')) });
     try {
       const rendered = await this.db.tx(principal.role, (tx) => this.page(path, query, tx, ctx, this.sampler.now()));
+      // A page that renders again after the schema was missing: the next outage is logged again.
+      this.watch.succeeded('page');
       if (!rendered) return this.errorPage(res, ctx, 404, 'Not found (or not visible to your role).');
       send(res, 200, rendered.text);
     } catch (error) {
+      if (await this.schemaMissing(res, ctx, error)) return;
       const shown = showError(error, this.secrets());
       if (shown.status === 500) this.logger.error({ err: error, path }, 'dashboard page failed');
       this.errorPage(res, ctx, shown.status === 400 && this.readOnly ? 403 : shown.status, shown.message);
     }
+  }
+
+  /** A page failed because the schema is not installed: one clear page (503), one log line per outage. */
+  private async schemaMissing(res: ServerResponse, ctx: PageContext, error: unknown): Promise<boolean> {
+    if (!SchemaWatch.mayBeMissing(error)) return false;
+    const health = await this.watch.check();
+    if (health.ok) return false;
+    this.watch.failed('page', error);
+    send(res, 503, schemaPage(ctx, health).text);
+    return true;
   }
 
   private context(req: IncomingMessage, res: ServerResponse, principal: Principal, extra: Partial<PageContext> = {}): PageContext {
@@ -314,7 +344,9 @@ class DashboardApp {
   private async page(path: string, query: URLSearchParams, tx: Tx, ctx: PageContext, samplesNow: QueueSample[]): Promise<Html | null> {
     if (path === '/' || path === '') return overviewPage(ctx, tx, samplesNow);
     if (path === '/jobs') return jobsPage(ctx, tx, query);
-    if (path === '/runs') return runsPage(ctx, tx);
+    if (path === '/runs') return runsPage(ctx, tx, query);
+    const run = /^\/runs\/(\d{1,15})$/.exec(path);
+    if (run) return runPage(ctx, tx, Number(run[1]));
     if (path === '/nodes') return nodesPage(ctx, tx);
     if (path === '/calendar') return calendarPage(ctx, tx);
     if (path === '/jobs/new') {
@@ -342,6 +374,7 @@ class DashboardApp {
       res.writeHead(303, { Location: `${this.base}${result.redirect}?notice=${encodeURIComponent(result.notice)}`, 'Cache-Control': 'no-store' });
       res.end();
     } catch (error) {
+      if (await this.schemaMissing(res, ctx, error)) return;
       this.writeFailed(res, ctx, path, error);
     }
   }

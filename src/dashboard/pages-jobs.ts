@@ -9,6 +9,7 @@ import { describeSchedule } from './describe.js';
 import { upcoming, zoned } from './form.js';
 import { actionButton, formatMs, html, layout, pill, sparkline, time, type Html, type PageContext } from './html.js';
 import type { Tx } from './db.js';
+import { JOB_STATUSES, MAX_SEARCH, PAGE_SIZE, pager, readListing } from './listing.js';
 
 /** A jobs row with the dashboard's extras. */
 interface JobView extends Job {
@@ -51,7 +52,7 @@ const zoneOf = (job: Job): string => (job.schedule.kind === 'cron' ? job.schedul
 function fireList(job: JobView): Html {
   if (job.next.length === 0) return html`<span class="muted">—</span>`;
   const zone = zoneOf(job);
-  return html`<details class="fires"><summary>${zoned(job.next[0]!, zone)} <span class="muted">${zone}</span></summary>
+  return html`<details class="fires"><summary>${zoned(job.next[0]!, zone)}</summary>
 <ol>${job.next.map((d) => html`<li>${zoned(d, zone)}</li>`)}</ol></details>`;
 }
 
@@ -70,26 +71,27 @@ function select(name: string, label: string, options: string[], current: string 
   return html`<label>${label} <select name="${name}"><option value="">all</option>${options.map((o) => html`<option value="${o}"${o === current ? html` selected` : ''}>${o}</option>`)}</select></label>`;
 }
 
-/** The jobs page. */
+/** The jobs page: filtered by the checked query (see listing.ts), a page at a time. */
 export async function jobsPage(ctx: PageContext, tx: Tx, query: URLSearchParams): Promise<Html> {
-  const get = (k: string): string | null => (query.get(k)?.trim() ? query.get(k)!.trim() : null);
-  const status = get('status');
-  const rows = await tx.dashJobs({
-    search: get('q'), status: status && ['enabled', 'disabled', 'failing', 'broken'].includes(status) ? status : null,
-    owner: get('owner'), queue: get('queue'), tag: get('tag'), limit: 500,
-  });
+  const listing = readListing(query, 'jobs', JOB_STATUSES, ['owner', 'queue', 'tag'], ['notice']);
+  const { owner, queue, tag } = listing.extra;
+  const filter = { search: listing.search, status: listing.status, owner: owner ?? null, queue: queue ?? null, tag: tag ?? null };
+  const rows = await tx.dashJobs({ ...filter, limit: PAGE_SIZE, offset: (listing.page - 1) * PAGE_SIZE });
+  const [count] = await tx.dashJobCount(filter);
   const [facets] = await tx.dashFacets();
   const now = new Date();
   const jobs = rows.map((r) => view(r, now, 10));
+  const status = listing.status;
   const body = html`<div class="title"><h1>Jobs</h1>${ctx.readOnly ? '' : html`<a class="button primary" href="${ctx.base}/jobs/new">New job</a>`}</div>
 <form class="filters" method="get" action="${ctx.base}/jobs">
-<label>Search <input type="search" name="q" value="${get('q') ?? ''}" placeholder="name or description"></label>
-<label>Status <select name="status"><option value="">all</option>${['enabled', 'disabled', 'failing', 'broken'].map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
-${select('owner', 'Owner', facets?.owners ?? [], get('owner'))}
-${select('queue', 'Queue', facets?.queues ?? [], get('queue'))}
-${select('tag', 'Tag', facets?.tags ?? [], get('tag'))}
+<label>Search <input type="search" name="q" value="${listing.search ?? ''}" maxlength="${MAX_SEARCH}" placeholder="name or description"></label>
+<label>Status <select name="status"><option value="">all</option>${JOB_STATUSES.map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
+${select('owner', 'Owner', facets?.owners ?? [], owner ?? null)}
+${select('queue', 'Queue', facets?.queues ?? [], queue ?? null)}
+${select('tag', 'Tag', facets?.tags ?? [], tag ?? null)}
 <button type="submit">Filter</button></form>
-<table class="grid jobs"><thead><tr><th>Job</th><th>Schedule</th><th>Next fires</th><th>Last run</th><th>Success</th><th>Duration</th><th>Owner · queue</th></tr></thead><tbody>
+${pager(`${ctx.base}/jobs`, listing, count?.total ?? 0, 'jobs')}
+<div class="scroll"><table class="grid jobs"><thead><tr><th>Job</th><th>Schedule</th><th>Next fires</th><th>Last run</th><th>Success</th><th>Duration</th><th>Owner · queue</th></tr></thead><tbody>
 ${jobs.map((j) => html`<tr class="${j.enabled && !j.brokenAt ? '' : 'disabled'}" data-job="${j.name}">
 <td><a href="${ctx.base}/jobs/${j.id}">${j.name}</a> <span class="kind">${j.type}</span>${j.enabled ? '' : html` <span class="pill disabled">disabled</span>`}
 ${j.brokenReason ? html` <span class="pill broken" title="${j.brokenReason}">broken</span>` : ''}
@@ -97,7 +99,7 @@ ${j.running ? html` <span class="pill running">${j.running} running</span>` : ''
 ${j.description ? html`<div class="muted small">${j.description}</div>` : ''}${j.labels.map((l) => html`<span class="tag">${l}</span>`)}</td>
 <td>${describeSchedule(j.schedule)}</td><td>${fireList(j)}</td><td>${lastRun(j)}</td><td>${rate(j)}</td>
 <td>${sparkline(j.durations)}</td><td>${j.owner} · ${j.queue}</td></tr>`)}
-</tbody></table>${jobs.length === 0 ? html`<p class="empty">No jobs match.</p>` : ''}`;
+</tbody></table></div>${jobs.length === 0 ? html`<p class="empty">No jobs match.</p>` : ''}`;
   return layout(ctx, 'Jobs', '/jobs', body, { live: true });
 }
 
@@ -109,7 +111,7 @@ function definition(job: JobView): Html {
     ['Retries', `${job.retries} (backoff ${formatMs(job.backoffMs)}, at most ${formatMs(job.backoffMaxMs)})`], ['Timeout', formatMs(job.timeoutMs)],
     ['Failure limit', job.disableAfterFailures ?? 'never'], ['Consecutive failures', job.consecutiveFailures],
     ['Overlap', job.overlap], ['Catch-up', `${job.catchUp} (max lateness ${formatMs(job.maxLatenessMs)})`], ['Misfire grace', formatMs(job.misfireGraceMs)],
-    ['Ends', job.endAt ? job.endAt.toISOString() : '—'], ['Runs', `${job.runCount}${job.maxRuns ? ` of ${job.maxRuns}` : ''}`],
+    ['Ends', time(job.endAt)], ['Runs', `${job.runCount}${job.maxRuns ? ` of ${job.maxRuns}` : ''}`],
     ['Calendar exceptions', job.exceptions.map((e) => [e.date, e.time].filter(Boolean).join(' ')).join(', ') || '—'],
     ['Pinned to', [job.nodeName, ...job.nodeTags.map((t) => `tag ${t}`)].filter(Boolean).join(', ') || 'any node'],
     ['Labels', job.labels.join(', ') || '—'], ['Running · queued', `${job.running} · ${job.pending}`],

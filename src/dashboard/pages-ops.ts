@@ -1,10 +1,10 @@
 /**
- * The overview (numbers and uPlot charts), live runs, nodes and the calendar of upcoming fires.
+ * The overview (numbers and uPlot charts), nodes and the calendar of upcoming fires (runs: pages-runs.ts).
  */
 import { toDueJob } from '../store/rows.js';
-import type { DashLiveRunsRow, DashNodesRow } from '../store/queries.js';
+import type { DashNodesRow } from '../store/queries.js';
 import { scheduleOf } from '../core/planner.js';
-import { actionButton, formatMs, html, layout, pill, raw, time, type Html, type PageContext } from './html.js';
+import { formatMs, html, layout, pill, raw, time, type Html, type PageContext } from './html.js';
 import { upcoming, zoned } from './form.js';
 import type { Tx } from './db.js';
 
@@ -58,28 +58,6 @@ ${card('Jobs', sum.jobs, { sub: `${sum.enabled} enabled` })}
   return layout(ctx, 'Overview', '/', body, { live: true });
 }
 
-/** The runs page: live running and queued runs (cancel), and recent failures (retry). */
-export async function runsPage(ctx: PageContext, tx: Tx): Promise<Html> {
-  const live = await tx.dashLiveRuns({ limit: 500 });
-  const failures = await tx.dashRecentFailures({ limit: 50 });
-  const running = live.filter((r) => r.status === 'running');
-  const queued = live.filter((r) => r.status !== 'running');
-  const runRow = (r: DashLiveRunsRow): Html => html`<tr data-run="${r.run_id}"><td>${r.run_id}</td><td>${r.job_id ? html`<a href="${ctx.base}/jobs/${r.job_id}">${r.job_name}</a>` : r.task}</td>
-<td>${pill(r.cancel_requested ? 'cancelling' : r.status)}</td><td>${r.queue}</td><td>${r.attempt} of ${r.max_retries + 1}</td>
-<td>${r.status === 'running' ? time(r.started_at, { relative: true }) : time(r.run_at, { relative: true })}</td><td>${r.node_id ?? '—'}</td>
-<td>${r.last_error ? html`<span class="message">${r.last_error}</span>` : ''}</td>
-<td>${r.cancel_requested ? '' : actionButton(ctx, `/runs/${r.run_id}/cancel`, 'Cancel', { confirm: `Cancel run ${r.run_id}?` })}</td></tr>`;
-  const head = html`<thead><tr><th>Run</th><th>Job</th><th>Status</th><th>Queue</th><th>Attempt</th><th>Since / due</th><th>Node</th><th>Last error</th><th></th></tr></thead>`;
-  const body = html`<div class="title"><h1>Runs</h1><span class="muted">${running.length} running · ${queued.length} queued</span></div>
-<h2>Running</h2>${running.length ? html`<table class="grid runs">${head}<tbody>${running.map(runRow)}</tbody></table>` : html`<p class="empty">Nothing is running.</p>`}
-<h2>Queued</h2>${queued.length ? html`<table class="grid runs">${head}<tbody>${queued.map(runRow)}</tbody></table>` : html`<p class="empty">The queue is empty.</p>`}
-<h2>Recent failures</h2>${failures.length ? html`<table class="grid"><thead><tr><th>Run</th><th>Job</th><th>Status</th><th>Attempt</th><th>Finished</th><th>Node</th><th>Message</th><th></th></tr></thead><tbody>
-${failures.map((f) => html`<tr data-log="${f.log_id}"><td>${f.run_id}</td><td>${f.job_id ? html`<a href="${ctx.base}/jobs/${f.job_id}">${f.job_name}</a>` : f.task}</td><td>${pill(f.status)}</td>
-<td>${f.attempt}</td><td>${time(f.finished_at, { relative: true })}</td><td>${f.node_id ?? '—'}</td><td><span class="message">${f.message ?? ''}</span></td>
-<td>${actionButton(ctx, `/logs/${f.log_id}/retry`, 'Retry')}</td></tr>`)}</tbody></table>` : html`<p class="empty">No failures recorded.</p>`}`;
-  return layout(ctx, 'Runs', '/runs', body, { live: true });
-}
-
 /** The nodes page. */
 export async function nodesPage(ctx: PageContext, tx: Tx): Promise<Html> {
   const nodes = await tx.dashNodes();
@@ -89,7 +67,7 @@ ${nodes.length ? html`<table class="grid nodes"><thead><tr><th>Node</th><th>Stat
 ${nodes.map((n) => {
     // json: its shape is the query's json_build_object (a JSON array, never null).
     const running = n.running as Array<{ run: number; job: string; since: string }>;
-    return html`<tr><td>${n.name}<div class="muted small">${n.node_id}</div></td><td>${pill(state(n))}</td><td>${n.host} · ${n.pid}</td><td>${n.version}</td>
+    return html`<tr id="node-${n.node_id}"><td>${n.name}<div class="muted small">${n.node_id}</div></td><td>${pill(state(n))}</td><td>${n.host} · ${n.pid}</td><td>${n.version}</td>
 <td>${running.length} / ${n.concurrency}</td><td>${n.queues.join(', ')}${n.tags.length ? html` · ${n.tags.join(', ')}` : ''}</td>
 <td>${time(n.started_at, { relative: true })}</td><td>${formatMs(n.heartbeat_age_ms)}</td>
 <td>${running.length ? html`<ul class="plain">${running.map((r) => html`<li>${r.job} <span class="muted">run ${r.run}</span></li>`)}</ul>` : html`<span class="muted">idle</span>`}</td></tr>`;
@@ -145,7 +123,7 @@ export async function calendarPage(ctx: PageContext, tx: Tx): Promise<Html> {
 <h2>Next 24 hours</h2><table class="grid timeline-table"><thead><tr><th>Job</th><th><span class="axis-labels"><span>now</span><span>+6 h</span><span>+12 h</span><span>+18 h</span><span>+24 h</span></span></th><th>Fires</th></tr></thead><tbody>
 ${timelines.map((t) => html`<tr><td><a href="${ctx.base}/jobs/${t.id}">${t.name}</a></td><td>${strip(t.at, t.capped)}</td><td>${t.capped ? `${t.at.length}+` : t.at.length}</td></tr>`)}</tbody></table>
 <h2>Next 7 days</h2>${[...days.entries()].map(([day, list]) => html`<section class="agenda"><h3>${day} <span class="muted">${list.length} fires (UTC day)</span></h3>
-<ul>${list.slice(0, 60).map((f) => html`<li>${time(f.at)} <a href="${ctx.base}/jobs/${f.id}">${f.job}</a>${f.zone === 'UTC' ? '' : html` <span class="muted">${zoned(f.at, f.zone)} ${f.zone}</span>`}</li>`)}
+<ul>${list.slice(0, 60).map((f) => html`<li>${time(f.at)} <a href="${ctx.base}/jobs/${f.id}">${f.job}</a>${f.zone === 'UTC' ? '' : html` <span class="muted">${zoned(f.at, f.zone)}</span>`}</li>`)}
 ${list.length > 60 ? html`<li class="muted">and ${list.length - 60} more</li>` : ''}</ul></section>`)}
 ${fires.length === 0 ? html`<p class="empty">Nothing scheduled in the next 7 days.</p>` : ''}`;
   return layout(ctx, 'Calendar', '/calendar', body, { live: true });

@@ -55,6 +55,7 @@ export interface DashJobsParams {
   queue: string | null;
   tag: string | null;
   limit: number | null;
+  offset: number | null;
 }
 
 /** A row of {@link Queries.dashJobs}. */
@@ -109,6 +110,20 @@ export interface DashJobsRow {
   durations: number[] | null;
   running: number;
   pending: number;
+}
+
+/** The parameters of {@link Queries.dashJobCount}. */
+export interface DashJobCountParams {
+  search: string | null;
+  status: string | null;
+  owner: string | null;
+  queue: string | null;
+  tag: string | null;
+}
+
+/** A row of {@link Queries.dashJobCount}. */
+export interface DashJobCountRow {
+  total: number;
 }
 
 /** A row of {@link Queries.dashFacets}. */
@@ -227,13 +242,49 @@ export interface DashJobHistoryRow {
   steps: unknown;
 }
 
-/** The parameters of {@link Queries.dashLiveRuns}. */
-export interface DashLiveRunsParams {
+/** The parameters of {@link Queries.dashRecentFailures}. */
+export interface DashRecentFailuresParams {
   limit: number | null;
+  search: string | null;
+  offset: number | null;
 }
 
-/** A row of {@link Queries.dashLiveRuns}. */
-export interface DashLiveRunsRow {
+/** A row of {@link Queries.dashRecentFailures}. */
+export interface DashRecentFailuresRow {
+  log_id: number;
+  run_id: number;
+  job_id: number | null;
+  task: string;
+  queue: string;
+  attempt: number;
+  status: string;
+  finished_at: Date;
+  message: string | null;
+  node_id: string | null;
+  payload: unknown;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.dashFailureCount}. */
+export interface DashFailureCountParams {
+  search: string | null;
+}
+
+/** A row of {@link Queries.dashFailureCount}. */
+export interface DashFailureCountRow {
+  total: number;
+}
+
+/** The parameters of {@link Queries.dashRunList}. */
+export interface DashRunListParams {
+  search: string | null;
+  status: string | null;
+  limit: number | null;
+  offset: number | null;
+}
+
+/** A row of {@link Queries.dashRunList}. */
+export interface DashRunListRow {
   run_id: number;
   job_id: number | null;
   task: string;
@@ -251,28 +302,74 @@ export interface DashLiveRunsRow {
   last_error: string | null;
   owner: string;
   job_name: string | null;
-  elapsed: Interval | null;
 }
 
-/** The parameters of {@link Queries.dashRecentFailures}. */
-export interface DashRecentFailuresParams {
-  limit: number | null;
+/** The parameters of {@link Queries.dashRunCount}. */
+export interface DashRunCountParams {
+  search: string | null;
+  status: string | null;
 }
 
-/** A row of {@link Queries.dashRecentFailures}. */
-export interface DashRecentFailuresRow {
-  log_id: number;
+/** A row of {@link Queries.dashRunCount}. */
+export interface DashRunCountRow {
+  total: number;
+}
+
+/** The parameters of {@link Queries.dashRun}. */
+export interface DashRunParams {
+  run_id: number | null;
+}
+
+/** A row of {@link Queries.dashRun}. */
+export interface DashRunRow {
+  live: boolean;
   run_id: number;
   job_id: number | null;
   task: string;
   queue: string;
+  status: string;
+  attempt: number | null;
+  max_retries: number | null;
+  run_at: Date | null;
+  scheduled_at: Date | null;
+  started_at: Date | null;
+  node_id: string | null;
+  cancel_requested: boolean | null;
+  last_error: string | null;
+  payload: unknown;
+  job_name: string | null;
+}
+
+/** The parameters of {@link Queries.dashRunAttempts}. */
+export interface DashRunAttemptsParams {
+  run_id: number | null;
+}
+
+/** A row of {@link Queries.dashRunAttempts}. */
+export interface DashRunAttemptsRow {
+  log_id: number;
+  job_id: number | null;
+  run_id: number;
+  task: string;
+  queue: string;
+  key: string | null;
   attempt: number;
   status: string;
+  scheduled_at: Date | null;
+  run_time: Date | null;
   finished_at: Date;
+  duration: Interval | null;
   message: string | null;
   node_id: string | null;
   payload: unknown;
-  job_name: string | null;
+  output: unknown;
+  owner: string;
+  sqlstate: string | null;
+  detail: string | null;
+  hint: string | null;
+  context: string | null;
+  duration_ms: number | null;
+  steps: unknown;
 }
 
 /** The parameters of {@link Queries.dashLog}. */
@@ -1968,7 +2065,7 @@ export class Queries {
 
   /**
    * The jobs page: @search (in the name or description), @status (enabled | disabled | failing | broken),
-   * @owner, @queue, @tag (a label), each null for any, and at most @limit jobs. With each job: success
+   * @owner, @queue, @tag (a label), each null for any: a page of @limit jobs from @offset. With each job: success
    * rate over its last 50 attempts (the lateral aggregate always yields one row), the durations of its
    * last 20 (oldest first, for the sparkline; null when none) and its live runs.
    * Not null: attempts, succeeded, running, pending
@@ -1976,7 +2073,17 @@ export class Queries {
    * (`dashJobs` in sql/queries/dashboard.sql)
    */
   async dashJobs(params: DashJobsParams, db?: Queryable): Promise<DashJobsRow[]> {
-    return (await this.execute('dashJobs', [params.search, params.status, params.owner, params.queue, params.tag, params.limit], db)).rows as DashJobsRow[];
+    return (await this.execute('dashJobs', [params.search, params.status, params.owner, params.queue, params.tag, params.limit, params.offset], db)).rows as DashJobsRow[];
+  }
+
+  /**
+   * How many jobs dashJobs selects for the same filters (for its pages).
+   * Not null: total
+   *
+   * (`dashJobCount` in sql/queries/dashboard.sql)
+   */
+  async dashJobCount(params: DashJobCountParams, db?: Queryable): Promise<DashJobCountRow[]> {
+    return (await this.execute('dashJobCount', [params.search, params.status, params.owner, params.queue, params.tag], db)).rows as DashJobCountRow[];
   }
 
   /**
@@ -2019,21 +2126,64 @@ export class Queries {
   }
 
   /**
-   * Running runs first, then queued ones by due time, at most @limit (job_name: null for a plain task).
-   *
-   * (`dashLiveRuns` in sql/queries/dashboard.sql)
-   */
-  async dashLiveRuns(params: DashLiveRunsParams, db?: Queryable): Promise<DashLiveRunsRow[]> {
-    return (await this.execute('dashLiveRuns', [params.limit], db)).rows as DashLiveRunsRow[];
-  }
-
-  /**
-   * The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task).
+   * The latest @limit failed attempts (with what a retry needs; job_name: null for a plain task) whose
+   * job name or task contains @search (null: any), skipping the first @offset.
    *
    * (`dashRecentFailures` in sql/queries/dashboard.sql)
    */
   async dashRecentFailures(params: DashRecentFailuresParams, db?: Queryable): Promise<DashRecentFailuresRow[]> {
-    return (await this.execute('dashRecentFailures', [params.limit], db)).rows as DashRecentFailuresRow[];
+    return (await this.execute('dashRecentFailures', [params.limit, params.search, params.offset], db)).rows as DashRecentFailuresRow[];
+  }
+
+  /**
+   * How many failed attempts dashRecentFailures selects for @search (null: any).
+   * Not null: total
+   *
+   * (`dashFailureCount` in sql/queries/dashboard.sql)
+   */
+  async dashFailureCount(params: DashFailureCountParams, db?: Queryable): Promise<DashFailureCountRow[]> {
+    return (await this.execute('dashFailureCount', [params.search], db)).rows as DashFailureCountRow[];
+  }
+
+  /**
+   * The runs page's live runs whose job name or task contains @search and whose status is @status
+   * (running | pending; null: any), running first then by due time: a page of @limit from @offset.
+   *
+   * (`dashRunList` in sql/queries/dashboard.sql)
+   */
+  async dashRunList(params: DashRunListParams, db?: Queryable): Promise<DashRunListRow[]> {
+    return (await this.execute('dashRunList', [params.search, params.status, params.limit, params.offset], db)).rows as DashRunListRow[];
+  }
+
+  /**
+   * How many live runs dashRunList selects for @search and @status (bulk cancel checks this count).
+   * Not null: total
+   *
+   * (`dashRunCount` in sql/queries/dashboard.sql)
+   */
+  async dashRunCount(params: DashRunCountParams, db?: Queryable): Promise<DashRunCountRow[]> {
+    return (await this.execute('dashRunCount', [params.search, params.status], db)).rows as DashRunCountRow[];
+  }
+
+  /**
+   * One run for its page: the live row when it is still queued or running (live: true), else what its
+   * latest attempt record says, with its job's name (null for a plain task or a deleted job).
+   * Not null: live, run_id, task, queue, status
+   *
+   * (`dashRun` in sql/queries/dashboard.sql)
+   */
+  async dashRun(params: DashRunParams, db?: Queryable): Promise<DashRunRow[]> {
+    return (await this.execute('dashRun', [params.run_id], db)).rows as DashRunRow[];
+  }
+
+  /**
+   * Every attempt record of a run, oldest first, with its diagnostics and the steps it ran (a JSON array).
+   * Not null: steps
+   *
+   * (`dashRunAttempts` in sql/queries/dashboard.sql)
+   */
+  async dashRunAttempts(params: DashRunAttemptsParams, db?: Queryable): Promise<DashRunAttemptsRow[]> {
+    return (await this.execute('dashRunAttempts', [params.run_id], db)).rows as DashRunAttemptsRow[];
   }
 
   /**

@@ -132,10 +132,11 @@ test('bad percent-encoding in the path or query, a NUL, an unparseable target an
   }
   is4xx(await raw(open, headOf(open, 'GET', '/jobs', [`Cookie: ${'x'.repeat(64 * 1024)}`])), 'a header over the server\'s limit');
   is4xx(await raw(guarded, headOf(guarded, 'GET', '/jobs', ['Authorization: Basic %%%', 'Origin: ::::'])), 'junk credentials');
-  // Bad input is a 4xx; a genuine failure (here: the schema is missing) is still a 500, without details.
+  // Bad input is a 4xx; a missing schema is a 503 page saying how to install it (issue #15), without details.
   const broken = await serve({ pool: db.pool, schema: `missing_${randomBytes(4).toString('hex')}` });
   const failed = await raw(broken, headOf(broken, 'GET', '/jobs'));
-  assert.equal(failed.status, 500);
+  assert.equal(failed.status, 503);
+  assert.match(failed.body, /kairos migrate --schema missing_/);
   assert.doesNotMatch(failed.body, /\n\s+at |relation|does not exist/);
   assert.equal((await raw(broken, headOf(broken, 'GET', '/jobs?q=%ZZ'))).status, 400, 'bad input is refused before the database is asked');
   assert.equal(await state(), before);
