@@ -9,7 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { fixture, eventually } from '../helpers.js';
 import { serve } from './serve.js';
-import { launchChromium } from './chromium.js';
+import { launchChromium, chromiumMissing } from './chromium.js';
+
+/** Why the browser cannot run here (the tests then skip loudly; required under KAIROS_REQUIRE_BROWSER=1). */
+const missing = chromiumMissing();
 
 const db = await fixture();
 const s = `"${db.schema}"`;
@@ -25,6 +28,7 @@ const define = async (name: string, queue = 'nobody-serves-this', command = 'SEL
 const trigger = async (name: string): Promise<number> => Number((await db.pool.query(`SELECT ${s}.trigger_job($1) AS id`, [name])).rows[0].id);
 
 before(async () => {
+  if (missing) return;
   await node.start();
   const chromium = await launchChromium();
   closeBrowser = chromium.close;
@@ -49,7 +53,7 @@ const open = async (path: string, status = 200): Promise<void> => {
   assert.equal(response?.status(), status, `${path} answered ${response?.status()}`);
 };
 
-test('a fresh "New job" form shows no error before anything is typed', async () => {
+test('a fresh "New job" form shows no error before anything is typed', { skip: missing }, async () => {
   await open('/jobs/new');
   // The client asks for a preview at once; wait until it has answered.
   await page.waitForLoadState('networkidle');
@@ -62,7 +66,7 @@ test('a fresh "New job" form shows no error before anything is typed', async () 
   assert.deepEqual(problems, []);
 });
 
-test('a run page renders its attempt with the PostgreSQL diagnostics', async () => {
+test('a run page renders its attempt with the PostgreSQL diagnostics', { skip: missing }, async () => {
   await define('browser-raise', 'default', "DO $$ BEGIN RAISE EXCEPTION 'no <stock>' USING DETAIL = 'warehouse empty', HINT = 'order more'; END $$");
   const run = await trigger('browser-raise');
   await eventually(async () => (await db.count('job_logs', "run_id = $1 AND status = 'failed'", [run])) === 1, 15_000, 'the failed attempt');
@@ -78,7 +82,7 @@ test('a run page renders its attempt with the PostgreSQL diagnostics', async () 
   assert.deepEqual(problems, []);
 });
 
-test('the jobs list: search and pages of 50', async () => {
+test('the jobs list: search and pages of 50', { skip: missing }, async () => {
   for (let i = 0; i < 52; i++) await define(`many-${String(i).padStart(2, '0')}`);
   await open('/jobs');
   await page.locator('input[name="q"]').fill('many-');
@@ -94,7 +98,7 @@ test('the jobs list: search and pages of 50', async () => {
   assert.deepEqual(problems, []);
 });
 
-test('bulk cancel and bulk retry of what the filter selects', async () => {
+test('bulk cancel and bulk retry of what the filter selects', { skip: missing }, async () => {
   await define('bulk-one');
   await define('bulk-two');
   const ids = [await trigger('bulk-one'), await trigger('bulk-two')];
@@ -115,7 +119,7 @@ test('bulk cancel and bulk retry of what the filter selects', async () => {
   assert.deepEqual(problems, []);
 });
 
-test('at 420 px wide the page does not overflow sideways: the jobs table scrolls in its own box', async () => {
+test('at 420 px wide the page does not overflow sideways: the jobs table scrolls in its own box', { skip: missing }, async () => {
   await define('a-job-with-a-rather-long-name-for-a-phone');
   const narrow = await browser.newPage({ viewport: { width: 420, height: 800 } });
   try {
@@ -134,13 +138,13 @@ test('at 420 px wide the page does not overflow sideways: the jobs table scrolls
   }
 });
 
-test('/healthz answers 200 with a small JSON body', async () => {
+test('/healthz answers 200 with a small JSON body', { skip: missing }, async () => {
   const response = await page.goto(`${served.url}/healthz`);
   assert.equal(response?.status(), 200);
   assert.deepEqual(JSON.parse(await page.locator('body').innerText()), { ok: true, status: 'ok' });
 });
 
-test('a schema that is not installed shows one page saying how to fix it', async () => {
+test('a schema that is not installed shows one page saying how to fix it', { skip: missing }, async () => {
   const schema = `absent_${randomBytes(4).toString('hex')}`;
   const missing = await serve({ pool: db.pool, schema });
   const response = await page.goto(`${missing.url}/jobs`, { waitUntil: 'load' });
