@@ -236,7 +236,7 @@ SELECT pg_has_role(@member::name, @role::name, 'MEMBER') AS member;
 
 -- name: defineJob
 -- The CLI's `jobs add`: through the SQL API, so the same rules and errors apply. Null arguments
--- take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload as JSON text,
+-- take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload and @options as JSON text,
 -- @retries and @max_attempts as the command line gave them (PostgreSQL's cast refuses a non-number).
 -- define_job returns the job it saved (or raises), so its name is never null.
 -- Not null: job_name
@@ -245,7 +245,7 @@ SELECT * FROM {{schema}}.define_job(
   every => @every_ms::bigint * interval '1 millisecond', at => @at::timestamptz, timezone => coalesce(@timezone, 'UTC'),
   database => @database_name, timeout => @timeout_ms::bigint * interval '1 millisecond', retries => coalesce(@retries::text::int, 0),
   overlap => coalesce(@overlap, 'skip'), catch_up => coalesce(@catch_up, 'latest'), enabled => coalesce(@enabled::boolean, true),
-  payload => coalesce(@payload::jsonb, '{}'), max_attempts => @max_attempts::text::int);
+  payload => coalesce(@payload::jsonb, '{}'), max_attempts => @max_attempts::text::int, options => coalesce(@options::jsonb, '{}'));
 
 -- name: purgeHistory
 -- Delete attempt records finished before @finished_before (optionally only of the statuses @statuses).

@@ -21,6 +21,8 @@ interface Common {
 interface AddOptions extends Common {
   sql?: string;
   shell?: string;
+  /** Run --shell through /bin/sh -c (pipes, redirections), as seed 000's shell jobs do. */
+  sh?: boolean;
   task?: string;
   payload?: string;
   cron?: string[];
@@ -62,6 +64,7 @@ const instant = (value: string | undefined, flag: string): Date | null => (value
 async function add(name: string, o: AddOptions): Promise<void> {
   const kinds = [o.sql !== undefined && 'sql', o.shell !== undefined && 'shell', o.task !== undefined && 'task'].filter(Boolean) as string[];
   if (kinds.length !== 1) throw new KairosValidationError('command', 'Expected exactly one of --sql, --shell or --task');
+  if (o.sh && o.shell === undefined) throw new KairosValidationError('sh', '--sh applies to --shell only: it runs the shell command through /bin/sh -c');
   // --tz names the zone of a cron schedule; an interval or a one-off time has none to apply it to.
   if (o.tz !== undefined && o.cron === undefined) throw new KairosValidationError('tz', `--tz applies to --cron only; ${o.every !== undefined ? 'an --every interval has no time zone' : 'give --at an offset instead, e.g. 2026-12-24T18:00:00+02:00'}`);
   const payload = o.payload === undefined ? null : JSON.parse(o.payload);
@@ -72,6 +75,7 @@ async function add(name: string, o: AddOptions): Promise<void> {
       at: instant(o.at, 'at'), timezone: o.tz ?? null, database_name: o.database ?? null,
       timeout_ms: o.timeout === undefined ? null : parseDuration(o.timeout, 'timeout'), retries: o.retries ?? null, overlap: o.overlap ?? null,
       catch_up: o.catchUp ?? null, enabled: o.disabled ? false : null, payload: payload === null ? null : JSON.stringify(payload), max_attempts: o.disableAfter ?? null,
+      options: o.sh ? JSON.stringify({ shell: true }) : null,
     });
     const job = await kairos.getJob(row!.job_name);
     if (o.json) printJson(job);
@@ -104,7 +108,8 @@ export function registerJobs(program: Command, common: (cmd: Command) => Command
         else printRows(jobs.map(jobRow), ['name', 'type', 'schedule', 'enabled', 'next_run', 'last_run', 'last_status', 'broken'], false);
       }));
   common(jobs.command('add <name>').description('create or update a job (SQL, shell or JS task)'))
-    .option('--sql <statement>', 'a SQL job').option('--shell <command>', 'a shell job').option('--task <task>', 'enqueue a JS task')
+    .option('--sql <statement>', 'a SQL job').option('--shell <command>', 'a shell job (an argv command line)')
+    .option('--sh', 'run --shell through /bin/sh -c: pipes, redirections, ;').option('--task <task>', 'enqueue a JS task')
     .option('--payload <json>', 'payload of a task job')
     .option('--cron <expression...>', 'cron schedule (several lines allowed)').option('--every <duration>', 'fixed interval, e.g. 15m')
     .option('--at <time>', 'one time, ISO 8601 (UTC unless it has an offset, e.g. 2026-12-24T18:00:00+02:00)').option('--tz <zone>', 'time zone of --cron (default UTC)')

@@ -1099,6 +1099,7 @@ export interface DefineJobParams {
   every_ms: number | null;
   timeout_ms: number | null;
   payload: string | null;
+  options: string | null;
   retries: string | null;
   max_attempts: string | null;
   job_name: string | null;
@@ -2548,7 +2549,7 @@ export class Queries {
 
   /**
    * The CLI's `jobs add`: through the SQL API, so the same rules and errors apply. Null arguments
-   * take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload as JSON text,
+   * take define_job's defaults; @every_ms and @timeout_ms in milliseconds, @payload and @options as JSON text,
    * @retries and @max_attempts as the command line gave them (PostgreSQL's cast refuses a non-number).
    * define_job returns the job it saved (or raises), so its name is never null.
    * Not null: job_name
@@ -2556,7 +2557,7 @@ export class Queries {
    * (`defineJob` in sql/queries/jobs.sql)
    */
   async defineJob(params: DefineJobParams, db?: Queryable): Promise<DefineJobRow[]> {
-    return (await this.execute('defineJob', [params.every_ms, params.timeout_ms, params.payload, params.retries, params.max_attempts, params.job_name, params.command, params.job_type, params.cron, params.at, params.timezone, params.database_name, params.overlap, params.catch_up, params.enabled], db)).rows as DefineJobRow[];
+    return (await this.execute('defineJob', [params.every_ms, params.timeout_ms, params.payload, params.options, params.retries, params.max_attempts, params.job_name, params.command, params.job_type, params.cron, params.at, params.timezone, params.database_name, params.overlap, params.catch_up, params.enabled], db)).rows as DefineJobRow[];
   }
 
   /**
