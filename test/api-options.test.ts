@@ -216,7 +216,7 @@ test('the kairos/testing helpers refuse a typo and accept every documented key',
 
 test("the CLI's flags are refused with commander's suggestion, before anything connects", async () => {
   const start = await cli(['start', '--pol-interval', '5s'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
-  assert.equal(start.code, 1);
+  assert.equal(start.code, 2, 'bad input exits 2 (docs/sql.md)');
   assert.match(start.stderr, /unknown option '--pol-interval'\n\(Did you mean --poll-interval\?\)/);
   const list = await cli(['jobs', 'list', '--enabeld'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
   assert.match(list.stderr, /unknown option '--enabeld'\n\(Did you mean --enabled\?\)/);
