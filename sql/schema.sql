@@ -5,7 +5,7 @@
 -- Placeholders as in sql/migrations: {{schema}} the installation's schema, {{lit_schema}} its name as
 -- a literal, {{channel}} its NOTIFY channel. Roles have their default names (job_scheduler,
 -- job_monitor, kairos_shell). Not shown: rows, the owner's own privileges, the day partitions.
--- Schema version: 32
+-- Schema version: 33
 -- PostgreSQL major version: 17
 
 -- ==== Schema
@@ -2228,9 +2228,9 @@ BEGIN
   SELECT r.run_id INTO id
     FROM {{schema}}.insert_runs(
            jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-             'task', task, 'queue', queue, 'priority', priority, 'payload', coalesce(payload, '{}'),
+             'task', task, 'queue', queue, 'priority', priority,
              'key', job_key, 'run_at', enqueue.run_at, 'delay_ms', round(extract(epoch FROM delay) * 1000),
-             'max_retries', retries))),
+             'max_retries', retries)) || jsonb_build_object('payload', coalesce(payload, '{}'))),
            NULL, NULL, conflict) r;
   IF id IS NULL THEN
     -- Not replaced, or (ignore) not found: one's own run that is running, or another role's run.

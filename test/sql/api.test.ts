@@ -153,3 +153,10 @@ test('a job_scheduler member can disable its job while a run is queued ahead: th
   assert.equal(await db.count('occurrences', 'job_id = $1', [job.job_id]), 0);
   assert.equal((await db.pool.query(`SELECT enabled FROM ${s}.jobs WHERE job_id = $1`, [job.job_id])).rows[0].enabled, false);
 });
+
+test('enqueue() keeps a payload as given, null fields and nested nulls included (migration 0033)', async () => {
+  const payload = { a: null, b: 1, nested: { c: null, list: [null, 2] } };
+  const { rows: [{ id }] } = await db.pool.query(`SELECT ${s}.enqueue('payload-nulls', $1::jsonb) AS id`, [JSON.stringify(payload)]);
+  const { rows: [run] } = await db.pool.query(`SELECT payload FROM ${s}.runs WHERE run_id = $1`, [id]);
+  assert.deepEqual(run.payload, payload);
+});
