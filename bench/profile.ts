@@ -106,8 +106,9 @@ async function ceilings(server: BenchServer, jobs: number): Promise<void> {
   const pgbench = findPgbench();
   type Case = [string, (url: string) => Promise<number | string>, string?];
   const cases: Case[] = [
-    ['Node (pg), one connection: claim 500, then complete them', (url) => nodeCeiling(url, 500, false)],
-    ['Node (pg), a claimer and a completer in parallel, 500 per claim (the engine\'s shape)', (url) => nodeCeiling(url, 500, true)],
+    ['Node (pg), one connection: claim 500, then complete them', (url) => nodeCeiling(url, 500, 'serial')],
+    ['Node (pg), a claimer and a completer in parallel, 500 per claim (the engine\'s shape)', (url) => nodeCeiling(url, 500, 'parallel')],
+    ['Node (pg), the same with pg 8.23 pipelining on both connections, 2 claims and 2 completions in flight', (url) => nodeCeiling(url, 500, 'pipelined')],
   ];
   if (pgbench) {
     cases.push(['pgbench (C client), 1 client: claim 500, then complete them', (url) => pgbenchCeiling(pgbench, url, jobs, 500, 1)]);

@@ -14,9 +14,20 @@ import { nowMs } from './stats.js';
 
 const NODE = { id: 'ceiling', name: 'ceiling', tags: [] as string[] };
 
+/**
+ * How the statements are sent: one connection claiming then completing; a claimer and a completer
+ * in parallel (the engine's shape); or that with node-postgres 8.23's pipelining on both
+ * connections and two claims and two completions in flight on each (the next one is on the wire
+ * before the last one's result is back).
+ */
+export type CeilingMode = 'serial' | 'parallel' | 'pipelined';
+
 /** Drain the `kairos` queue at `url` with the raw statements; returns jobs/s. */
-export async function nodeCeiling(url: string, batch: number, parallel: boolean): Promise<number> {
-  const pools = [new pg.Pool({ connectionString: url, max: 1 }), new pg.Pool({ connectionString: url, max: 1 })];
+export async function nodeCeiling(url: string, batch: number, mode: CeilingMode): Promise<number> {
+  const parallel = mode !== 'serial';
+  const inFlight = mode === 'pipelined' ? 2 : 1;
+  const options = { connectionString: url, max: 1, ...(mode === 'pipelined' ? { pipeline: true } : {}) };
+  const pools = [new pg.Pool(options), new pg.Pool(options)];
   for (const pool of pools) pool.on('error', () => undefined);
   const [claimer, completer] = pools.map((pool) => new Store(pool, 'kairos')) as [Store, Store];
   const claim = (): Promise<Array<{ run_id: number; attempt: number }>> => claimer.claim(NODE, ['default'], ['noop'], batch, null, 60_000);
@@ -32,13 +43,13 @@ export async function nodeCeiling(url: string, batch: number, parallel: boolean)
       }
     } else {
       const queue: Array<{ run_id: number; attempt: number }> = [];
-      let claiming = true;
+      let claiming = inFlight;
       const claimLoop = async (): Promise<void> => {
         for (let runs = await claim(); runs.length > 0; runs = await claim()) queue.push(...runs);
-        claiming = false;
+        claiming--;
       };
       const completeLoop = async (): Promise<void> => {
-        while (claiming || queue.length > 0) {
+        while (claiming > 0 || queue.length > 0) {
           if (queue.length === 0) {
             await new Promise((resolve) => setImmediate(resolve));
             continue;
@@ -48,7 +59,8 @@ export async function nodeCeiling(url: string, batch: number, parallel: boolean)
           total += runs.length;
         }
       };
-      await Promise.all([claimLoop(), completeLoop()]);
+      const loops = Array.from({ length: inFlight }, () => [claimLoop(), completeLoop()]).flat();
+      await Promise.all(loops);
     }
     return total / ((nowMs() - start) / 1000);
   } finally {
@@ -81,7 +93,12 @@ export async function pgbenchScript(batch: number): Promise<string> {
   const claimed = `WITH claimed AS (${claimSql.trim()})\n` +
     `SELECT coalesce(json_object_agg(run_id, json_build_array(attempt, 0)), '{}') AS items,\n` +
     `       coalesce(array_agg(run_id), '{}') AS ids FROM claimed \\gset`;
-  return `${claimed}\n${inline(complete.text, complete.values, { 1: ':items', 4: ':ids' })};\n`;
+  // The completion's parameters by what they hold (their positions follow the generated query):
+  // the ids are the one array, the attempts the JSON object text.
+  const ids = complete.values.findIndex((v) => Array.isArray(v)) + 1;
+  const items = complete.values.findIndex((v) => typeof v === 'string' && v.startsWith('{')) + 1;
+  if (ids === 0 || items === 0) throw new Error('completeRuns no longer takes an id array and a JSON object; update bench/lib/ceiling.ts');
+  return `${claimed}\n${inline(complete.text, complete.values, { [items]: ':items', [ids]: ':ids' })};\n`;
 }
 
 /** Drain the queue at `url` with pgbench (`clients` connections); returns jobs/s, or why it could not run. */

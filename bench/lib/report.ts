@@ -60,7 +60,7 @@ export function tableRows(result: WorkloadResult): { header: string[]; rows: str
     const arrow = m.better === 'higher' ? ' ↑' : m.better === 'lower' ? ' ↓' : '';
     const label = `${m.label}${m.unit ? ` (${m.unit})` : ''}${arrow}`;
     const cells = result.systems.map((s) => cell(result.samples[s]?.[m.key]));
-    const ratios = hasKairos ? peers.map((p) => (m.better === 'info' ? '' : ratio(result.samples.kairos?.[m.key], result.samples[p]?.[m.key]))) : [];
+    const ratios = hasKairos ? peers.map((p) => (m.better === 'info' ? '' : ratio(result.samples.kairos?.[m.key], result.samples[p]?.[m.versus ?? m.key]))) : [];
     return [label, ...cells, ...ratios];
   });
   return { header, rows };

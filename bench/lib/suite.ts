@@ -8,7 +8,8 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, USAGE } from './args.js';
-import { killChildren } from './child.js';
+import { killChildren, nodeFor } from './child.js';
+import { execFileSync } from 'node:child_process';
 import { markdown, textTable, writeResults, type RunResult, type WorkloadResult } from './report.js';
 import { startServer, type BenchServer } from './server.js';
 import { stopPgCronServers } from './pgcron-server.js';
@@ -23,6 +24,15 @@ import { cron } from '../workloads/cron.js';
 import { scale } from '../workloads/scale.js';
 import { idle } from '../workloads/idle.js';
 import { memory } from '../workloads/memory.js';
+
+/** The node version the peers' children run under (see nodeFor). */
+function peerNodeVersion(): string {
+  try {
+    return execFileSync(nodeFor('graphile'), ['--version'], { encoding: 'utf8' }).trim();
+  } catch (error) {
+    return `unavailable (${(error as Error).message})`;
+  }
+}
 
 /** Every workload, in the order they run. */
 export const WORKLOADS: Workload[] = [drain, enqueue, latency, mixed, cron, scale, idle, memory];
@@ -101,7 +111,7 @@ async function main(): Promise<void> {
     quick: args.quick,
     repeat: args.repeat,
     settings,
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: `${server.version} (${server.kind})`, loadavg: os.loadavg()[0]!.toFixed(2) },
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? '?', memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, peerNode: peerNodeVersion(), postgres: `${server.version} (${server.kind})`, loadavg: os.loadavg()[0]!.toFixed(2) },
     durationS: 0,
     workloads: [],
   };

@@ -61,6 +61,11 @@ export interface WorkerConfig extends WorkerSettings {
   nodes?: number;
   /** cron: how many schedules to define. */
   schedules?: number;
+  /**
+   * Kairos only: the node as `new Kairos({ connectionString, tasks })` makes it, every option at
+   * its default (concurrency 10, prefetch 'auto'); the settings above are ignored.
+   */
+  defaults?: boolean;
 }
 
 /** Options of the jobs the driver enqueues. */
@@ -92,6 +97,8 @@ export interface MetricDef {
   label: string;
   unit: string;
   better: 'higher' | 'lower' | 'info';
+  /** The peers' metric this one is compared with (e.g. Kairos's defaults row against the peers' tuned `rate`). @default key */
+  versus?: string;
 }
 
 /** Metric values of one system in one repetition. */

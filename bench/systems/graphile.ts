@@ -1,5 +1,5 @@
 /**
- * graphile-worker 0.17 as its performance docs recommend for throughput: `run()` with
+ * graphile-worker 0.18 as its performance docs recommend for throughput: `run()` with
  * `concurrency`, the `localQueue` preset option (a batch of jobs locked per fetch and served to
  * the workers locally) and batched completions and failures (`completeJobBatchDelay` /
  * `failJobBatchDelay` = 0: batch whatever finishes in the same tick). Cron is minute-level only.

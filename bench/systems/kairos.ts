@@ -1,7 +1,8 @@
 /**
  * Kairos as the suite drives it: `enqueueMany` / `enqueue` on the driver side, a node with
- * `concurrency` and `batchSize` on the worker side (claims and completions are batched by the
- * engine itself). Per-second cron schedules are defined with `schedule({ cron: '* * * * * *' })`.
+ * `concurrency`, `batchSize` and `prefetch` on the worker side (claims and completions are batched
+ * by the engine itself), or with every option at its default (`defaults`: the rows users get).
+ * Per-second cron schedules are defined with `schedule({ cron: '* * * * * *' })`.
  */
 import pg from 'pg';
 import { Kairos, type TaskContext } from '../../src/index.js';
@@ -41,12 +42,15 @@ export async function openProducer(url: string, options: ProducerOptions): Promi
 export async function startWorker(config: WorkerConfig, handler: Handler): Promise<RunningWorker> {
   const run = (payload: unknown, ctx: TaskContext): void =>
     handler({ payload: (payload ?? {}) as JobPayload, attempt: ctx.attempt, name: ctx.jobName ?? undefined, scheduledAt: ctx.scheduledAt?.getTime() });
-  const kairos = new Kairos({
-    connectionString: config.url,
+  const tuned = config.defaults ? {} : {
     concurrency: config.concurrency,
     batchSize: Math.min(config.batch, 5000),
     // Claim ahead of free slots, as graphile-worker's localQueue does (same size as its localQueue).
     prefetch: config.batch,
+  };
+  const kairos = new Kairos({
+    connectionString: config.url,
+    ...tuned,
     tasks: { [TASK]: run, tick: run },
     // What-if experiments only (e.g. '{"pollInterval":"1s"}'); the suite itself never sets it.
     ...(JSON.parse(process.env.BENCH_KAIROS_OPTIONS ?? '{}') as Record<string, unknown>),

@@ -53,14 +53,17 @@ export interface KairosOptions<T extends TaskMap = TaskMap> {
   queues?: string[];
   /** Attempts this node runs at once. @default 10 */
   concurrency?: number;
-  /** Most runs claimed per round trip. @default `concurrency`, at most 500 */
+  /** Most runs claimed per round trip. @default 500 */
   batchSize?: number;
   /**
    * Runs claimed ahead of free slots and started as slots free (like graphile-worker's localQueue):
    * fewer, larger claims under a backlog. Prefetched runs hold their lease (the heartbeat renews it)
-   * and are handed back at stop(). @default 0
+   * and are handed back at stop(). A number claims that many ahead whenever there is room; 0 never
+   * claims more than the free slots. 'auto' claims ahead only while claims come back full (a
+   * backlog), as many as this node started in the last second, at most `batchSize`: a lone
+   * enqueue is claimed alone, as with 0, and slow handlers get few runs ahead. @default 'auto'
    */
-  prefetch?: number;
+  prefetch?: number | 'auto';
   /** This node's name (shown in history and the node registry). @default `${hostname}-${pid}` */
   nodeName?: string;
   /** Tags of this node (for pinning jobs to nodes). @default [] */
@@ -163,9 +166,8 @@ export const DEFAULTS = Object.freeze({
   schema: 'kairos',
   queues: Object.freeze(['default']) as readonly string[],
   concurrency: 10,
-  /** `batchSize` is `concurrency`, at most this. */
-  maxBatchSize: 500,
-  prefetch: 0,
+  batchSize: 500,
+  prefetch: 'auto' as const,
   pollIntervalMs: 5000,
   scheduleAheadMs: 500,
   leaseMs: 60_000,
@@ -210,8 +212,8 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     listenConnectionString: listen ?? null,
     queues,
     concurrency,
-    batchSize: options.batchSize === undefined ? Math.min(concurrency, DEFAULTS.maxBatchSize) : assertInteger(options.batchSize, 'batchSize', 1, 5000),
-    prefetch: options.prefetch === undefined ? DEFAULTS.prefetch : assertInteger(options.prefetch, 'prefetch', 0, 100_000),
+    batchSize: options.batchSize === undefined ? DEFAULTS.batchSize : assertInteger(options.batchSize, 'batchSize', 1, 5000),
+    prefetch: prefetchOption(options.prefetch),
     nodeName: options.nodeName === undefined ? `${os.hostname()}-${process.pid}` : assertName(options.nodeName, 'nodeName'),
     nodeTags: nameList(options.nodeTags, 'nodeTags', []),
     pollIntervalMs: duration(options.pollInterval, 'pollInterval', DEFAULTS.pollIntervalMs, 10),
@@ -238,6 +240,13 @@ export function resolveOptions(options: KairosOptions): ResolvedOptions {
     allowShell: options.allowShell ?? false,
     connections: { ...(options.connections ?? {}) },
   };
+}
+
+/** `prefetch`: 'auto' (the default) or a number of runs. */
+function prefetchOption(value: unknown): number | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto';
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 100_000) return value;
+  throw new KairosValidationError('prefetch', `Expected \`prefetch\` to be 'auto' or an integer from 0 to 100000, got ${describeValue(value)}`);
 }
 
 /** Normalise the `tasks` option into definitions. */

@@ -76,7 +76,8 @@ export interface ResolvedOptions {
   queues: string[];
   concurrency: number;
   batchSize: number;
-  prefetch: number;
+  /** Runs claimed ahead of free slots; 'auto': sized by the producer while a backlog lasts. */
+  prefetch: number | 'auto';
   nodeName: string;
   nodeTags: string[];
   pollIntervalMs: number;

@@ -23,6 +23,14 @@ export const CLAIM_AHEAD_MS = 20;
  */
 const MAX_DUE_TIMES = 64;
 
+/**
+ * Under `prefetch: 'auto'`, how much work a node claims ahead while a backlog lasts: as many runs
+ * as it started in this long before the claim (at most `batchSize`). No-op handlers get full
+ * batches (one claim per 500 runs instead of one per free slot); slow handlers get few runs ahead,
+ * so a run seldom waits here while another node has a free slot.
+ */
+export const AUTO_PREFETCH_WINDOW_MS = 1000;
+
 /** The claim loop of one node. */
 export class Producer extends LoopService {
   /** Whether the last claim filled its batch: more work is likely waiting. */
@@ -43,6 +51,11 @@ export class Producer extends LoopService {
   private passes = 0;
   /** Runs claimed ahead of free slots (the `prefetch` option), started as slots free. */
   private buffer: ClaimedRun[] = [];
+  /** How many runs may be claimed ahead of free slots now: `prefetch`, or under 'auto' what the backlog earned. */
+  private headroom: number;
+  /** Runs started since the last claim was sent ('auto' sizes the next claim by that rate). */
+  private startedSinceClaim = 0;
+  private lastClaimAt = -Infinity;
   executor: Executor | undefined;
   /** Offers this node for hand-off while it is idle, and takes the runs handed to it. */
   readonly handoff: Handoff;
@@ -53,6 +66,7 @@ export class Producer extends LoopService {
 
   constructor(private readonly ctx: EngineContext) {
     super('producer', ctx.options.pollIntervalMs, ctx.logger);
+    this.headroom = ctx.options.prefetch === 'auto' ? 0 : ctx.options.prefetch;
     this.handoff = new Handoff(ctx, (run) => this.take(run), () => this.taskNames());
     this.lookUpNotified = new Coalesced(() => this.dueFrom(), ctx.logger, 'looking up the due time of a NOTIFY failed; the poll will look again');
   }
@@ -80,9 +94,9 @@ export class Producer extends LoopService {
       if (this.executor.activeCount === 0 && this.buffer.length === 0 && this.handoff.enabled && !this.handoff.pending) this.wake();
       return;
     }
-    const { concurrency, prefetch } = this.ctx.options;
-    const room = concurrency + prefetch - this.executor.activeCount - this.buffer.length;
-    const enough = Math.max(1, Math.floor((concurrency + prefetch) / 4));
+    const { concurrency } = this.ctx.options;
+    const room = concurrency + this.headroom - this.executor.activeCount - this.buffer.length;
+    const enough = Math.max(1, Math.floor((concurrency + this.headroom) / 4));
     if (room >= enough || this.executor.activeCount === 0) this.wake();
   }
 
@@ -111,6 +125,7 @@ export class Producer extends LoopService {
         continue;
       }
       // shift() takes the head without copying the rest (most buffered runs are due in order).
+      this.startedSinceClaim++;
       executor.start(i === 0 ? this.buffer.shift()! : this.buffer.splice(i, 1)[0]!);
     }
     if (held !== Infinity && !this.holdTimer) {
@@ -220,12 +235,13 @@ export class Producer extends LoopService {
     if (!executor) return undefined;
     this.startBuffered();
     const tasks = this.taskNames();
-    const { concurrency, prefetch, batchSize } = this.ctx.options;
-    const room = concurrency + prefetch - executor.activeCount - this.buffer.length;
+    const { concurrency, batchSize } = this.ctx.options;
+    const room = concurrency + this.headroom - executor.activeCount - this.buffer.length;
     if (room <= 0 || tasks.length === 0) return undefined;
     const limit = Math.min(room, batchSize);
     const node = { id: this.ctx.nodeId, name: this.ctx.options.nodeName, tags: this.ctx.options.nodeTags };
     const sentAt = Date.now();
+    const perMs = this.startRate(sentAt);
     const runs = await this.ctx.tracer.traceClaim(limit, this.ctx.options.queues, () => this.ctx.store.claim(node, this.ctx.options.queues, tasks, limit, this.ctx.clock.now(), this.ctx.options.leaseMs, this.aheadMs()));
     // The claim's now() fell between sending and receiving: hold a run claimed ahead for its
     // due_in_ms from the midpoint (by the database's clock; no clock offset involved).
@@ -234,7 +250,8 @@ export class Producer extends LoopService {
     this.buffer.push(...runs);
     this.startBuffered();
     this.backlog = runs.length === limit;
-    if (this.backlog) return executor.activeCount + this.buffer.length < concurrency + prefetch ? 0 : undefined;
+    if (this.ctx.options.prefetch === 'auto') this.headroom = this.backlog ? Math.min(batchSize, Math.floor(perMs * AUTO_PREFETCH_WINDOW_MS)) : 0;
+    if (this.backlog) return executor.activeCount + this.buffer.length < concurrency + this.headroom ? 0 : undefined;
     // Every few passes (or when nothing came back, or hinted due times were dropped) look up the
     // next future due time for the timer.
     const overflowed = this.dueOverflow && this.dueTimes.length === 0;
@@ -242,6 +259,17 @@ export class Producer extends LoopService {
     if (runs.length === 0 || overflowed || ++this.passes % 8 === 0) this.lookAheadBeside(tasks);
     if (runs.length === 0 && executor.activeCount === 0 && this.buffer.length === 0) this.handoff.arm();
     return undefined;
+  }
+
+  /**
+   * Runs started per ms since the previous claim was sent (restarts the count). After an idle
+   * spell this is near 0: the first full claim earns no headroom, the next one measures afresh.
+   */
+  private startRate(now: number): number {
+    const rate = this.startedSinceClaim / Math.max(1, now - this.lastClaimAt);
+    this.startedSinceClaim = 0;
+    this.lastClaimAt = now;
+    return rate;
   }
 
   /** Claim ahead only by the database clock: a pinned test clock claims what is due, as it says. */

@@ -13,7 +13,8 @@ test('new Kairos() resolves to the named defaults', () => {
   assert.equal(o.schema, DEFAULTS.schema);
   assert.deepEqual(o.queues, [...DEFAULTS.queues]);
   assert.equal(o.concurrency, DEFAULTS.concurrency);
-  assert.equal(o.batchSize, Math.min(DEFAULTS.concurrency, DEFAULTS.maxBatchSize));
+  assert.equal(o.batchSize, DEFAULTS.batchSize);
+  assert.equal(o.prefetch, DEFAULTS.prefetch);
   assert.equal(o.pollIntervalMs, DEFAULTS.pollIntervalMs);
   assert.equal(o.leaseMs, DEFAULTS.leaseMs);
   assert.equal(o.heartbeatIntervalMs, Math.min(DEFAULTS.maxHeartbeatIntervalMs, DEFAULTS.leaseMs / 3));
